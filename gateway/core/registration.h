@@ -1,0 +1,44 @@
+#pragma once
+// A device's current registration, as the Registry keeps it and the store persists it.
+#include <cstdint>
+#include <string>
+
+#include "gateway/core/clock.h"
+#include "gateway/lwm2m/link_format.h"
+#include "gateway/lwm2m/registration_params.h"
+
+namespace lwgate::core {
+
+// Where a registration came from: the transport and the peer's address as seen in the packet
+// (LwM2M TS 6.2.1: the server uses the source address and port for all later interactions).
+struct Peer {
+  std::string transport = "udp";  // "udp" now; "dtls" and "sms" later
+  std::string address;            // "127.0.0.1", "::1", or an MSISDN for sms
+  std::uint16_t port = 0;
+
+  bool operator==(const Peer&) const = default;
+};
+
+struct Registration {
+  std::string location;  // the id in Location-Path "rd/<location>"
+  std::string endpoint;
+  std::uint32_t lifetime = lwm2m::kDefaultLifetime;  // seconds
+  // The client sent no lt=: the lifetime must be learned by reading /1/x/1
+  // (spec/cr-registration-lifetime.txt). The downlink engine clears it once it has read it.
+  bool lifetimeSyncPending = false;
+  std::string version = "1.0";
+  lwm2m::Binding binding;
+  std::string smsNumber;  // empty when the client gave none
+  lwm2m::ObjectList objects;
+  Peer peer;
+  WallTime registeredAt{};  // the Register that created this location
+  WallTime updatedAt{};     // the last Register or Update: the lifetime counts from here
+  WallTime lastSeen{};      // the last message of any kind from the device
+
+  // Not persisted: when the lifetime runs out, on the steady clock.
+  SteadyTime expiresAt{};
+
+  bool queueMode() const { return binding.queueMode; }
+};
+
+}  // namespace lwgate::core
