@@ -63,6 +63,7 @@ Result<Registry::Registered> Registry::registerClient(const lwm2m::RegisterParam
   std::string location = reg.location;
   insertInMemory(std::move(reg));
   out.registration = findByLocation(location);
+  if (listener_) listener_->registered(*out.registration, out.replaced ? &*out.replaced : nullptr);
   return out;
 }
 
@@ -98,7 +99,9 @@ Result<const Registration*> Registry::update(std::string_view location,
   eraseInMemory(location);
   std::string loc = next.location;
   insertInMemory(std::move(next));
-  return findByLocation(loc);
+  const Registration* updated = findByLocation(loc);
+  if (listener_) listener_->updated(*updated);
+  return updated;
 }
 
 Result<Registration> Registry::deregister(std::string_view location) {
@@ -106,7 +109,9 @@ Result<Registration> Registry::deregister(std::string_view location) {
     return makeError(ErrorCode::kNotFound, "no registration at this location");
   }
   if (auto deleted = store_.deleteRegistration(location); !deleted) return deleted.error();
-  return eraseInMemory(location);
+  Registration removed = eraseInMemory(location);
+  if (listener_) listener_->deregistered(removed);
+  return removed;
 }
 
 Registry::Expired Registry::expire() {
@@ -118,6 +123,7 @@ Registry::Expired Registry::expire() {
       out.storeError = deleted.error();
     }
     out.removed.push_back(eraseInMemory(location));
+    if (listener_) listener_->expired(out.removed.back());
   }
   return out;
 }

@@ -23,6 +23,17 @@
 
 namespace lwgate::core {
 
+// Told about every change after it is committed (logging now; D-Bus signals, the downlink queue
+// and the bridge later). Called synchronously from the Registry method that made the change.
+class RegistryListener {
+ public:
+  virtual ~RegistryListener() = default;
+  virtual void registered(const Registration& reg, const Registration* replaced) = 0;
+  virtual void updated(const Registration& reg) = 0;
+  virtual void deregistered(const Registration& reg) = 0;
+  virtual void expired(const Registration& reg) = 0;
+};
+
 struct RegistryLimits {
   std::size_t maxDevices = 10000;  // registered at once; a new endpoint beyond it gets kLimitReached
 };
@@ -84,6 +95,7 @@ class Registry {
     for (const auto& [loc, reg] : byLocation_) f(reg);
   }
 
+  void setListener(RegistryListener* listener) { listener_ = listener; }
   void setLimits(const RegistryLimits& limits) { limits_ = limits; }
   const RegistryLimits& limits() const { return limits_; }
 
@@ -97,6 +109,7 @@ class Registry {
   RegistrationStore& store_;
   RegistryLimits limits_;
   LocationGenerator newLocation_;
+  RegistryListener* listener_ = nullptr;
 
   // Heterogeneous lookup so string_view keys need no allocation.
   struct Hash {

@@ -1,0 +1,244 @@
+#include "gateway/coap/server.h"
+
+#include <arpa/inet.h>
+#include <coap3/coap.h>
+#include <netdb.h>
+
+#include <cstring>
+#include <optional>
+
+#include "gateway/util/log.h"
+
+namespace lwgate::coap {
+namespace {
+
+std::string addressText(const coap_address_t* addr, std::uint16_t* port) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  const sockaddr* sa = &addr->addr.sa;
+  if (sa->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &addr->addr.sin.sin_addr, buf, sizeof buf);
+    *port = ntohs(addr->addr.sin.sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &addr->addr.sin6.sin6_addr, buf, sizeof buf);
+    *port = ntohs(addr->addr.sin6.sin6_port);
+  } else {
+    *port = 0;
+  }
+  return buf;
+}
+
+std::string urlFor(const std::string& host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return "coap://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+log::Level levelFromCoap(coap_log_t level) {
+  if (level <= LOG_ERR) return log::Level::kError;
+  if (level == LOG_WARNING) return log::Level::kWarning;
+  if (level == LOG_NOTICE) return log::Level::kNotice;
+  if (level == LOG_INFO) return log::Level::kInfo;
+  return log::Level::kDebug;
+}
+
+void coapLogHandler(coap_log_t level, const char* message) {
+  std::string_view m(message);
+  while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.remove_suffix(1);
+  log::at(levelFromCoap(level), "libcoap: {}", m);
+}
+
+}  // namespace
+
+// libcoap calls plain C functions; these find the Server through the context's app data.
+struct ServerCallbacks {
+  static void onRequest(coap_resource_t*, coap_session_t* session, const coap_pdu_t* pdu,
+                        const coap_string_t*, coap_pdu_t* response) {
+    auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    core::Request req;
+    req.method = static_cast<core::Method>(coap_pdu_get_code(pdu));
+    req.peer.transport = "udp";
+    req.peer.address = addressText(coap_session_get_addr_remote(session), &req.peer.port);
+
+    coap_opt_iterator_t it;
+    coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+    while (coap_opt_t* opt = coap_option_next(&it)) {
+      std::string_view value(reinterpret_cast<const char*>(coap_opt_value(opt)),
+                             coap_opt_length(opt));
+      switch (it.number) {
+        case COAP_OPTION_URI_PATH: req.uriPath.push_back(value); break;
+        case COAP_OPTION_URI_QUERY: req.uriQuery.push_back(value); break;
+        case COAP_OPTION_CONTENT_FORMAT:
+          req.contentFormat = static_cast<std::uint16_t>(
+              coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt)));
+          break;
+        default: break;
+      }
+    }
+    size_t len = 0, offset = 0, total = 0;
+    const uint8_t* data = nullptr;
+    if (coap_get_data_large(pdu, &len, &data, &offset, &total) && data) {
+      req.payload = std::string_view(reinterpret_cast<const char*>(data), len);
+    }
+
+    const auto mid = static_cast<std::uint16_t>(coap_pdu_get_mid(pdu));
+    core::Response out;
+    if (const core::Response* seen = self->dedup_.find(req.peer, mid)) {
+      log::debug("duplicate message id {} from {}:{}, answering as before", mid,
+                 req.peer.address, req.peer.port);
+      out = *seen;
+    } else {
+      try {
+        out = self->handler_(req);
+      } catch (const std::exception& e) {
+        // One bad event never stops the loop.
+        log::error("LWG1900 internal error handling a request from {}: {}", req.peer.address,
+                   e.what());
+        out = core::errorResponse(makeError(ErrorCode::kInternal, "internal error"));
+      }
+      self->dedup_.remember(req.peer, mid, out);
+    }
+    writeResponse(out, response);
+  }
+
+  static void writeResponse(const core::Response& out, coap_pdu_t* response) {
+    coap_pdu_set_code(response, static_cast<coap_pdu_code_t>(out.code));
+    // Options in ascending number order: Location-Path (8) before Content-Format (12).
+    for (const auto& seg : out.locationPath) {
+      coap_add_option(response, COAP_OPTION_LOCATION_PATH, seg.size(),
+                      reinterpret_cast<const uint8_t*>(seg.data()));
+    }
+    if (out.contentFormat) {
+      uint8_t buf[4];
+      coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
+                      coap_encode_var_safe(buf, sizeof buf, *out.contentFormat), buf);
+    }
+    if (!out.payload.empty()) {
+      coap_add_data(response, out.payload.size(),
+                    reinterpret_cast<const uint8_t*>(out.payload.data()));
+    }
+  }
+
+  static int onEvent(coap_session_t* session, coap_event_t event) {
+    if (event != COAP_EVENT_SERVER_SESSION_NEW) return 0;
+    auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    const double t = self->options_.ackTimeout;
+    coap_fixed_point_t fp{static_cast<uint16_t>(t),
+                          static_cast<uint16_t>((t - static_cast<uint16_t>(t)) * 1000 + 0.5)};
+    coap_session_set_ack_timeout(session, fp);
+    coap_session_set_max_retransmit(session, self->options_.maxRetransmit);
+    return 0;
+  }
+};
+
+Result<ListenAddress> parseListenAddress(std::string_view text) {
+  auto fail = [&](std::string why) {
+    return makeError(ErrorCode::kBadRequest,
+                     "invalid listen address \"" + std::string(text) + "\": " + why);
+  };
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return fail("missing ']' after IPv6 address");
+    host = text.substr(1, close - 1);
+    if (close + 1 >= text.size() || text[close + 1] != ':') return fail("expected [IPv6]:PORT");
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return fail("expected HOST:PORT");
+    host = text.substr(0, colon);
+    if (host.find(':') != std::string_view::npos) return fail("write IPv6 as [ADDR]:PORT");
+    port = text.substr(colon + 1);
+  }
+  if (host.empty()) return fail("empty host");
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoul(std::string(port)) > 65535) {
+    return fail("port must be a number from 0 to 65535");
+  }
+  return ListenAddress{std::string(host), static_cast<std::uint16_t>(std::stoul(std::string(port)))};
+}
+
+Server::Server(const core::Clock& clock, ServerOptions options, Handler handler)
+    : options_(options), handler_(std::move(handler)), dedup_(clock, options.dedupEntries) {}
+
+Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerOptions options,
+                                               Handler handler) {
+  static const bool started = [] {
+    coap_startup();
+    return true;
+  }();
+  (void)started;
+  std::unique_ptr<Server> self(new Server(clock, options, std::move(handler)));
+  self->ctx_ = coap_new_context(nullptr);
+  if (!self->ctx_) return makeError(ErrorCode::kInternal, "libcoap: cannot create a context");
+  coap_set_app_data(self->ctx_, self.get());
+  // libcoap reassembles Block1 uploads (large Register payloads) and hands us one body.
+  coap_context_set_block_mode(self->ctx_, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  coap_register_event_handler(self->ctx_, &ServerCallbacks::onEvent);
+
+  // Every path goes to one handler: the core decides what is a resource (/rd, /rd/<id>, later
+  // /dp and /bs) and answers 4.04 itself.
+  coap_resource_t* any = coap_resource_unknown_init2(&ServerCallbacks::onRequest, 0);
+  for (coap_request_t m : {COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
+                           COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH}) {
+    coap_register_request_handler(any, m, &ServerCallbacks::onRequest);
+  }
+  coap_add_resource(self->ctx_, any);
+  return self;
+}
+
+Server::~Server() {
+  if (ctx_) coap_free_context(ctx_);
+}
+
+Result<std::vector<std::string>> Server::listenUdp(const ListenAddress& address) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string port = std::to_string(address.port);
+  if (int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return makeError(ErrorCode::kBadRequest,
+                     "cannot resolve listen host \"" + address.host + "\": " + gai_strerror(rc));
+  }
+  std::vector<std::string> bound;
+  std::optional<Error> failure;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    coap_address_t addr;
+    coap_address_init(&addr);
+    std::memcpy(&addr.addr, ai->ai_addr, ai->ai_addrlen);
+    addr.size = ai->ai_addrlen;
+    coap_endpoint_t* ep = coap_new_endpoint(ctx_, &addr, COAP_PROTO_UDP);
+    std::uint16_t boundPort = 0;
+    std::string host = addressText(&addr, &boundPort);
+    if (!ep) {
+      failure = makeError(ErrorCode::kInternal, "cannot listen on " + urlFor(host, boundPort) +
+                                                    " (address in use or not available)");
+      continue;
+    }
+    // libcoap records the address the kernel bound (getsockname), so port 0 shows its pick.
+    std::string epText = coap_endpoint_str(ep);
+    auto space = epText.find(' ');
+    std::string hostPort = epText.substr(0, space);
+    auto colon = hostPort.rfind(':');
+    boundPort = static_cast<std::uint16_t>(std::stoul(hostPort.substr(colon + 1)));
+    bound.push_back(urlFor(host, boundPort));
+  }
+  freeaddrinfo(res);
+  if (bound.empty()) {
+    return failure ? *failure
+                   : makeError(ErrorCode::kInternal, "no address to listen on for " + address.host);
+  }
+  return bound;
+}
+
+int Server::fd() const { return coap_context_get_coap_fd(ctx_); }
+
+void Server::process() { coap_io_process(ctx_, COAP_IO_NO_WAIT); }
+
+void Server::routeLibraryLog(int syslogLevel) {
+  coap_set_log_handler(&coapLogHandler);
+  coap_set_log_level(static_cast<coap_log_t>(syslogLevel));
+}
+
+}  // namespace lwgate::coap

@@ -1,0 +1,198 @@
+#include "gateway/daemon/config.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace lwgate::daemon {
+namespace {
+
+// Collects every problem in the file, so one run of --check-config shows them all.
+class Checker {
+ public:
+  explicit Checker(const std::string& origin) : origin_(origin) {}
+
+  void problem(const toml::node* node, const std::string& key, const std::string& what) {
+    std::string where = origin_;
+    if (node && node->source().begin.line) where += fmt::format(":{}", node->source().begin.line);
+    errors_.push_back(fmt::format("{}: {}: {}", where, key, what));
+  }
+
+  // Rejects keys of `table` that are not in `known`.
+  void onlyKeys(const toml::table& table, const std::string& prefix,
+                std::initializer_list<std::string_view> known) {
+    for (const auto& [k, v] : table) {
+      bool found = false;
+      for (auto n : known) found = found || k.str() == n;
+      if (!found) {
+        std::string all;
+        for (auto n : known) all += (all.empty() ? "" : ", ") + std::string(n);
+        problem(&v, prefix + std::string(k.str()), "unknown key (known: " + all + ")");
+      }
+    }
+  }
+
+  const toml::table* section(const toml::table& root, std::string_view name) {
+    const toml::node* n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_table()) {
+      problem(n, std::string(name), "must be a table ([" + std::string(name) + "])");
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+  void count(const toml::table* t, std::string_view section, std::string_view key,
+             std::size_t min, std::size_t max, std::size_t* out) {
+    const toml::node* n = t ? t->get(key) : nullptr;
+    if (!n) return;
+    auto v = n->value<std::int64_t>();
+    if (!n->is_integer() || !v || *v < static_cast<std::int64_t>(min) ||
+        static_cast<std::uint64_t>(*v) > max) {
+      problem(n, name(section, key),
+              fmt::format("expected a whole number from {} to {}", min, max));
+      return;
+    }
+    *out = static_cast<std::size_t>(*v);
+  }
+
+  void seconds(const toml::table* t, std::string_view section, std::string_view key, double min,
+               double max, double* out) {
+    const toml::node* n = t ? t->get(key) : nullptr;
+    if (!n) return;
+    auto v = n->value<double>();  // integers convert too
+    if (!(n->is_integer() || n->is_floating_point()) || !v || !std::isfinite(*v) || *v < min ||
+        *v > max) {
+      problem(n, name(section, key), fmt::format("expected seconds from {} to {}", min, max));
+      return;
+    }
+    *out = *v;
+  }
+
+  void string(const toml::table* t, std::string_view section, std::string_view key,
+              std::string* out) {
+    const toml::node* n = t ? t->get(key) : nullptr;
+    if (!n) return;
+    if (!n->is_string()) {
+      problem(n, name(section, key), "expected a string");
+      return;
+    }
+    *out = **n->as_string();
+  }
+
+  void strings(const toml::table* t, std::string_view section, std::string_view key,
+               std::vector<std::string>* out) {
+    const toml::node* n = t ? t->get(key) : nullptr;
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    std::vector<std::string> values;
+    if (a) {
+      for (const auto& e : *a) {
+        if (!e.is_string()) {
+          a = nullptr;
+          break;
+        }
+        values.push_back(**e.as_string());
+      }
+    }
+    if (!a) {
+      problem(n, name(section, key), "expected an array of strings");
+      return;
+    }
+    *out = std::move(values);
+  }
+
+  static std::string name(std::string_view section, std::string_view key) {
+    return fmt::format("[{}] {}", section, key);
+  }
+
+  bool ok() const { return errors_.empty(); }
+  std::string message() const {
+    std::string m;
+    for (const auto& e : errors_) m += (m.empty() ? "" : "\n") + e;
+    return m;
+  }
+
+ private:
+  const std::string& origin_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+Result<Config> parseConfig(std::string_view text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return makeError(ErrorCode::kBadRequest,
+                     fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
+  }
+  Config c;
+  Checker ck(origin);
+  ck.onlyKeys(root, "", {"server", "coap", "registration", "log"});
+
+  if (const toml::table* s = ck.section(root, "server")) {
+    ck.onlyKeys(*s, "[server] ",
+                {"listen", "listen_dtls", "database", "database_sync", "max_devices"});
+    ck.strings(s, "server", "listen", &c.listen);
+    std::vector<std::string> dtls;
+    ck.strings(s, "server", "listen_dtls", &dtls);
+    if (!dtls.empty()) {
+      ck.problem(s->get("listen_dtls"), "[server] listen_dtls",
+                 "DTLS listeners are not available in this version yet; leave it empty");
+    }
+    ck.string(s, "server", "database", &c.database);
+    if (s->get("database") && c.database.empty()) {
+      ck.problem(s->get("database"), "[server] database", "must not be empty");
+    }
+    std::string sync;
+    ck.string(s, "server", "database_sync", &sync);
+    if (sync == "full") {
+      c.databaseSyncFull = true;
+    } else if (!sync.empty() && sync != "normal") {
+      ck.problem(s->get("database_sync"), "[server] database_sync",
+                 "expected \"normal\" or \"full\"");
+    }
+    ck.count(s, "server", "max_devices", 1, 10'000'000, &c.maxDevices);
+  }
+  if (const toml::table* s = ck.section(root, "coap")) {
+    ck.onlyKeys(*s, "[coap] ", {"ack_timeout", "max_retransmit"});
+    ck.seconds(s, "coap", "ack_timeout", 0.1, 300, &c.ackTimeout);
+    std::size_t retransmit = c.maxRetransmit;
+    ck.count(s, "coap", "max_retransmit", 0, 20, &retransmit);
+    c.maxRetransmit = static_cast<unsigned>(retransmit);
+  }
+  if (const toml::table* s = ck.section(root, "registration")) {
+    ck.onlyKeys(*s, "[registration] ", {"max_payload", "max_objects"});
+    ck.count(s, "registration", "max_payload", 64, 1 << 20, &c.maxPayload);
+    ck.count(s, "registration", "max_objects", 1, 65536, &c.maxObjects);
+  }
+  if (const toml::table* s = ck.section(root, "log")) {
+    ck.onlyKeys(*s, "[log] ", {"level"});
+    std::string level;
+    ck.string(s, "log", "level", &level);
+    if (!level.empty() && !log::parseLevel(level, &c.logLevel)) {
+      ck.problem(s->get("level"), "[log] level",
+                 "expected \"error\", \"warning\", \"notice\", \"info\" or \"debug\"");
+    }
+  }
+  for (const auto& l : c.listen) {
+    if (l.empty()) ck.problem(nullptr, "[server] listen", "empty address");
+  }
+  if (!ck.ok()) return makeError(ErrorCode::kBadRequest, ck.message());
+  return c;
+}
+
+Result<Config> loadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return makeError(ErrorCode::kNotFound, "cannot read config file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), path);
+}
+
+}  // namespace lwgate::daemon

@@ -1,0 +1,39 @@
+#pragma once
+// lwgated's configuration: one TOML file (README "Configuration reference"), every key optional
+// with a default, unknown keys and bad values are errors naming the file, line and key.
+// Command-line options override the file.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/util/log.h"
+#include "gateway/util/result.h"
+
+namespace lwgate::daemon {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/lwgate/lwgated.toml";
+inline constexpr const char* kDefaultDatabasePath = "/var/lib/lwgate/lwgate.db";
+
+struct Config {
+  // [server]
+  std::vector<std::string> listen{"0.0.0.0:5683"};
+  std::string database = kDefaultDatabasePath;
+  bool databaseSyncFull = false;  // database_sync = "normal" | "full" (power-loss safety)
+  std::size_t maxDevices = 10000;
+  // [coap]
+  double ackTimeout = 2.0;
+  unsigned maxRetransmit = 4;
+  // [registration]
+  std::size_t maxPayload = 16384;
+  std::size_t maxObjects = 1024;
+  // [log]
+  log::Level logLevel = log::Level::kInfo;
+};
+
+// Parses TOML text; `origin` names the file in messages ("lwgated.toml:12: ...").
+// Errors are kBadRequest with one message per problem, joined by newlines.
+Result<Config> parseConfig(std::string_view text, const std::string& origin);
+Result<Config> loadConfigFile(const std::string& path);
+
+}  // namespace lwgate::daemon
