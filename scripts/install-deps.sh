@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what lwgate needs to build, run and test on Debian 12 (bookworm). Idempotent.
+# Runs apt-get as root; as another user it uses sudo.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config
+  # libraries (DESIGN.md: all from Debian 12)
+  libcoap3-dev libsqlite3-dev libsystemd-dev libtomlplusplus-dev libfmt-dev libcli11-dev
+  # tests: GoogleTest, a CoAP peer nobody here wrote (coap-client-notls), sqlite3 CLI, dbus
+  libgtest-dev libgmock-dev libcoap3-bin sqlite3 python3
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up, builds (warnings are errors) and runs every test: unit tests and end-to-end tests
+# against the real lwgated binary, real SQLite files and real CoAP peers on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh -DLWGATE_WERROR=ON
+ctest --test-dir build --output-on-failure -j2 --timeout 300
