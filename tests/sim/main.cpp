@@ -1,0 +1,203 @@
+// lwgate-sim: runs a list of LwM2M registration actions against a server and prints one line
+// per action, so shell-driven end-to-end tests can check each answer. Exit codes: 0 every action
+// got a 2.xx, 1 some action got a CoAP error response, 2 transport failure or bad arguments.
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "tests/sim/device.h"
+
+namespace lwgate::sim {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitErrorResponse = 1;
+constexpr int kExitFailure = 2;
+// A test tool must never hang a test run; an hour is far beyond any sensible scenario.
+constexpr double kMaxWaitSeconds = 3600.0;
+
+struct RegisterAction {};
+struct UpdateAction {
+  std::optional<std::uint32_t> lifetime;
+};
+struct DeregisterAction {};
+struct WaitAction {
+  double seconds = 0;
+};
+using Action = std::variant<RegisterAction, UpdateAction, DeregisterAction, WaitAction>;
+
+std::optional<Action> parseAction(const std::string& text) {
+  if (text == "register") return RegisterAction{};
+  if (text == "update") return UpdateAction{};
+  if (text == "deregister") return DeregisterAction{};
+  const std::string ltPrefix = "update-lt=";
+  if (text.rfind(ltPrefix, 0) == 0) {
+    std::uint32_t lt = 0;
+    const char* first = text.data() + ltPrefix.size();
+    const char* last = text.data() + text.size();
+    auto [end, ec] = std::from_chars(first, last, lt);
+    if (ec != std::errc() || end != last || first == last) return std::nullopt;
+    return UpdateAction{lt};
+  }
+  const std::string waitPrefix = "wait=";
+  if (text.rfind(waitPrefix, 0) == 0) {
+    try {
+      std::size_t used = 0;
+      std::string number = text.substr(waitPrefix.size());
+      double seconds = std::stod(number, &used);
+      if (used != number.size() || !(seconds >= 0.0 && seconds <= kMaxWaitSeconds)) {
+        return std::nullopt;
+      }
+      return WaitAction{seconds};
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+// Diagnostic payloads are peer-controlled text; escape them so one action stays one line.
+std::string quote(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+void printLine(const std::string& line) {
+  std::cout << line << '\n' << std::flush;  // flush: tests read lines while we still run
+}
+
+// Prints the action's line and returns its exit-code contribution.
+int report(const std::string& verb, const Result<Response>& result, const SimDevice& device) {
+  if (!result) {
+    const std::string& message = result.error().message;
+    bool timeout = message.rfind("timeout", 0) == 0;
+    printLine(verb + (timeout ? " timeout" : " failed") + " reason=" + quote(message));
+    return kExitFailure;
+  }
+  const Response& response = *result;
+  std::string line = verb + " " + response.codeText();
+  if (verb == "register" && response.code == COAP_RESPONSE_CODE(201)) {
+    line += " location=" + device.locationId();
+  }
+  if (!response.payload.empty()) line += " payload=" + quote(response.payload);
+  printLine(line);
+  if (verb == "register" && response.code == COAP_RESPONSE_CODE(201) &&
+      response.locationPath.empty()) {
+    std::cerr << "lwgate-sim: 2.01 without Location-Path (LwM2M 1.1 TS Core 6.2.1)\n";
+    return kExitErrorResponse;
+  }
+  return response.success() ? kExitOk : kExitErrorResponse;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"lwgate-sim: a simulated LwM2M client for registration tests"};
+  DeviceOptions options;
+  std::optional<std::uint32_t> lifetime = 300;
+  bool noLifetime = false;
+  bool verbose = false;
+  std::string location;
+  std::vector<std::string> actionTexts;
+
+  app.add_option("--server", options.serverUri, "Server URI, coap://HOST:PORT")->required();
+  app.add_option("--ep", options.endpoint, "Endpoint client name (empty omits ep)")->required();
+  app.add_option("--lt", lifetime, "Registration lifetime in seconds (default 300)");
+  app.add_flag("--no-lt", noLifetime, "Omit lt so the server reads /1/x/1");
+  app.add_option("--lwm2m", options.lwm2mVersion, "LwM2M version (empty omits it)")
+      ->capture_default_str();
+  app.add_option("--binding", options.binding, "Binding mode (empty omits b)")
+      ->capture_default_str();
+  app.add_flag("--queue", options.queueMode, "Register in queue mode (Q)");
+  app.add_option("--sms", options.smsNumber, "MSISDN for the sms parameter");
+  app.add_option("--objects", options.objects, "Link-format payload (empty sends none)")
+      ->capture_default_str();
+  // allow_extra_args(false): each --query takes exactly one value, so it cannot swallow the
+  // actions that follow it.
+  app.add_option("--query", options.extraQuery, "Extra raw query parameter (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--location", location, "Start with this registration location (ID or rd/ID)");
+  app.add_option("--ack-timeout", options.ackTimeoutSeconds, "CoAP ACK_TIMEOUT in seconds (>= 1)")
+      ->capture_default_str();
+  app.add_option("--max-retransmit", options.maxRetransmit, "CoAP MAX_RETRANSMIT")
+      ->capture_default_str();
+  app.add_flag("-v,--verbose", verbose, "Log libcoap packet dumps to stderr");
+  app.add_option("actions", actionTexts,
+                 "register | update | update-lt=SECS | deregister | wait=SECS, run in order")
+      ->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitFailure;
+  }
+  options.lifetime = noLifetime ? std::nullopt : lifetime;
+
+  std::vector<Action> actions;
+  for (const auto& text : actionTexts) {
+    auto action = parseAction(text);
+    if (!action) {
+      std::cerr << "lwgate-sim: unknown or malformed action '" << text << "'\n";
+      return kExitFailure;
+    }
+    actions.push_back(*action);
+  }
+
+  setCoapVerbose(verbose);
+  auto created = SimDevice::create(options);
+  if (!created) {
+    std::cerr << "lwgate-sim: " << created.error().message << '\n';
+    return kExitFailure;
+  }
+  SimDevice& device = **created;
+  if (!location.empty()) device.setLocation(location);
+
+  int exitCode = kExitOk;
+  for (const auto& action : actions) {
+    int rc = kExitOk;
+    if (std::holds_alternative<RegisterAction>(action)) {
+      rc = report("register", device.registerDevice(), device);
+    } else if (auto* update = std::get_if<UpdateAction>(&action)) {
+      rc = report("update", device.update(update->lifetime), device);
+    } else if (std::holds_alternative<DeregisterAction>(action)) {
+      rc = report("deregister", device.deregister(), device);
+    } else if (auto* wait = std::get_if<WaitAction>(&action)) {
+      auto ms = std::chrono::milliseconds(static_cast<long long>(wait->seconds * 1000.0));
+      auto done = device.runFor(ms);
+      if (done) {
+        printLine("wait " + std::to_string(ms.count()) + "ms");
+      } else {
+        printLine("wait failed reason=" + quote(done.error().message));
+        rc = kExitFailure;
+      }
+    }
+    exitCode = std::max(exitCode, rc);
+    // After a transport failure the server's state is unknown; later actions would only
+    // report confusing follow-on errors.
+    if (rc == kExitFailure) break;
+  }
+  return exitCode;
+}
+
+}  // namespace
+}  // namespace lwgate::sim
+
+int main(int argc, char** argv) {
+  return lwgate::sim::run(argc, argv);
+}
