@@ -1,0 +1,337 @@
+#include "gateway/daemon/daemon.h"
+
+#include <signal.h>
+#include <sys/random.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "db/database.h"
+#include "db/registration_store.h"
+#include "gateway/coap/server.h"
+#include "gateway/core/registration_interface.h"
+#include "gateway/core/registry.h"
+#include "gateway/util/log.h"
+#include "lwgate/version.h"
+
+namespace lwgate::daemon {
+namespace {
+
+// Location ids: 10 characters of [a-z0-9] from the kernel's CSPRNG (about 51 bits), so a peer on
+// the LAN cannot guess another device's location and update or de-register it.
+std::string randomLocation() {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  unsigned char bytes[10];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  std::string out;
+  for (unsigned char b : bytes) out.push_back(kAlphabet[b % 36]);
+  return out;
+}
+
+std::string peerText(const core::Peer& p) {
+  return p.address.find(':') != std::string::npos
+             ? "[" + p.address + "]:" + std::to_string(p.port)
+             : p.address + ":" + std::to_string(p.port);
+}
+
+std::string pathText(const core::Request& r) {
+  std::string out;
+  for (auto seg : r.uriPath) (out += '/') += seg;
+  return out.empty() ? "/" : out;
+}
+
+const char* methodText(core::Method m) {
+  switch (m) {
+    case core::Method::kGet: return "GET";
+    case core::Method::kPost: return "POST";
+    case core::Method::kPut: return "PUT";
+    case core::Method::kDelete: return "DELETE";
+    case core::Method::kFetch: return "FETCH";
+    case core::Method::kPatch: return "PATCH";
+    case core::Method::kIPatch: return "iPATCH";
+  }
+  return "?";
+}
+
+class Daemon final : public core::RegistryListener {
+ public:
+  Daemon(Config config, Overrides overrides, std::string configSource)
+      : config_(std::move(config)),
+        overrides_(std::move(overrides)),
+        configSource_(std::move(configSource)) {}
+
+  ~Daemon() override {
+    if (coapSource_) sd_event_source_unref(coapSource_);
+    if (expirySource_) sd_event_source_unref(expirySource_);
+    if (event_) sd_event_unref(event_);
+  }
+
+  int run() {
+    log::notice("LWG1001 lwgated {} starting (config: {}, database: {})", kVersion,
+                configSource_.empty() ? "built-in defaults" : configSource_, config_.database);
+    if (int rc = setUpLoop(); rc < 0) {
+      log::error("LWG1090 cannot set up the event loop: {}", std::strerror(-rc));
+      return 1;
+    }
+    if (auto started = start(); !started) {
+      log::error("LWG1091 cannot start: {}", started.error().message);
+      return 1;
+    }
+    log::notice("LWG1000 lwgated {} ready: {} devices registered", kVersion, registry_->size());
+    notifyStatus("READY=1\n");
+    int rc = sd_event_loop(event_);
+    sd_notify(0, "STOPPING=1");
+    if (rc < 0) {
+      log::error("LWG1092 event loop failed: {}", std::strerror(-rc));
+      return 1;
+    }
+    log::notice("LWG1003 lwgated stopped");
+    return 0;
+  }
+
+  // RegistryListener: one log line per change, at the place that decided it.
+  void registered(const core::Registration& r, const core::Registration* replaced) override {
+    log::info("LWG2001 registered endpoint={} location=rd/{} from={} lifetime={}s{} lwm2m={} "
+              "binding={}{} objects={}{}",
+              r.endpoint, r.location, peerText(r.peer), r.lifetime,
+              r.lifetimeSyncPending ? " (default, lt absent)" : "", r.version, r.binding.text,
+              r.queueMode() ? " queue-mode" : "", r.objects.links.size(),
+              replaced ? " replaces=rd/" + replaced->location : "");
+  }
+  void updated(const core::Registration& r) override {
+    log::debug("LWG2003 updated endpoint={} location=rd/{} from={} lifetime={}s", r.endpoint,
+               r.location, peerText(r.peer), r.lifetime);
+  }
+  void deregistered(const core::Registration& r) override {
+    log::info("LWG2004 de-registered endpoint={} location=rd/{}", r.endpoint, r.location);
+  }
+  void expired(const core::Registration& r) override {
+    log::info("LWG2005 registration expired endpoint={} location=rd/{} (no Update within {}s)",
+              r.endpoint, r.location, r.lifetime);
+  }
+
+ private:
+  int setUpLoop() {
+    int rc = sd_event_default(&event_);
+    if (rc < 0) return rc;
+    // Signals are delivered through the loop (signalfd), so they must be blocked first.
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0) return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) {
+      rc = sd_event_add_signal(event_, nullptr, s, &Daemon::onSignal, this);
+      if (rc < 0) return rc;
+    }
+    // Under systemd with WatchdogSec=, the loop pings the watchdog itself; a stuck loop stops
+    // pinging and systemd restarts us. Without a watchdog this does nothing.
+    rc = sd_event_set_watchdog(event_, 1);
+    if (rc < 0) return rc;
+    rc = sd_event_add_time(event_, &expirySource_, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                           &Daemon::onExpiryTimer, this);
+    if (rc < 0) return rc;
+    return sd_event_source_set_enabled(expirySource_, SD_EVENT_OFF);
+  }
+
+  Result<void> start() {
+    db::DatabaseOptions dbOptions;
+    dbOptions.synchronous = config_.databaseSyncFull ? db::Synchronous::kFull
+                                                     : db::Synchronous::kNormal;
+    auto database = db::openDatabase(config_.database, dbOptions);
+    if (!database) return database.error();
+    db_.emplace(std::move(*database));
+    const auto& mig = db_->migration();
+    if (mig.fromVersion != mig.toVersion) {
+      log::notice("LWG1004 database schema migrated from version {} to {}{}", mig.fromVersion,
+                  mig.toVersion, mig.backupPath.empty() ? "" : " (backup: " + mig.backupPath + ")");
+    }
+    auto store = db::SqliteRegistrationStore::create(db_->connection());
+    if (!store) return store.error();
+    store_ = std::move(*store);
+
+    registry_ = std::make_unique<core::Registry>(clock_, *store_, registryLimits(), randomLocation);
+    auto restored = registry_->restore();
+    if (!restored) return restored.error();
+    for (const auto& r : restored->expired) expired(r);
+    log::notice("LWG1005 restored {} registrations from the database ({} expired while stopped)",
+                restored->active, restored->expired.size());
+    registry_->setListener(this);
+    rd_ = std::make_unique<core::RegistrationInterface>(*registry_, registrationLimits());
+
+    coap::Server::routeLibraryLog(log::enabled(log::Level::kDebug) ? LOG_INFO : LOG_WARNING);
+    auto server = coap::Server::create(
+        clock_, {.ackTimeout = config_.ackTimeout, .maxRetransmit = config_.maxRetransmit},
+        [this](const core::Request& r) { return handle(r); });
+    if (!server) return server.error();
+    coap_ = std::move(*server);
+    for (const auto& text : config_.listen) {
+      auto address = coap::parseListenAddress(text);
+      if (!address) return address.error();
+      auto urls = coap_->listenUdp(*address);
+      if (!urls) return urls.error();
+      for (const auto& url : *urls) log::notice("LWG1002 listening on {}", url);
+    }
+    int rc = sd_event_add_io(event_, &coapSource_, coap_->fd(), EPOLLIN, &Daemon::onCoapIo, this);
+    if (rc < 0) return makeError(ErrorCode::kInternal, "cannot watch the CoAP sockets");
+    rearmExpiry();
+    return {};
+  }
+
+  core::Response handle(const core::Request& request) {
+    core::Response response;
+    if (core::RegistrationInterface::handles(request)) {
+      response = rd_->handle(request);
+    } else {
+      response.code = core::Code::kNotFound;
+      response.payload = "no such resource on this LwM2M server";
+    }
+    if (static_cast<unsigned>(response.code) >= 0x80) {
+      log::info("LWG2010 {} {} from {}: {} {}", methodText(request.method), pathText(request),
+                peerText(request.peer), core::codeText(response.code), response.payload);
+    }
+    return response;
+  }
+
+  core::RegistryLimits registryLimits() const { return {.maxDevices = config_.maxDevices}; }
+  core::RegistrationLimits registrationLimits() const {
+    return {.maxPayload = config_.maxPayload, .maxObjects = config_.maxObjects};
+  }
+
+  void rearmExpiry() {
+    auto next = registry_->nextExpiry();
+    if (!next) {
+      sd_event_source_set_enabled(expirySource_, SD_EVENT_OFF);
+      return;
+    }
+    // std::chrono::steady_clock is CLOCK_MONOTONIC on Linux, which is what the source uses.
+    const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(
+                          next->time_since_epoch()).count();
+    sd_event_source_set_time(expirySource_, static_cast<uint64_t>(std::max<int64_t>(usec, 1)));
+    sd_event_source_set_enabled(expirySource_, SD_EVENT_ONESHOT);
+  }
+
+  void reload() {
+    std::string source;
+    auto fresh = resolveConfig(overrides_, &source);
+    if (!fresh) {
+      log::error("LWG1006 configuration reload failed, keeping the running configuration: {}",
+                 fresh.error().message);
+      return;
+    }
+    if (fresh->listen != config_.listen || fresh->database != config_.database ||
+        fresh->databaseSyncFull != config_.databaseSyncFull ||
+        fresh->ackTimeout != config_.ackTimeout || fresh->maxRetransmit != config_.maxRetransmit) {
+      log::warning("LWG1007 listen, database and [coap] changes take effect at the next restart, "
+                   "ignoring them for now");
+      fresh->listen = config_.listen;
+      fresh->database = config_.database;
+      fresh->databaseSyncFull = config_.databaseSyncFull;
+      fresh->ackTimeout = config_.ackTimeout;
+      fresh->maxRetransmit = config_.maxRetransmit;
+    }
+    config_ = std::move(*fresh);
+    log::setLevel(config_.logLevel);
+    registry_->setLimits(registryLimits());
+    rd_->setLimits(registrationLimits());
+    log::notice("LWG1008 configuration reloaded from {}",
+                source.empty() ? "built-in defaults" : source);
+  }
+
+  void notifyStatus(const char* extra) {
+    std::string status = std::string(extra) + "STATUS=" + std::to_string(registry_->size()) +
+                         " devices registered";
+    sd_notify(0, status.c_str());
+  }
+
+  static int onCoapIo(sd_event_source*, int, uint32_t, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    self->coap_->process();
+    self->rearmExpiry();
+    return 0;
+  }
+
+  static int onExpiryTimer(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    auto result = self->registry_->expire();
+    if (result.storeError) {
+      log::error("LWG1093 cannot delete expired registrations from the database (they are "
+                 "dropped at the next start): {}", result.storeError->message);
+    }
+    self->rearmExpiry();
+    return 0;
+  }
+
+  static int onSignal(sd_event_source* source, const struct signalfd_siginfo* si, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    if (si->ssi_signo == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      self->reload();
+      self->notifyStatus("READY=1\n");
+      return 0;
+    }
+    log::notice("LWG1009 received {}, stopping", strsignal(static_cast<int>(si->ssi_signo)));
+    sd_notify(0, "STOPPING=1");
+    return sd_event_exit(sd_event_source_get_event(source), 0);
+  }
+
+  Config config_;
+  Overrides overrides_;
+  std::string configSource_;
+  core::SystemClock clock_;
+  std::optional<db::Database> db_;
+  std::unique_ptr<db::SqliteRegistrationStore> store_;
+  std::unique_ptr<core::Registry> registry_;
+  std::unique_ptr<core::RegistrationInterface> rd_;
+  std::unique_ptr<coap::Server> coap_;
+  sd_event* event_ = nullptr;
+  sd_event_source* coapSource_ = nullptr;
+  sd_event_source* expirySource_ = nullptr;
+};
+
+}  // namespace
+
+Result<Config> resolveConfig(const Overrides& o, std::string* source) {
+  Config config;
+  source->clear();
+  if (o.configPath) {
+    auto loaded = loadConfigFile(*o.configPath);
+    if (!loaded) return loaded.error();
+    config = std::move(*loaded);
+    *source = *o.configPath;
+  } else if (access(kDefaultConfigPath, F_OK) == 0) {
+    auto loaded = loadConfigFile(kDefaultConfigPath);
+    if (!loaded) return loaded.error();
+    config = std::move(*loaded);
+    *source = kDefaultConfigPath;
+  }
+  if (o.database) config.database = *o.database;
+  if (!o.listen.empty()) config.listen = o.listen;
+  if (o.logLevel) config.logLevel = *o.logLevel;
+  if (config.database.empty()) return makeError(ErrorCode::kBadRequest, "--db: empty path");
+  for (const auto& l : config.listen) {
+    if (auto a = coap::parseListenAddress(l); !a) return a.error();
+  }
+  return config;
+}
+
+int runDaemon(const Overrides& overrides) {
+  std::string source;
+  auto config = resolveConfig(overrides, &source);
+  if (!config) {
+    log::error("LWG1094 {}", config.error().message);
+    return 1;
+  }
+  log::setLevel(config->logLevel);
+  Daemon daemon(std::move(*config), overrides, source);
+  return daemon.run();
+}
+
+}  // namespace lwgate::daemon

@@ -1,0 +1,67 @@
+// lwgated: the lwgate LwM2M gateway daemon. Thin main: options in, daemon/ does the work.
+#include <CLI/CLI.hpp>
+#include <coap3/coap.h>
+#include <sqlite3.h>
+
+#include <cstdio>
+
+#include "gateway/daemon/daemon.h"
+#include "lwgate/version.h"
+
+int main(int argc, char** argv) {
+  using namespace lwgate;
+  CLI::App app{"lwgated - LwM2M gateway daemon: registrations, persistent downlink queue, SMS "
+               "wake-up and upstream bridge for the devices around this router",
+               "lwgated"};
+  daemon::Overrides o;
+  std::string configPath, database, logLevel, checkFile;
+  bool version = false;
+  app.add_option("-c,--config", configPath,
+                 std::string("TOML configuration file (default: ") + daemon::kDefaultConfigPath +
+                     " when it exists)");
+  app.add_option("--db", database,
+                 std::string("SQLite database file (default: ") + daemon::kDefaultDatabasePath + ")");
+  app.add_option("--listen", o.listen,
+                 "CoAP/UDP address HOST:PORT or [IPv6]:PORT to listen on, repeatable; port 0 "
+                 "picks a free port (logged). Replaces [server] listen");
+  app.add_option("--log-level", logLevel, "error, warning, notice, info (default) or debug");
+  auto* check = app.add_option("--check-config", checkFile,
+                               "validate the configuration (FILE, or --config, or the default "
+                               "file) and exit 0 if it is valid, 1 if not")
+                    ->expected(0, 1);
+  app.add_flag("--version", version, "print the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (version) {
+    std::printf("lwgated %s (%s, SQLite %s)\n", kVersion, LIBCOAP_PACKAGE_STRING, sqlite3_libversion());
+    return 0;
+  }
+  if (!configPath.empty()) o.configPath = configPath;
+  if (!database.empty()) o.database = database;
+  if (!logLevel.empty()) {
+    log::Level level;
+    if (!log::parseLevel(logLevel, &level)) {
+      std::fprintf(stderr, "lwgated: --log-level: unknown level \"%s\" (use error, warning, "
+                           "notice, info or debug)\n", logLevel.c_str());
+      return 1;
+    }
+    o.logLevel = level;
+  }
+  if (check->count() > 0) {
+    if (!checkFile.empty()) o.configPath = checkFile;
+    std::string source;
+    auto config = daemon::resolveConfig(o, &source);
+    if (!config) {
+      std::fprintf(stderr, "lwgated: configuration is invalid:\n%s\n",
+                   config.error().message.c_str());
+      return 1;
+    }
+    std::printf("lwgated: configuration OK (%s)\n",
+                source.empty() ? "built-in defaults" : source.c_str());
+    return 0;
+  }
+  return daemon::runDaemon(o);
+}

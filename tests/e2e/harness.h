@@ -1,0 +1,93 @@
+#pragma once
+// End-to-end test helpers: run the real lwgated and real peers as child processes, wait for
+// conditions (never for fixed times), and look into the real SQLite file.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lwgate::e2e {
+
+using namespace std::chrono_literals;
+
+// Polls cond every 10 ms until it holds or timeout passes; returns the last result.
+bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 10s);
+
+// A fresh directory under $TMPDIR (or /tmp), removed when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string readFile(const std::string& path);
+void writeFile(const std::string& path, const std::string& content);
+
+struct RunResult {
+  int exitCode = -1;  // -1 when it had to be killed at the timeout
+  std::string out;
+  std::string err;
+};
+// Runs argv to completion (killed after timeout), capturing stdout and stderr.
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 20s);
+
+// The real lwgated, started with --db <dir>/lwgate.db --listen 127.0.0.1:0 and its stderr in
+// <dir>/lwgated-<n>.log.
+class Lwgated {
+ public:
+  explicit Lwgated(std::string dir) : dir_(std::move(dir)) {}
+  ~Lwgated();
+
+  // Starts and waits for READY ("LWG1000"); false (with the log kept) if it exits or times out.
+  bool start(const std::vector<std::string>& extraArgs = {});
+  void kill9();
+  // SIGTERM and wait; returns the exit status (or -1 if it had to be killed).
+  int stop();
+  void signal(int sig);
+  bool running() const { return pid_ > 0; }
+
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "coap://127.0.0.1:" + std::to_string(port_); }
+  std::string database() const { return dir_ + "/lwgate.db"; }
+  std::string log() const;  // stderr of the current (or last) run
+  bool waitForLog(const std::string& needle, std::chrono::milliseconds timeout = 10s) const;
+
+ private:
+  std::string dir_;
+  std::string logPath_;
+  pid_t pid_ = -1;
+  int runs_ = 0;
+  std::uint16_t port_ = 0;
+};
+
+// One-off read-only queries on the database file (a second connection, as an operator's sqlite3
+// would be).
+std::int64_t queryInt(const std::string& dbPath, const std::string& sql);
+std::optional<std::string> queryText(const std::string& dbPath, const std::string& sql);
+
+// Debian's coap-client-notls (libcoap's example client): a CoAP peer nobody here wrote.
+struct CoapReply {
+  std::string code;                        // "2.01", "4.00", ... ("" on timeout)
+  std::vector<std::string> locationPath;   // Location-Path options
+  std::string payload;
+  std::string raw;                         // everything the client printed, for failure messages
+};
+CoapReply coapClient(const std::string& method, const std::string& uri,
+                     const std::optional<std::string>& linkFormatPayload = std::nullopt);
+
+// Sends one raw datagram to 127.0.0.1:port and waits for one answer (bounded).
+std::optional<std::string> udpExchange(std::uint16_t port, const std::string& datagram,
+                                       std::chrono::milliseconds timeout = 5s);
+
+}  // namespace lwgate::e2e

@@ -1,0 +1,285 @@
+// The registration interface end to end: the real lwgated on 127.0.0.1, a real SQLite file,
+// Debian's coap-client-notls and our device simulator as peers.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <regex>
+
+#include "tests/e2e/harness.h"
+
+namespace lwgate::e2e {
+namespace {
+
+class RegistrationE2E : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(gw.start()) << gw.log(); }
+
+  std::string rd(const std::string& query) { return gw.url() + "/rd?" + query; }
+  std::int64_t count(const std::string& table) {
+    return queryInt(gw.database(), "SELECT count(*) FROM " + table);
+  }
+  RunResult sim(std::vector<std::string> args) {
+    std::vector<std::string> argv{LWGATE_SIM_PATH, "--server", gw.url()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, 30s);
+  }
+
+  TempDir dir;
+  Lwgated gw{dir.path()};
+};
+
+TEST_F(RegistrationE2E, RegisterUpdateDeregisterWithCoapClient) {
+  auto reg = coapClient("post", rd("ep=urn:dev:os:0001&lt=300&lwm2m=1.1&b=U&Q&sms=%2B4915100"),
+                        "</>;rt=\"oma.lwm2m\";ct=110,</1/0>,</3>;ver=1.1,</3/0>,</5/0>");
+  // coap-client percent-decodes nothing in the query: send sms without '+' encoding instead.
+  if (reg.code != "2.01") {
+    reg = coapClient("post", rd("ep=urn:dev:os:0001&lt=300&lwm2m=1.1&b=U&Q&sms=4915100"),
+                     "</>;rt=\"oma.lwm2m\";ct=110,</1/0>,</3>;ver=1.1,</3/0>,</5/0>");
+  }
+  ASSERT_EQ(reg.code, "2.01") << reg.raw << gw.log();
+  ASSERT_EQ(reg.locationPath.size(), 2u) << reg.raw;
+  EXPECT_EQ(reg.locationPath[0], "rd");
+  const std::string loc = reg.locationPath[1];
+  EXPECT_TRUE(std::regex_match(loc, std::regex("[a-z0-9]{10}"))) << loc;
+
+  // Everything the registration said is in the database.
+  const std::string db = gw.database();
+  const std::string where = " FROM registrations WHERE location='" + loc + "'";
+  EXPECT_EQ(queryText(db, "SELECT d.endpoint FROM registrations r JOIN devices d ON "
+                          "d.id = r.device_id WHERE r.location='" + loc + "'"),
+            "urn:dev:os:0001");
+  EXPECT_EQ(queryInt(db, "SELECT lifetime" + where), 300);
+  EXPECT_EQ(queryText(db, "SELECT version" + where), "1.1");
+  EXPECT_EQ(queryInt(db, "SELECT queue_mode" + where), 1);
+  EXPECT_EQ(queryText(db, "SELECT address" + where), "127.0.0.1");
+  EXPECT_GT(queryInt(db, "SELECT port" + where), 0);
+  auto links = queryText(db, "SELECT object_links" + where);
+  ASSERT_TRUE(links.has_value());
+  EXPECT_NE(links->find("</3>;ver=1.1"), std::string::npos) << *links;
+  EXPECT_NE(links->find("ct="), std::string::npos) << *links;
+  EXPECT_TRUE(gw.waitForLog("LWG2001 registered endpoint=urn:dev:os:0001"));
+
+  auto upd = coapClient("post", gw.url() + "/rd/" + loc + "?lt=600");
+  EXPECT_EQ(upd.code, "2.04") << upd.raw;
+  EXPECT_EQ(queryInt(db, "SELECT lifetime" + where), 600);
+
+  auto del = coapClient("delete", gw.url() + "/rd/" + loc);
+  EXPECT_EQ(del.code, "2.02") << del.raw;
+  EXPECT_EQ(count("registrations"), 0);
+  EXPECT_EQ(count("devices"), 1) << "the device row (and later its queue) outlives the registration";
+
+  EXPECT_EQ(coapClient("post", gw.url() + "/rd/" + loc).code, "4.04");
+  EXPECT_EQ(coapClient("delete", gw.url() + "/rd/" + loc).code, "4.04");
+}
+
+struct BadRegister {
+  const char* name;
+  std::string query;
+  std::optional<std::string> payload;
+  const char* code;
+};
+
+TEST_F(RegistrationE2E, BadRegistrationsGetClearErrorsAndStoreNothing) {
+  const std::vector<BadRegister> cases = {
+      {"missing ep", "lt=300", "</3/0>", "4.00"},
+      {"empty ep", "ep=&lt=300", "</3/0>", "4.00"},
+      {"long ep", "ep=" + std::string(256, 'a'), "</3/0>", "4.00"},
+      {"lt not a number", "ep=d&lt=abc", "</3/0>", "4.00"},
+      {"lt zero", "ep=d&lt=0", "</3/0>", "4.00"},
+      {"lt negative", "ep=d&lt=-5", "</3/0>", "4.00"},
+      {"lt too big", "ep=d&lt=4294967296", "</3/0>", "4.00"},
+      {"unknown binding", "ep=d&b=X", "</3/0>", "4.00"},
+      {"unsupported version", "ep=d&lwm2m=2.0", "</3/0>", "4.12"},
+      {"malformed version", "ep=d&lwm2m=one", "</3/0>", "4.00"},
+      {"not link-format", "ep=d", "this is not a link", "4.00"},
+      {"security object", "ep=d", "</0/0>,</3/0>", "4.00"},
+      {"security object alone", "ep=d", "</0>", "4.00"},
+      {"unknown parameter", "ep=d&foo=bar", "</3/0>", "4.00"},
+      {"ep twice", "ep=d&ep=e", "</3/0>", "4.00"},
+      {"bad sms", "ep=d&sms=12ab", "</3/0>", "4.00"},
+  };
+  for (const auto& c : cases) {
+    auto r = coapClient("post", rd(c.query), c.payload);
+    EXPECT_EQ(r.code, c.code) << c.name << "\n" << r.raw;
+    EXPECT_FALSE(r.payload.empty()) << c.name << ": a diagnostic payload says why";
+  }
+  EXPECT_EQ(count("registrations"), 0);
+  EXPECT_EQ(count("devices"), 0);
+  EXPECT_TRUE(gw.waitForLog("LWG2010 POST /rd from 127.0.0.1"));
+}
+
+TEST_F(RegistrationE2E, PayloadOverTheConfiguredLimitIsRefused) {
+  gw.stop();
+  writeFile(dir.file("small.toml"), "[registration]\nmax_payload = 100\nmax_objects = 3\n");
+  ASSERT_TRUE(gw.start({"--config", dir.file("small.toml")})) << gw.log();
+  std::string big;
+  for (int i = 1; i <= 30; ++i) big += (big.empty() ? "" : ",") + ("</" + std::to_string(i + 100) + "/0>");
+  EXPECT_EQ(coapClient("post", rd("ep=big"), big).code, "4.13");
+  EXPECT_EQ(coapClient("post", rd("ep=many"), "</1/0>,</3/0>,</4/0>,</5/0>").code, "4.13");
+  EXPECT_EQ(coapClient("post", rd("ep=ok"), "</1/0>,</3/0>,</4/0>").code, "2.01");
+  EXPECT_EQ(count("registrations"), 1);
+}
+
+TEST_F(RegistrationE2E, SimulatorRegistersUpdatesAndDeregisters) {
+  auto r = sim({"--ep", "sim-1", "--lt", "120", "--lwm2m", "1.2", "--queue", "register", "update",
+                "deregister"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err << gw.log();
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("register 2\\.01 location=[a-z0-9]+")))
+      << r.out;
+  EXPECT_NE(r.out.find("update 2.04"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deregister 2.02"), std::string::npos) << r.out;
+  EXPECT_EQ(count("registrations"), 0);
+}
+
+TEST_F(RegistrationE2E, ReRegistrationReplacesTheOldLocation) {
+  auto first = coapClient("post", rd("ep=dev&lt=300"), "</3/0>");
+  auto second = coapClient("post", rd("ep=dev&lt=300&b=UQ"), "</3/0>,</4/0>");
+  ASSERT_EQ(first.code, "2.01");
+  ASSERT_EQ(second.code, "2.01");
+  ASSERT_EQ(first.locationPath.size(), 2u);
+  ASSERT_EQ(second.locationPath.size(), 2u);
+  EXPECT_NE(first.locationPath[1], second.locationPath[1]);
+  EXPECT_EQ(count("registrations"), 1);
+  EXPECT_EQ(count("devices"), 1);
+  EXPECT_EQ(coapClient("post", gw.url() + "/rd/" + first.locationPath[1]).code, "4.04");
+  EXPECT_EQ(coapClient("post", gw.url() + "/rd/" + second.locationPath[1]).code, "2.04");
+  EXPECT_EQ(queryInt(gw.database(), "SELECT queue_mode FROM registrations"), 1);
+}
+
+TEST_F(RegistrationE2E, RegistrationSurvivesKill9AndUpdateToOldLocationWorks) {
+  auto r = sim({"--ep", "crashy", "--lt", "3600", "register"});
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("location=([a-z0-9]+)"))) << r.out;
+  const std::string loc = m[1];
+  auto gone = coapClient("post", rd("ep=gone&lt=3600"), "</3/0>");
+  ASSERT_EQ(gone.code, "2.01");
+  ASSERT_EQ(coapClient("delete", gw.url() + "/rd/" + gone.locationPath.at(1)).code, "2.02");
+
+  gw.kill9();
+  ASSERT_TRUE(gw.start()) << gw.log();
+  EXPECT_TRUE(gw.waitForLog("LWG1005 restored 1 registrations"));
+  auto after = sim({"--ep", "crashy", "--location", loc, "update"});
+  EXPECT_EQ(after.exitCode, 0) << after.out << after.err << gw.log();
+  EXPECT_NE(after.out.find("update 2.04"), std::string::npos) << after.out;
+  EXPECT_EQ(coapClient("post", gw.url() + "/rd/" + gone.locationPath.at(1)).code, "4.04");
+  EXPECT_EQ(queryText(gw.database(), "PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(RegistrationE2E, LifetimeExpiryRemovesTheRegistration) {
+  auto r = coapClient("post", rd("ep=short&lt=1"), "</3/0>");
+  ASSERT_EQ(r.code, "2.01");
+  EXPECT_TRUE(gw.waitForLog("LWG2005 registration expired endpoint=short")) << gw.log();
+  EXPECT_TRUE(waitUntil([&] { return count("registrations") == 0; }));
+  EXPECT_EQ(coapClient("post", gw.url() + "/rd/" + r.locationPath.at(1)).code, "4.04");
+}
+
+TEST_F(RegistrationE2E, ExpiryContinuesFromStoredTimeAcrossRestart) {
+  auto r = coapClient("post", rd("ep=sleepy&lt=2"), "</3/0>");
+  ASSERT_EQ(r.code, "2.01");
+  ASSERT_EQ(gw.stop(), 0) << gw.log();
+  // Wait (a condition, not a fixed sleep) until the stored lifetime has run out.
+  const auto deadline = queryInt(gw.database(), "SELECT updated_at + lifetime * 1000 FROM registrations");
+  ASSERT_GT(deadline, 0);
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count() > deadline;
+      },
+      10s));
+  ASSERT_TRUE(gw.start()) << gw.log();
+  EXPECT_TRUE(gw.waitForLog("(1 expired while stopped)")) << gw.log();
+  EXPECT_EQ(count("registrations"), 0);
+  EXPECT_EQ(coapClient("post", gw.url() + "/rd/" + r.locationPath.at(1)).code, "4.04");
+}
+
+// A CON retransmission (same peer, same Message ID) gets the same answer and registers once.
+TEST_F(RegistrationE2E, RetransmittedRegisterIsAnsweredOnce) {
+  std::string pdu = {0x41, 0x02, 0x12, 0x34, 0x7a};  // CON POST MID 0x1234, token 7a
+  pdu += "\xb2rd";                                   // Uri-Path "rd"
+  pdu += "\x11\x28";                                 // Content-Format 40
+  pdu += "\x37" "ep=dup1";                           // Uri-Query
+  pdu += "\x06" "lt=300";
+  pdu += "\xff</3/0>";
+  auto a = udpExchange(gw.port(), pdu);
+  auto b = udpExchange(gw.port(), pdu);
+  ASSERT_TRUE(a && b);
+  ASSERT_GE(a->size(), 4u);
+  EXPECT_EQ(static_cast<unsigned char>((*a)[1]), 0x41) << "2.01 Created";
+  EXPECT_EQ(*a, *b) << "the retransmission gets the same location";
+  EXPECT_EQ(count("registrations"), 1);
+  EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM devices WHERE endpoint='dup1'"), 1);
+}
+
+TEST_F(RegistrationE2E, GarbageDatagramsDoNotHurt) {
+  for (const std::string& junk : {std::string("\x00\x01", 2), std::string("hello world"),
+                                  std::string("\x41\x02\x00\x01\x7a\xff", 6),
+                                  std::string(1400, '\xff')}) {
+    (void)udpExchange(gw.port(), junk, 200ms);
+  }
+  EXPECT_EQ(coapClient("post", rd("ep=after-junk"), "</3/0>").code, "2.01");
+  EXPECT_EQ(coapClient("get", gw.url() + "/nothing").code, "4.04");
+  EXPECT_EQ(coapClient("get", gw.url() + "/rd").code, "4.05");
+}
+
+TEST_F(RegistrationE2E, DeviceLimitAndReloadOnSighup) {
+  gw.stop();
+  writeFile(dir.file("gw.toml"), "[server]\nmax_devices = 1\n");
+  ASSERT_TRUE(gw.start({"--config", dir.file("gw.toml")})) << gw.log();
+  EXPECT_EQ(coapClient("post", rd("ep=one"), "</3/0>").code, "2.01");
+  auto full = coapClient("post", rd("ep=two"), "</3/0>");
+  EXPECT_EQ(full.code, "5.03") << full.raw;
+  // Raise the limit and reload: no restart, the registration of "one" stays.
+  writeFile(dir.file("gw.toml"), "[server]\nmax_devices = 2\n");
+  gw.signal(SIGHUP);
+  ASSERT_TRUE(gw.waitForLog("LWG1008 configuration reloaded")) << gw.log();
+  EXPECT_EQ(coapClient("post", rd("ep=two"), "</3/0>").code, "2.01");
+  // A broken file on reload is refused and the running configuration kept.
+  writeFile(dir.file("gw.toml"), "[server]\nmax_devices = -4\n");
+  gw.signal(SIGHUP);
+  ASSERT_TRUE(gw.waitForLog("LWG1006 configuration reload failed")) << gw.log();
+  EXPECT_EQ(count("registrations"), 2);
+  EXPECT_EQ(gw.stop(), 0);
+  EXPECT_NE(gw.log().find("LWG1003 lwgated stopped"), std::string::npos);
+}
+
+TEST(LwgatedCommandLine, CheckConfigVersionAndBadOptions) {
+  TempDir dir;
+  writeFile(dir.file("good.toml"),
+            "[server]\nlisten = [\"127.0.0.1:5683\", \"[::1]:5683\"]\ndatabase = \"/tmp/x.db\"\n"
+            "[coap]\nack_timeout = 2.5\n[log]\nlevel = \"debug\"\n");
+  auto ok = run({LWGATED_PATH, "--check-config", dir.file("good.toml")});
+  EXPECT_EQ(ok.exitCode, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("configuration OK"), std::string::npos);
+
+  writeFile(dir.file("bad.toml"),
+            "[server]\nmax_devices = 0\nlisten = [\"nowhere\"]\n[coap]\nspeed = 3\n");
+  auto bad = run({LWGATED_PATH, "--check-config", dir.file("bad.toml")});
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_NE(bad.err.find("bad.toml:2: [server] max_devices"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("bad.toml:5: [coap] speed: unknown key"), std::string::npos) << bad.err;
+
+  writeFile(dir.file("syntax.toml"), "[server\n");
+  auto syntax = run({LWGATED_PATH, "--check-config", dir.file("syntax.toml")});
+  EXPECT_EQ(syntax.exitCode, 1);
+  EXPECT_NE(syntax.err.find("syntax.toml:1"), std::string::npos) << syntax.err;
+
+  auto missing = run({LWGATED_PATH, "--check-config", dir.file("none.toml")});
+  EXPECT_EQ(missing.exitCode, 1);
+
+  auto version = run({LWGATED_PATH, "--version"});
+  EXPECT_EQ(version.exitCode, 0);
+  EXPECT_NE(version.out.find("lwgated "), std::string::npos);
+
+  auto badListen = run({LWGATED_PATH, "--db", dir.file("x.db"), "--listen", "127.0.0.1"});
+  EXPECT_EQ(badListen.exitCode, 1);
+  EXPECT_NE(badListen.err.find("invalid listen address"), std::string::npos) << badListen.err;
+
+  auto badDb = run({LWGATED_PATH, "--db", dir.file("no/such/dir/x.db"), "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(badDb.exitCode, 1);
+  EXPECT_NE(badDb.err.find("LWG1091"), std::string::npos) << badDb.err;
+}
+
+}  // namespace
+}  // namespace lwgate::e2e
