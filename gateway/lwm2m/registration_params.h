@@ -12,7 +12,8 @@
 namespace lwgate::lwm2m {
 
 inline constexpr std::size_t kMaxEndpointLength = 255;
-inline constexpr std::uint32_t kDefaultLifetime = 86400;  // seconds, LwM2M Server object /1/x/1 default
+// Seconds; the LwM2M Server object /1/x/1 default.
+inline constexpr std::uint32_t kDefaultLifetime = 86400;
 
 // Binding as declared by the client. Transports are the letters of b= without 'Q':
 // U (UDP), S (SMS), T (TCP, 1.1+), N (Non-IP, 1.1+), M (MQTT, 1.2), H (HTTP, 1.2).
@@ -25,18 +26,22 @@ struct Binding {
 };
 
 struct RegisterParams {
-  std::string endpoint;                  // ep=, required, 1..kMaxEndpointLength bytes
+  std::string endpoint;                   // ep=, required, 1..kMaxEndpointLength bytes
   std::optional<std::uint32_t> lifetime;  // lt=, 1..4294967295; absent -> caller uses default
-  std::string version = "1.0";           // lwm2m=, "1.0" when absent
-  Binding binding;                       // b=, "U" when absent
-  std::optional<std::string> smsNumber;  // sms=, MSISDN: optional '+' then 1..15 digits
+  std::string version = "1.0";            // lwm2m=, "1.0" when absent
+  Binding binding;                        // b=, "U" when absent
+  std::optional<std::string> smsNumber;   // sms=, MSISDN: optional '+' then 1..15 digits
 
   bool operator==(const RegisterParams&) const = default;
 };
 
 struct UpdateParams {
   std::optional<std::uint32_t> lifetime;
-  std::optional<Binding> binding;        // when b= or Q present
+  // Set when b= or Q is present. With b=, transports and text come from it and queueMode is
+  // true when b= or Q says so (an Update with b= and no Q turns queue mode off). With Q alone,
+  // transports and text are empty and queueMode is true: the caller keeps the device's current
+  // transports and text and only switches queue mode on.
+  std::optional<Binding> binding;
   std::optional<std::string> smsNumber;
 
   bool operator==(const UpdateParams&) const = default;
@@ -56,6 +61,9 @@ bool isSupportedVersion(std::string_view version);
 //  - sms not an MSISDN;
 //  - a parameter given twice, or an unknown parameter (LwM2M TS: "unknown parameter is
 //    specified" -> 4.00).
+// A well-formed but unsupported lwm2m= is checked before anything else, so a newer client that
+// also sends parameters we do not know gets 4.12 and can fall back to an older version.
+// Names are case-sensitive; a bare "lt" counts as "lt=" (empty, so invalid).
 Result<RegisterParams> parseRegisterParams(const std::vector<std::string_view>& queries);
 
 // Update accepts lt, b, sms and Q (all optional); ep or lwm2m on an Update is kBadRequest.
