@@ -61,31 +61,24 @@ Error withContext(const Error& error, std::string_view context) {
 
 }  // namespace
 
-Result<SqliteRegistrationStore> SqliteRegistrationStore::create(Database& database) {
-  if (database.schemaVersion() < 1) {
-    return makeError(ErrorCode::kInternal,
-                     fmt::format("registration store needs schema version 1 or newer, database {} "
-                                 "is at {}",
-                                 database.path(), database.schemaVersion()));
-  }
-  Connection& c = database.connection();
-  SqliteRegistrationStore store(c);
+Result<std::unique_ptr<SqliteRegistrationStore>> SqliteRegistrationStore::create(Connection& c) {
+  std::unique_ptr<SqliteRegistrationStore> store(new SqliteRegistrationStore(c));
   struct Spec {
     Statement* target;
     std::string_view sql;
     const char* label;
   };
   const Spec specs[] = {
-      {&store.findDevice_, "SELECT id FROM devices WHERE endpoint = ?1", "find device"},
-      {&store.insertDevice_, "INSERT INTO devices (endpoint, created_at) VALUES (?1, ?2)",
+      {&store->findDevice_, "SELECT id FROM devices WHERE endpoint = ?1", "find device"},
+      {&store->insertDevice_, "INSERT INTO devices (endpoint, created_at) VALUES (?1, ?2)",
        "insert device"},
-      {&store.deleteDeviceRegistration_, "DELETE FROM registrations WHERE device_id = ?1",
+      {&store->deleteDeviceRegistration_, "DELETE FROM registrations WHERE device_id = ?1",
        "delete the device's previous registration"},
-      {&store.insertRegistration_, kInsertRegistration, "insert registration"},
-      {&store.updateRegistration_, kUpdateRegistration, "update registration"},
-      {&store.deleteRegistration_, "DELETE FROM registrations WHERE location = ?1",
+      {&store->insertRegistration_, kInsertRegistration, "insert registration"},
+      {&store->updateRegistration_, kUpdateRegistration, "update registration"},
+      {&store->deleteRegistration_, "DELETE FROM registrations WHERE location = ?1",
        "delete registration"},
-      {&store.loadRegistrations_, kLoadRegistrations, "load registrations"},
+      {&store->loadRegistrations_, kLoadRegistrations, "load registrations"},
   };
   for (const Spec& spec : specs) {
     auto stmt = c.prepare(spec.sql, spec.label);

@@ -1,9 +1,9 @@
 #pragma once
 // core::RegistrationStore on SQLite: the devices and registrations tables (db/migrations.cpp).
+#include <memory>
 #include <string_view>
 #include <vector>
 
-#include "db/database.h"
 #include "db/sqlite.h"
 #include "gateway/core/registration_store.h"
 
@@ -13,14 +13,13 @@ namespace lwgate::db {
 // transaction: Register is one BEGIN IMMEDIATE .. COMMIT of four or five statement steps, Update
 // and De-register a single statement (its own transaction).
 //
-// Single-threaded like the Connection it uses. The Database must outlive the store.
+// Single-threaded like the Connection it uses, which must outlive the store (Database keeps its
+// Connection at a fixed address, so pass database.connection()).
 class SqliteRegistrationStore final : public core::RegistrationStore {
  public:
-  // Prepares the statements; fails when the database is not at a schema this store knows.
-  static Result<SqliteRegistrationStore> create(Database& database);
-
-  SqliteRegistrationStore(SqliteRegistrationStore&&) noexcept = default;
-  SqliteRegistrationStore& operator=(SqliteRegistrationStore&&) noexcept = default;
+  // Prepares the statements on a connection from openDatabase(); fails (kStorage, naming the
+  // statement and SQLite's reason) when the schema lacks the tables.
+  static Result<std::unique_ptr<SqliteRegistrationStore>> create(Connection& connection);
 
   Result<void> insertRegistration(const core::Registration& reg) override;
   Result<void> updateRegistration(const core::Registration& reg) override;

@@ -101,13 +101,13 @@ TEST(DatabaseTest, ReopeningACurrentDatabaseChangesNothingAndTakesNoBackup) {
 TEST(DatabaseTest, ConnectionStaysValidWhenTheDatabaseMoves) {
   TempDir dir;
   Database first = openOk(dir.file("lwgate.db"));
-  auto store = SqliteRegistrationStore::create(first);
+  auto store = SqliteRegistrationStore::create(first.connection());
   ASSERT_TRUE(store.ok());
   Database moved = std::move(first);
   core::Registration reg;
   reg.location = "a";
   reg.endpoint = "ep";
-  auto r = store->insertRegistration(reg);
+  auto r = (*store)->insertRegistration(reg);
   EXPECT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(queryInt(moved.connection(), "SELECT count(*) FROM registrations"), 1);
 }
@@ -179,13 +179,13 @@ class UpgradeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Database db = openOk(path, {}, base);
-    auto store = SqliteRegistrationStore::create(db);
+    auto store = SqliteRegistrationStore::create(db.connection());
     ASSERT_TRUE(store.ok());
     core::Registration reg;
     reg.location = "loc1";
     reg.endpoint = "urn:dev:1";
     reg.registeredAt = reg.updatedAt = reg.lastSeen = core::fromUnixMillis(1'700'000'000'000);
-    ASSERT_TRUE(store->insertRegistration(reg).ok());
+    ASSERT_TRUE((*store)->insertRegistration(reg).ok());
     execOk(db.connection(), "UPDATE devices SET awake_window_ms = 30000");
   }
 
@@ -252,9 +252,9 @@ TEST_F(UpgradeTest, RevertingRestoresTheSettingsOfTheOldVersion) {
   Database old = openOk(path, {}, base);  // ... and opens the restored backup.
   EXPECT_EQ(old.schemaVersion(), v1);
   EXPECT_EQ(queryInt(old.connection(), "SELECT awake_window_ms FROM devices"), 30000);
-  auto store = SqliteRegistrationStore::create(old);
+  auto store = SqliteRegistrationStore::create(old.connection());
   ASSERT_TRUE(store.ok());
-  auto loaded = store->loadRegistrations();
+  auto loaded = (*store)->loadRegistrations();
   ASSERT_TRUE(loaded.ok());
   ASSERT_EQ(loaded->size(), 1u);
   EXPECT_EQ((*loaded)[0].endpoint, "urn:dev:1");
@@ -334,12 +334,12 @@ TEST(DatabaseTest, RefusesANewerSchemaAndLeavesTheFileByteForByte) {
   const std::string path = dir.file("lwgate.db");
   {
     Database db = openOk(path);
-    auto store = SqliteRegistrationStore::create(db);
+    auto store = SqliteRegistrationStore::create(db.connection());
     ASSERT_TRUE(store.ok());
     core::Registration reg;
     reg.location = "a";
     reg.endpoint = "ep";
-    ASSERT_TRUE(store->insertRegistration(reg).ok());
+    ASSERT_TRUE((*store)->insertRegistration(reg).ok());
     execOk(db.connection(), "PRAGMA user_version = 7");
     // Leave the last change in the WAL, as a newer lwgated killed with -9 would.
     execOk(db.connection(), "INSERT INTO devices (endpoint, created_at) VALUES ('in wal', 1)");

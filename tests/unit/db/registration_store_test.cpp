@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,9 +81,9 @@ class RegistrationStoreTest : public ::testing::Test {
     auto opened = openDatabase(path, options);
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     db.emplace(std::move(*opened));
-    auto created = SqliteRegistrationStore::create(*db);
+    auto created = SqliteRegistrationStore::create(db->connection());
     ASSERT_TRUE(created.ok()) << created.error().message;
-    store.emplace(std::move(*created));
+    store = std::move(*created);
   }
 
   std::vector<core::Registration> load() {
@@ -107,7 +108,7 @@ class RegistrationStoreTest : public ::testing::Test {
   TempDir dir;
   const std::string path = dir.file("lwgate.db");
   std::optional<Database> db;
-  std::optional<SqliteRegistrationStore> store;
+  std::unique_ptr<SqliteRegistrationStore> store;
 };
 
 TEST_F(RegistrationStoreTest, RoundTripsEveryField) {
