@@ -236,9 +236,10 @@ int Server::fd() const { return coap_context_get_coap_fd(ctx_); }
 
 void Server::process() { coap_io_process(ctx_, COAP_IO_NO_WAIT); }
 
-void Server::routeLibraryLog(int syslogLevel) {
+void Server::routeLibraryLog(log::Level level) {
   coap_set_log_handler(&coapLogHandler);
-  coap_set_log_level(static_cast<coap_log_t>(syslogLevel));
+  // Our levels are the syslog numbers libcoap uses too.
+  coap_set_log_level(static_cast<coap_log_t>(level));
 }
 
 }  // namespace lwgate::coap

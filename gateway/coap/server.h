@@ -14,6 +14,7 @@
 #include "gateway/core/clock.h"
 #include "gateway/core/exchange_cache.h"
 #include "gateway/core/message.h"
+#include "gateway/util/log.h"
 #include "gateway/util/result.h"
 
 struct coap_context_t;
@@ -52,8 +53,8 @@ class Server {
   // Handles whatever is ready (packets, retransmission timers) without blocking.
   void process();
 
-  // Routes libcoap's own log lines into ours at the given level and below.
-  static void routeLibraryLog(int syslogLevel);
+  // Routes libcoap's own log lines into ours, at `level` and more severe.
+  static void routeLibraryLog(log::Level level);
 
  private:
   Server(const core::Clock& clock, ServerOptions options, Handler handler);

@@ -166,7 +166,8 @@ class Daemon final : public core::RegistryListener {
     registry_->setListener(this);
     rd_ = std::make_unique<core::RegistrationInterface>(*registry_, registrationLimits());
 
-    coap::Server::routeLibraryLog(log::enabled(log::Level::kDebug) ? LOG_INFO : LOG_WARNING);
+    coap::Server::routeLibraryLog(log::enabled(log::Level::kDebug) ? log::Level::kInfo
+                                                                 : log::Level::kWarning);
     auto server = coap::Server::create(
         clock_, {.ackTimeout = config_.ackTimeout, .maxRetransmit = config_.maxRetransmit},
         [this](const core::Request& r) { return handle(r); });

@@ -209,7 +209,7 @@ CoapReply coapClient(const std::string& method, const std::string& uri,
   CoapReply reply;
   reply.raw = r.out + r.err;
   std::smatch m;
-  std::regex header(R"(t:(?:ACK|CON|NON) c:(\d\.\d\d) i:[0-9a-f]+ \{[0-9a-f]*\}(?: \[ (.*) \])?(?: :: '(.*)')?)");
+  std::regex header(R"(t:(?:ACK|CON|NON) c:(\d\.\d\d) i:[0-9a-f]+ \{[0-9a-f]*\}(?: \[ ?(.*?) ?\])?(?: :: '(.*)')?)");
   std::string text = reply.raw;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), header);
        it != std::sregex_iterator(); ++it) {
