@@ -101,12 +101,10 @@ void skipWhitespace(std::string_view text, std::size_t& pos) {
   while (pos < text.size() && isWhitespace(text[pos])) ++pos;
 }
 
-// Strict decimal 0..65535: digits only, no sign, no leading zeros (so "/03" cannot alias "/3").
+// Strict decimal 0..65535: digits only, no leading zeros (so "/03" cannot alias "/3"). from_chars
+// takes no sign and no whitespace for unsigned types.
 std::optional<std::uint16_t> parseU16(std::string_view s) {
-  if (s.empty() || (s.size() > 1 && s[0] == '0')) return std::nullopt;
-  for (char c : s) {
-    if (!isDigit(c)) return std::nullopt;
-  }
+  if (s.size() > 1 && s[0] == '0') return std::nullopt;
   std::uint16_t value = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;

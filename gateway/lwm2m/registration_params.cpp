@@ -114,9 +114,9 @@ Result<RawParams> collect(const std::vector<std::string_view>& queries, Operatio
 
 Result<std::uint32_t> parseLifetime(std::string_view text) {
   std::uint32_t value = 0;
-  // from_chars takes no sign and no spaces for unsigned types; isDigits also refuses "".
+  // from_chars takes no sign and no whitespace for unsigned types, and fails on "".
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (!isDigits(text) || ec != std::errc() || end != text.data() + text.size() || value == 0) {
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0) {
     return badRequest("invalid lifetime " + quoted(text) +
                       ": expected a number of seconds from 1 to 4294967295");
   }

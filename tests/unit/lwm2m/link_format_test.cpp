@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 #include <ostream>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -515,6 +517,29 @@ TEST(ParseObjectList, ErrorMessagesTruncateLongPeerInput) {
   EXPECT_NE(version.error().message.find("...\""), std::string::npos) << version.error().message;
 }
 
+TEST(ParseObjectList, MessagesStayShortWhenTheyEchoTwoLongInputs) {
+  const std::string alt = "/" + std::string(100, 'a');
+  const std::string root = "<" + alt + R"(>;rt="oma.lwm2m")";
+  const std::string cases[] = {
+      root + ",</" + std::string(100, 'b') + ">",                       // outside the alt path
+      root + ",<" + alt + "/" + std::string(100, 'x') + ">",            // not /O or /O/I
+      root + ",<" + alt + "/0/1>",                                      // Security object
+      root + ",<" + alt + "/3>;ver=" + std::string(100, 'v'),           // bad ver
+      root + ",<" + alt + "/3>,<" + alt + "/3>",                        // duplicate
+      "</" + std::string(100, '%') + R"(>;rt="oma.lwm2m")",             // bad alt path
+      R"(</>;rt="oma.lwm2m";ct=")" + std::string(100, '\'') + "\"",     // bad ct
+      "</" + std::string(100, 'a') + ">;t=\"" + std::string(100, 'q'),  // unterminated quote
+  };
+  for (const auto& payload : cases) {
+    SCOPED_TRACE(payload);
+    auto result = objects(payload);
+    ASSERT_TRUE(failsWith(result, ErrorCode::kBadRequest, ""));
+    if (result.error().message.find("link-format:") == std::string::npos) {
+      EXPECT_NE(result.error().message.find("..."), std::string::npos) << result.error().message;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // formatObjectList
 
@@ -577,6 +602,95 @@ TEST(FormatObjectList, ParseFormatIsStableForMessyInput) {
   const std::string canonical = formatObjectList(first);
   EXPECT_EQ(canonical, R"(</x>;rt="oma.lwm2m",</x/3/0>;ver=1.1,</x/1/0>)");
   EXPECT_EQ(objectsOk(canonical), first);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeded random checks (std::mt19937 output is specified by the standard, so these are the same
+// on every platform; only raw engine output is used, no distributions).
+
+TEST(FormatObjectList, RandomValidListsRoundTrip) {
+  std::mt19937 rng(20240601);
+  const char* const kSegments[] = {"lwm2m", "a", "b-c", "x_y", "v1.2", "~t"};
+  for (int iteration = 0; iteration < 500; ++iteration) {
+    ObjectList list;
+    const auto segments = rng() % 3;
+    if (segments != 0) {
+      list.altPath.clear();
+      for (std::uint32_t i = 0; i < segments; ++i) {
+        list.altPath += '/' + std::string(kSegments[rng() % std::size(kSegments)]);
+      }
+    }
+    const auto formats = rng() % 4;
+    for (std::uint32_t i = 0; i < formats; ++i) {
+      list.contentFormats.push_back(static_cast<std::uint16_t>(rng()));
+    }
+    std::set<std::pair<std::uint16_t, std::int32_t>> used;
+    const auto count = rng() % 20;
+    while (list.links.size() < count) {
+      // Small ids half of the time, so that object and instance links of one object meet often.
+      // (One rng() call per statement keeps the sequence independent of evaluation order.)
+      const std::uint32_t objectRange = rng() % 2 ? 8 : 65535;
+      const auto objectId = static_cast<std::uint16_t>(1 + rng() % objectRange);
+      std::optional<std::uint16_t> instanceId;
+      if (rng() % 2) {
+        const std::uint32_t instanceRange = rng() % 2 ? 3 : 65536;
+        instanceId = static_cast<std::uint16_t>(rng() % instanceRange);
+      }
+      if (!used.emplace(objectId, instanceId ? *instanceId : -1).second) continue;
+      std::optional<std::string> version;
+      if (rng() % 3 == 0) {
+        const auto major = rng() % 3;
+        const auto minor = rng() % 12;
+        version = std::to_string(major) + "." + std::to_string(minor);
+      }
+      list.links.push_back({.objectId = objectId, .instanceId = instanceId, .version = version});
+    }
+    const std::string text = formatObjectList(list);
+    SCOPED_TRACE(text);
+    ASSERT_EQ(objectsOk(text), list);
+  }
+}
+
+TEST(ParseObjectList, RandomCorruptionsKeepTheErrorRules) {
+  // Flip, insert and delete bytes of real payloads: every outcome is either a valid list that
+  // survives a round trip or an error that keeps the message rules (failsWith with no phrase).
+  const std::string seeds[] = {
+      R"(</>;rt="oma.lwm2m";ct=11543,</1>;ver=1.1,</1/0>,</3>;ver=1.0,</3/0>,</5/0>)",
+      R"(</lwm2m>;rt="oma.lwm2m";ct="60 110",</lwm2m/1/0>,</lwm2m/3>;ver=1.1,</lwm2m/3/0>)",
+      "</1/0>, </2/0>,\r\n</3/0>;title=\"a \\\"q\\\"\";obs,</4>"};
+  const char kInteresting[] = "<>;,=\"\\/ \t\r\n0123456789\x00\x01\x7f\xc3\xff";
+  std::mt19937 rng(7);
+  int errors = 0;
+  for (int iteration = 0; iteration < 20000; ++iteration) {
+    std::string text = seeds[rng() % std::size(seeds)];
+    for (std::uint32_t edits = 1 + rng() % 3; edits > 0; --edits) {
+      const std::size_t at = rng() % (text.size() + 1);
+      const bool interesting = rng() % 2 == 0;
+      const auto pick = rng();
+      const char c =
+          interesting ? kInteresting[pick % (sizeof kInteresting - 1)] : static_cast<char>(pick);
+      switch (rng() % 3) {
+        case 0:
+          text.insert(at, 1, c);
+          break;
+        case 1:
+          if (at < text.size()) text[at] = c;
+          break;
+        default:
+          if (at < text.size()) text.erase(at, 1);
+          break;
+      }
+    }
+    auto result = parseObjectList(text, {.maxLinks = 8});
+    if (result.ok()) {
+      ASSERT_EQ(objectsOk(formatObjectList(*result), {.maxLinks = 8}), *result) << text;
+    } else {
+      ++errors;
+      ASSERT_TRUE(failsWith(result, result.error().code, "")) << text;
+    }
+  }
+  // The corruptions must actually reach the error paths.
+  EXPECT_GT(errors, 10000);
 }
 
 }  // namespace
