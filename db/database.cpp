@@ -178,6 +178,13 @@ Result<Database> openDatabase(const std::string& path, const DatabaseOptions& op
   // not write, but closing a WAL database normally checkpoints it into the main file.
   sqlite3_db_config(c.handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   sqlite3_busy_timeout(c.handle(), static_cast<int>(options.busyTimeout.count()));
+  if (options.exclusive) {
+    // Before the first read: then SQLite keeps the WAL index in process memory instead of the
+    // -shm file.
+    if (auto r = c.exec("PRAGMA locking_mode=EXCLUSIVE", "setting exclusive locking"); !r) {
+      return r.error();
+    }
+  }
 
   auto found = probe(c);
   if (!found) {

@@ -11,13 +11,20 @@
 namespace lwgate::db {
 namespace {
 
-// Columns 2..16 of insert and update, in this order after the location (?1) and, for insert,
-// the device id (?2): see bindRegistration().
-constexpr std::string_view kInsertRegistration = R"sql(
+// Register: one row per device, so re-registration overwrites the device's row.
+constexpr std::string_view kUpsertRegistration = R"sql(
 INSERT INTO registrations (location, device_id, lifetime, lifetime_sync_pending, version,
   binding_text, binding_transports, queue_mode, sms_number, object_links, transport, address,
   port, registered_at, updated_at, last_seen)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+ON CONFLICT (device_id) DO UPDATE SET location = excluded.location,
+  lifetime = excluded.lifetime, lifetime_sync_pending = excluded.lifetime_sync_pending,
+  version = excluded.version, binding_text = excluded.binding_text,
+  binding_transports = excluded.binding_transports, queue_mode = excluded.queue_mode,
+  sms_number = excluded.sms_number, object_links = excluded.object_links,
+  transport = excluded.transport, address = excluded.address, port = excluded.port,
+  registered_at = excluded.registered_at, updated_at = excluded.updated_at,
+  last_seen = excluded.last_seen
 )sql";
 
 constexpr std::string_view kUpdateRegistration = R"sql(
@@ -36,7 +43,7 @@ FROM registrations r JOIN devices d ON d.id = r.device_id
 ORDER BY r.registered_at, r.location
 )sql";
 
-// Binds ?1 and ?3..?16 (everything but the device id) for insert and update alike.
+// Binds ?1 and ?3..?16 (everything but the device id) for upsert and update alike.
 void bindRegistration(Statement& s, const core::Registration& reg) {
   s.bindText(1, reg.location)
       .bindInt(3, reg.lifetime)
@@ -72,9 +79,7 @@ Result<std::unique_ptr<SqliteRegistrationStore>> SqliteRegistrationStore::create
       {&store->findDevice_, "SELECT id FROM devices WHERE endpoint = ?1", "find device"},
       {&store->insertDevice_, "INSERT INTO devices (endpoint, created_at) VALUES (?1, ?2)",
        "insert device"},
-      {&store->deleteDeviceRegistration_, "DELETE FROM registrations WHERE device_id = ?1",
-       "delete the device's previous registration"},
-      {&store->insertRegistration_, kInsertRegistration, "insert registration"},
+      {&store->upsertRegistration_, kUpsertRegistration, "insert registration"},
       {&store->updateRegistration_, kUpdateRegistration, "update registration"},
       {&store->deleteRegistration_, "DELETE FROM registrations WHERE location = ?1",
        "delete registration"},
@@ -111,11 +116,8 @@ Result<void> SqliteRegistrationStore::insertRegistration(const core::Registratio
     if (!r) return withContext(r.error(), context());
     deviceId = connection_->lastInsertRowid();
   }
-  if (auto r = deleteDeviceRegistration_.bindInt(1, deviceId).run(); !r) {
-    return withContext(r.error(), context());
-  }
-  bindRegistration(insertRegistration_, reg);
-  if (auto r = insertRegistration_.bindInt(2, deviceId).run(); !r) {
+  bindRegistration(upsertRegistration_, reg);
+  if (auto r = upsertRegistration_.bindInt(2, deviceId).run(); !r) {
     return withContext(r.error(), context());
   }
   if (auto r = tx->commit(); !r) return withContext(r.error(), context());

@@ -10,8 +10,11 @@
 namespace lwgate::db {
 
 // Statements are prepared once and kept for the life of the store. Every call is one
-// transaction: Register is one BEGIN IMMEDIATE .. COMMIT of four or five statement steps, Update
-// and De-register a single statement (its own transaction).
+// transaction: Register is one BEGIN IMMEDIATE .. COMMIT around two statement steps (find the
+// device, upsert its registration) or three for a new device; Update and De-register are a
+// single statement each (its own transaction). Called while the daemon holds an outer
+// Transaction (group commit), a call becomes part of it: a failed call still undoes all of its
+// own changes (a savepoint for Register, statement atomicity for the others) and nothing else.
 //
 // Single-threaded like the Connection it uses, which must outlive the store (Database keeps its
 // Connection at a fixed address, so pass database.connection()).
@@ -35,8 +38,7 @@ class SqliteRegistrationStore final : public core::RegistrationStore {
   Connection* connection_;
   Statement findDevice_;
   Statement insertDevice_;
-  Statement deleteDeviceRegistration_;
-  Statement insertRegistration_;
+  Statement upsertRegistration_;
   Statement updateRegistration_;
   Statement deleteRegistration_;
   Statement loadRegistrations_;

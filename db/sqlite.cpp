@@ -217,15 +217,26 @@ Result<Connection> Connection::open(const std::string& path, OpenMode mode) {
   }
   sqlite3_extended_result_codes(db, 1);
   Connection connection(db, path);
-  auto begin = connection.prepare("BEGIN IMMEDIATE", "begin transaction");
-  if (!begin) return begin.error();
-  auto commit = connection.prepare("COMMIT", "commit transaction");
-  if (!commit) return commit.error();
-  auto rollback = connection.prepare("ROLLBACK", "roll back transaction");
-  if (!rollback) return rollback.error();
-  connection.begin_ = std::move(*begin);
-  connection.commit_ = std::move(*commit);
-  connection.rollback_ = std::move(*rollback);
+  struct Spec {
+    Statement* target;
+    const char* sql;
+    const char* label;
+  };
+  // One savepoint name serves every nesting level: RELEASE and ROLLBACK TO act on the newest
+  // savepoint of that name, and Transaction objects end in LIFO order.
+  const Spec specs[] = {
+      {&connection.begin_, "BEGIN IMMEDIATE", "begin transaction"},
+      {&connection.commit_, "COMMIT", "commit transaction"},
+      {&connection.rollback_, "ROLLBACK", "roll back transaction"},
+      {&connection.savepoint_, "SAVEPOINT lwgate_nested", "begin nested transaction"},
+      {&connection.release_, "RELEASE lwgate_nested", "commit nested transaction"},
+      {&connection.rollbackTo_, "ROLLBACK TO lwgate_nested", "roll back nested transaction"},
+  };
+  for (const Spec& spec : specs) {
+    auto stmt = connection.prepare(spec.sql, spec.label);
+    if (!stmt) return stmt.error();
+    *spec.target = std::move(*stmt);
+  }
   return connection;
 }
 
@@ -234,7 +245,10 @@ Connection::Connection(Connection&& other) noexcept
       path_(std::move(other.path_)),
       begin_(std::move(other.begin_)),
       commit_(std::move(other.commit_)),
-      rollback_(std::move(other.rollback_)) {}
+      rollback_(std::move(other.rollback_)),
+      savepoint_(std::move(other.savepoint_)),
+      release_(std::move(other.release_)),
+      rollbackTo_(std::move(other.rollbackTo_)) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
@@ -244,6 +258,9 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     begin_ = std::move(other.begin_);
     commit_ = std::move(other.commit_);
     rollback_ = std::move(other.rollback_);
+    savepoint_ = std::move(other.savepoint_);
+    release_ = std::move(other.release_);
+    rollbackTo_ = std::move(other.rollbackTo_);
   }
   return *this;
 }
@@ -257,6 +274,9 @@ void Connection::close() {
   begin_ = Statement();
   commit_ = Statement();
   rollback_ = Statement();
+  savepoint_ = Statement();
+  release_ = Statement();
+  rollbackTo_ = Statement();
   // close_v2: if a store still holds prepared statements the handle becomes a zombie that is
   // freed with the last statement, instead of failing with SQLITE_BUSY and leaking.
   int rc = sqlite3_close_v2(db_);
@@ -318,13 +338,14 @@ bool Connection::autocommit() const {
 // ---- Transaction -------------------------------------------------------------------------------
 
 Result<Transaction> Transaction::begin(Connection& connection) {
-  auto r = connection.begin_.run();
+  const bool nested = !connection.autocommit();
+  auto r = nested ? connection.savepoint_.run() : connection.begin_.run();
   if (!r) return r.error();
-  return Transaction(&connection);
+  return Transaction(&connection, nested);
 }
 
 Transaction::Transaction(Transaction&& other) noexcept
-    : connection_(std::exchange(other.connection_, nullptr)) {}
+    : connection_(std::exchange(other.connection_, nullptr)), nested_(other.nested_) {}
 
 Transaction::~Transaction() {
   rollback();
@@ -334,7 +355,7 @@ Result<void> Transaction::commit() {
   if (connection_ == nullptr) {
     return makeError(ErrorCode::kInternal, "commit of a transaction that already ended");
   }
-  auto r = connection_->commit_.run();
+  auto r = nested_ ? connection_->release_.run() : connection_->commit_.run();
   if (!r) {
     // COMMIT can fail and leave the transaction open (SQLITE_BUSY): end it so the caller's
     // "error means nothing changed" holds.
@@ -348,9 +369,16 @@ Result<void> Transaction::commit() {
 void Transaction::rollback() {
   Connection* connection = std::exchange(connection_, nullptr);
   if (connection == nullptr) return;
-  // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, ...) roll the transaction back
-  // themselves; a ROLLBACK then would only fail with "no transaction is active".
+  // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, ...) roll the whole transaction back
+  // themselves, savepoints included; then there is nothing left to undo.
   if (connection->autocommit()) return;
+  if (nested_) {
+    // ROLLBACK TO undoes the savepoint's changes but keeps it open; RELEASE then ends it.
+    auto r = connection->rollbackTo_.run();
+    if (r) r = connection->release_.run();
+    if (!r) log::error("{}", r.error().message);
+    return;
+  }
   auto r = connection->rollback_.run();
   if (!r) log::error("{}", r.error().message);
 }

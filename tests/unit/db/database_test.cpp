@@ -87,6 +87,29 @@ TEST(DatabaseTest, SynchronousFullOption) {
   EXPECT_EQ(queryInt(db.connection(), "PRAGMA synchronous"), 2);
 }
 
+TEST(DatabaseTest, ExclusiveModeKeepsOtherProcessesOut) {
+  TempDir dir;
+  const std::string path = dir.file("lwgate.db");
+  {
+    Database db = openOk(path, {.exclusive = true});
+    EXPECT_EQ(queryText(db.connection(), "PRAGMA locking_mode"), "exclusive");
+    EXPECT_EQ(queryText(db.connection(), "PRAGMA journal_mode"), "wal");
+    auto store = SqliteRegistrationStore::create(db.connection());
+    ASSERT_TRUE(store.ok());
+    core::Registration reg;
+    reg.location = "a";
+    reg.endpoint = "ep";
+    ASSERT_TRUE((*store)->insertRegistration(reg).ok());
+
+    auto second = openDatabase(path, {.busyTimeout = std::chrono::milliseconds(0)});
+    ASSERT_FALSE(second.ok());
+    EXPECT_THAT(second.error().message, HasSubstr("database is locked"));
+  }
+  // Released on close; everything was committed.
+  Database db = openOk(path);
+  EXPECT_EQ(queryInt(db.connection(), "SELECT count(*) FROM registrations"), 1);
+}
+
 TEST(DatabaseTest, ReopeningACurrentDatabaseChangesNothingAndTakesNoBackup) {
   TempDir dir;
   const std::string path = dir.file("lwgate.db");

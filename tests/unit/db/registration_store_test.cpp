@@ -261,6 +261,32 @@ TEST_F(RegistrationStoreTest, FailedRegisterLeavesNothingBehind) {
   EXPECT_EQ(load().size(), 3u);
 }
 
+TEST_F(RegistrationStoreTest, CallsInsideAnOuterTransactionCommitTogether) {
+  // Group commit: the daemon wraps a burst of events in one transaction; each store call is a
+  // savepoint in it, so one failing call drops only its own changes.
+  insertOk(fullRegistration("old", "taken"));
+  {
+    auto batch = Transaction::begin(db->connection());
+    ASSERT_TRUE(batch.ok());
+    insertOk(fullRegistration("a", "la"));
+    EXPECT_FALSE(store->insertRegistration(fullRegistration("b", "taken")).ok());
+    EXPECT_FALSE(db->connection().autocommit());  // the batch survives the failed call
+    insertOk(fullRegistration("c", "lc"));
+    ASSERT_TRUE(store->deleteRegistration("taken").ok());
+
+    Connection other = testing::rawOpen(path, OpenMode::kReadOnly);
+    EXPECT_EQ(queryInt(other, "SELECT count(*) FROM devices"), 1);  // nothing visible yet
+    ASSERT_TRUE(batch->commit().ok());
+  }
+  reopen();
+  auto loaded = load();
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0].location, "la");
+  EXPECT_EQ(loaded[1].location, "lc");
+  EXPECT_EQ(deviceId("b"), 0);
+  EXPECT_EQ(count("devices"), 3);
+}
+
 TEST_F(RegistrationStoreTest, BusyDatabaseIsAStorageErrorAndChangesNothing) {
   reopen({.busyTimeout = std::chrono::milliseconds(0)});  // no waiting in tests
   insertOk(fullRegistration("ep", "loc"));

@@ -224,13 +224,59 @@ TEST_F(SqliteTest, ExplicitRollbackAndDoubleCommit) {
   EXPECT_EQ(rows(), 1);
 }
 
-TEST_F(SqliteTest, NestedBeginIsAnError) {
+TEST_F(SqliteTest, NestedTransactionBecomesDurableOnlyWithTheOuterOne) {
+  {
+    auto outer = Transaction::begin(conn);
+    ASSERT_TRUE(outer.ok());
+    execOk(conn, "INSERT INTO t (s) VALUES ('outer')");
+    {
+      auto inner = Transaction::begin(conn);
+      ASSERT_TRUE(inner.ok()) << inner.error().message;
+      execOk(conn, "INSERT INTO t (s) VALUES ('inner')");
+      ASSERT_TRUE(inner->commit().ok());
+    }
+    EXPECT_FALSE(conn.autocommit());  // the outer one is still open
+    // Another connection sees nothing yet.
+    Connection other = rawOpen(dir.file("t.db"), OpenMode::kReadOnly);
+    EXPECT_EQ(queryInt(other, "SELECT count(*) FROM t"), 0);
+  }  // outer rolled back: the committed inner change goes with it
+  EXPECT_TRUE(conn.autocommit());
+  EXPECT_EQ(rows(), 0);
+}
+
+TEST_F(SqliteTest, NestedRollbackUndoesOnlyItsOwnChanges) {
+  auto outer = Transaction::begin(conn);
+  ASSERT_TRUE(outer.ok());
+  execOk(conn, "INSERT INTO t (s) VALUES ('kept')");
+  for (int i = 0; i < 2; ++i) {  // twice: the savepoint is really gone after a rollback
+    auto inner = Transaction::begin(conn);
+    ASSERT_TRUE(inner.ok());
+    execOk(conn, "INSERT INTO t (s) VALUES ('dropped')");
+    // Destroyed without commit.
+  }
+  {
+    auto inner = Transaction::begin(conn);
+    ASSERT_TRUE(inner.ok());
+    execOk(conn, "INSERT INTO t (s) VALUES ('inner kept')");
+    ASSERT_TRUE(inner->commit().ok());
+  }
+  ASSERT_TRUE(outer->commit().ok());
+  EXPECT_EQ(rows(), 2);
+  EXPECT_EQ(queryInt(conn, "SELECT count(*) FROM t WHERE s = 'dropped'"), 0);
+}
+
+TEST_F(SqliteTest, ErrorThatEndsTheWholeTransactionLeavesNothingToRollBack) {
   auto outer = Transaction::begin(conn);
   ASSERT_TRUE(outer.ok());
   auto inner = Transaction::begin(conn);
-  ASSERT_FALSE(inner.ok());
-  EXPECT_THAT(inner.error().message, HasSubstr("begin transaction"));
-  EXPECT_FALSE(conn.autocommit());  // the outer one is still open
+  ASSERT_TRUE(inner.ok());
+  execOk(conn, "INSERT INTO t (s) VALUES ('x')");
+  // What SQLITE_FULL or SQLITE_IOERR do on their own: roll everything back.
+  execOk(conn, "ROLLBACK");
+  inner->rollback();
+  EXPECT_FALSE(outer->commit().ok());
+  EXPECT_TRUE(conn.autocommit());
+  EXPECT_EQ(rows(), 0);
 }
 
 TEST_F(SqliteTest, BeginFailsWhenAnotherConnectionWrites) {
