@@ -69,7 +69,7 @@ class SimDevice {
   Result<Response> registerDevice();
   // POST /<location>[?lt=..]: a Registration Update with an optional new lifetime.
   Result<Response> update(std::optional<std::uint32_t> lifetime = std::nullopt);
-  // DELETE /<location>; a 2.02 forgets the location.
+  // DELETE /<location>. The location stays set, so a following Update can check for 4.04.
   Result<Response> deregister();
   // Serves the context for a bounded time (answers the server, ACKs separate responses).
   Result<void> runFor(std::chrono::milliseconds duration);
