@@ -23,7 +23,7 @@ namespace lwgate::db {
 // program's SQLite file is refused instead of having our tables added to it.
 inline constexpr std::int32_t kApplicationId = 0x4C574754;
 
-// Oldest SQLite whose features the schema and the stores use (UPSERT for later stores,
+// Oldest SQLite whose features the schema and the stores use (UPSERT in the registration store,
 // sqlite3_prepare_v3, DBCONFIG_NO_CKPT_ON_CLOSE). Debian 10 has 3.27, OpenWrt 21+ newer.
 inline constexpr int kMinSqliteVersion = 3024000;
 
