@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "db/checkpointer.h"
 #include "db/database.h"
 #include "db/registration_store.h"
 #include "gateway/coap/server.h"
@@ -153,6 +154,9 @@ class Daemon final : public core::RegistryListener {
       log::notice("LWG1004 database schema migrated from version {} to {}{}", mig.fromVersion,
                   mig.toVersion, mig.backupPath.empty() ? "" : " (backup: " + mig.backupPath + ")");
     }
+    auto checkpointer = db::Checkpointer::start(db_->connection());
+    if (!checkpointer) return checkpointer.error();
+    checkpointer_ = std::move(*checkpointer);
     auto store = db::SqliteRegistrationStore::create(db_->connection());
     if (!store) return store.error();
     store_ = std::move(*store);
@@ -206,8 +210,12 @@ class Daemon final : public core::RegistryListener {
     return {.maxPayload = config_.maxPayload, .maxObjects = config_.maxObjects};
   }
 
+  // Called after every batch of CoAP traffic, so it only touches the timer (a syscall) when
+  // the earliest deadline moved.
   void rearmExpiry() {
     auto next = registry_->nextExpiry();
+    if (next == armedExpiry_) return;
+    armedExpiry_ = next;
     if (!next) {
       sd_event_source_set_enabled(expirySource_, SD_EVENT_OFF);
       return;
@@ -261,6 +269,7 @@ class Daemon final : public core::RegistryListener {
 
   static int onExpiryTimer(sd_event_source*, uint64_t, void* userdata) {
     auto* self = static_cast<Daemon*>(userdata);
+    self->armedExpiry_.reset();  // a oneshot source is off once it fired
     auto result = self->registry_->expire();
     if (result.storeError) {
       log::error("LWG1093 cannot delete expired registrations from the database (they are "
@@ -288,6 +297,7 @@ class Daemon final : public core::RegistryListener {
   std::string configSource_;
   core::SystemClock clock_;
   std::optional<db::Database> db_;
+  std::unique_ptr<db::Checkpointer> checkpointer_;  // declared after db_: stops before it closes
   std::unique_ptr<db::SqliteRegistrationStore> store_;
   std::unique_ptr<core::Registry> registry_;
   std::unique_ptr<core::RegistrationInterface> rd_;
@@ -295,6 +305,7 @@ class Daemon final : public core::RegistryListener {
   sd_event* event_ = nullptr;
   sd_event_source* coapSource_ = nullptr;
   sd_event_source* expirySource_ = nullptr;
+  std::optional<core::SteadyTime> armedExpiry_;
 };
 
 }  // namespace
