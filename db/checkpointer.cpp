@@ -4,20 +4,34 @@
 
 namespace lwgate::db {
 
-Result<std::unique_ptr<Checkpointer>> Checkpointer::start(Connection& writer, int thresholdPages) {
+Result<std::unique_ptr<Checkpointer>> Checkpointer::start(Connection& writer, int thresholdPages,
+                                                          int hardLimitPages) {
   // The thread's own connection: SQLite connections are opened NOMUTEX and used by one thread.
   auto own = Connection::open(writer.path(), OpenMode::kReadWrite);
   if (!own) return own.error();
   sqlite3_busy_timeout(own->handle(), 5000);
-  std::unique_ptr<Checkpointer> self(new Checkpointer(writer, std::move(*own), thresholdPages));
+  auto pageSize = writer.queryInt("PRAGMA page_size", "reading the page size");
+  if (!pageSize) return pageSize.error();
+  if (auto r = writer.exec("PRAGMA journal_size_limit=" +
+                               std::to_string(*pageSize * static_cast<std::int64_t>(hardLimitPages)),
+                           "limiting the WAL file size");
+      !r) {
+    return r.error();
+  }
+  std::unique_ptr<Checkpointer> self(
+      new Checkpointer(writer, std::move(*own), thresholdPages, hardLimitPages));
   // Replaces the automatic checkpoint (which is itself a wal_hook).
   sqlite3_wal_hook(writer.handle(), &Checkpointer::onCommit, self.get());
   self->thread_ = std::thread([p = self.get()] { p->run(); });
   return self;
 }
 
-Checkpointer::Checkpointer(Connection& writer, Connection own, int thresholdPages)
-    : writer_(writer), own_(std::move(own)), thresholdPages_(thresholdPages) {}
+Checkpointer::Checkpointer(Connection& writer, Connection own, int thresholdPages,
+                           int hardLimitPages)
+    : writer_(writer),
+      own_(std::move(own)),
+      thresholdPages_(thresholdPages),
+      hardLimitPages_(hardLimitPages) {}
 
 Checkpointer::~Checkpointer() {
   // Give checkpointing back to the writer before the thread goes: the final checkpoint happens
@@ -36,8 +50,13 @@ std::uint64_t Checkpointer::checkpoints() const {
   return checkpoints_;
 }
 
-int Checkpointer::onCommit(void* p, sqlite3*, const char*, int walPages) {
+int Checkpointer::onCommit(void* p, sqlite3* db, const char* schema, int walPages) {
   auto* self = static_cast<Checkpointer*>(p);
+  if (walPages >= self->hardLimitPages_) {
+    // Calling a checkpoint from the hook is what SQLite's own automatic checkpoint does.
+    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SQLITE_OK;
+  }
   if (walPages >= self->thresholdPages_ && !self->due_.exchange(true)) {
     // Taking the mutex orders this with the thread's check-then-wait, so no wake-up is lost.
     { std::lock_guard lock(self->mutex_); }

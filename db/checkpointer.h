@@ -8,6 +8,12 @@
 // third of the time). Here the writer only appends to the WAL; its wal_hook wakes this thread
 // when the WAL has grown past a threshold, and the thread runs a PASSIVE checkpoint on its own
 // connection, which never blocks the writer (https://sqlite.org/wal.html#checkpointing).
+//
+// Under sustained writes the thread's checkpoints never catch up with the end of the log, so the
+// log would never start over and would grow without bound. Past hardLimitPages the writer
+// checkpoints inline, as SQLite's automatic checkpoint would have done all along (a stall, but
+// only under overload), the log starts over at the next commit and journal_size_limit truncates
+// the file.
 #include <sqlite3.h>
 
 #include <atomic>
@@ -27,7 +33,8 @@ class Checkpointer {
  public:
   // Takes over checkpointing for `writer` (its automatic checkpoint is replaced). The writer
   // must outlive the Checkpointer.
-  static Result<std::unique_ptr<Checkpointer>> start(Connection& writer, int thresholdPages = 1000);
+  static Result<std::unique_ptr<Checkpointer>> start(Connection& writer, int thresholdPages = 1000,
+                                                     int hardLimitPages = 10000);
   ~Checkpointer();
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
@@ -35,13 +42,14 @@ class Checkpointer {
   std::uint64_t checkpoints() const;
 
  private:
-  Checkpointer(Connection& writer, Connection own, int thresholdPages);
+  Checkpointer(Connection& writer, Connection own, int thresholdPages, int hardLimitPages);
   static int onCommit(void* self, sqlite3* db, const char* schema, int walPages);
   void run();
 
   Connection& writer_;
   Connection own_;  // used only by the thread
   const int thresholdPages_;
+  const int hardLimitPages_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   // Set by the writer's commit hook, cleared by the thread; atomic so that commits while a
