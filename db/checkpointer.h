@@ -9,8 +9,10 @@
 // when the WAL has grown past a threshold, and the thread runs a PASSIVE checkpoint on its own
 // connection, which never blocks the writer (https://sqlite.org/wal.html#checkpointing).
 //
-// Under sustained writes the thread's checkpoints never catch up with the end of the log, so the
-// log would never start over and would grow without bound. Past hardLimitPages the writer
+// Under sustained writes a PASSIVE checkpoint never catches up with the end of the log, so the
+// log would never start over. The thread then follows it with a FULL checkpoint, which holds
+// the writer back only while it copies the last few frames. Should even that fall behind (a
+// slow disk), the log would grow without bound: past hardLimitPages the writer
 // checkpoints inline, as SQLite's automatic checkpoint would have done all along (a stall, but
 // only under overload), the log starts over at the next commit and journal_size_limit truncates
 // the file.
@@ -44,6 +46,7 @@ class Checkpointer {
  private:
   Checkpointer(Connection& writer, Connection own, int thresholdPages, int hardLimitPages);
   static int onCommit(void* self, sqlite3* db, const char* schema, int walPages);
+  static int onBusy(void* unused, int attempts);
   void run();
 
   Connection& writer_;

@@ -48,6 +48,14 @@ void coapLogHandler(coap_log_t level, const char* message) {
 
 }  // namespace
 
+// A response held back until the batch it belongs to is committed.
+struct Server::Held {
+  coap_session_t* session;  // referenced while held
+  coap_pdu_t* pdu;          // ready to send: type, Message ID, token and options as libcoap made
+  core::Peer peer;          // for failHeldResponses: the dedup entry to forget
+  std::uint16_t requestMid;
+};
+
 // libcoap calls plain C functions; these find the Server through the context's app data.
 struct ServerCallbacks {
   static void onRequest(coap_resource_t*, coap_session_t* session, const coap_pdu_t* pdu,
@@ -96,7 +104,31 @@ struct ServerCallbacks {
       }
       self->dedup_.remember(req.peer, mid, out);
     }
+    ++self->handled_;
+    // libcoap's response PDU already has the right type, Message ID and token, and any option
+    // libcoap added itself (Block1 when it reassembled an upload).
     writeResponse(out, response);
+    if (self->deferResponses_) hold(self, session, response, req.peer, mid);
+  }
+
+  static void hold(Server* self, coap_session_t* session, coap_pdu_t* response,
+                   const core::Peer& peer, std::uint16_t requestMid) {
+    const coap_bin_const_t token = coap_pdu_get_token(response);
+    // The copy gets every option; its payload and Message ID are set again below.
+    coap_pdu_t* copy = coap_pdu_duplicate(response, session, token.length, token.s, nullptr);
+    if (!copy) return;  // out of memory: libcoap sends the response right away instead
+    coap_pdu_set_mid(copy, coap_pdu_get_mid(response));
+    size_t len = 0;
+    const uint8_t* data = nullptr;
+    if (coap_get_data(response, &len, &data) && len > 0 && !coap_add_data(copy, len, data)) {
+      coap_delete_pdu(copy);
+      return;
+    }
+    self->held_.push_back({coap_session_reference(session), copy, peer, requestMid});
+    // libcoap drops an empty non-confirmable response instead of sending it (net.c
+    // no_response(): "response is 0.00, and this is ... non-confirmable").
+    coap_pdu_set_code(response, COAP_EMPTY_CODE);
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
   }
 
   static void writeResponse(const core::Response& out, coap_pdu_t* response) {
@@ -187,7 +219,47 @@ Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerO
 }
 
 Server::~Server() {
+  releaseHeld();
   if (ctx_) coap_free_context(ctx_);
+}
+
+void Server::flushResponses() {
+  for (Held& h : held_) {
+    coap_send(h.session, h.pdu);  // takes the PDU, also on failure
+    coap_session_release(h.session);
+  }
+  held_.clear();
+}
+
+void Server::failHeldResponses(const Error& error) {
+  const core::Response failed = core::errorResponse(error);
+  for (Held& h : held_) {
+    dedup_.forget(h.peer, h.requestMid);
+    const coap_bin_const_t token = coap_pdu_get_token(h.pdu);
+    coap_pdu_t* pdu = coap_pdu_init(coap_pdu_get_type(h.pdu), COAP_EMPTY_CODE,
+                                    coap_pdu_get_mid(h.pdu), coap_session_max_pdu_size(h.session));
+    coap_delete_pdu(h.pdu);
+    h.pdu = nullptr;
+    if (pdu && coap_add_token(pdu, token.length, token.s)) {
+      ServerCallbacks::writeResponse(failed, pdu);
+      h.pdu = pdu;
+    } else if (pdu) {
+      coap_delete_pdu(pdu);
+    }
+  }
+  std::erase_if(held_, [](const Held& h) {
+    if (h.pdu) return false;
+    coap_session_release(h.session);
+    return true;
+  });
+}
+
+void Server::releaseHeld() {
+  for (Held& h : held_) {
+    coap_delete_pdu(h.pdu);
+    coap_session_release(h.session);
+  }
+  held_.clear();
 }
 
 Result<std::vector<std::string>> Server::listenUdp(const ListenAddress& address) {
@@ -234,7 +306,11 @@ Result<std::vector<std::string>> Server::listenUdp(const ListenAddress& address)
 
 int Server::fd() const { return coap_context_get_coap_fd(ctx_); }
 
-void Server::process() { coap_io_process(ctx_, COAP_IO_NO_WAIT); }
+std::size_t Server::process() {
+  handled_ = 0;
+  coap_io_process(ctx_, COAP_IO_NO_WAIT);
+  return handled_;
+}
 
 void Server::routeLibraryLog(log::Level level) {
   coap_set_log_handler(&coapLogHandler);

@@ -19,6 +19,8 @@
 
 struct coap_context_t;
 struct coap_endpoint_t;
+struct coap_pdu_t;
+struct coap_session_t;
 
 namespace lwgate::coap {
 
@@ -50,8 +52,21 @@ class Server {
   Result<std::vector<std::string>> listenUdp(const ListenAddress& address);
 
   int fd() const;
-  // Handles whatever is ready (packets, retransmission timers) without blocking.
-  void process();
+  // Handles whatever is ready (packets, retransmission timers) without blocking. Returns how
+  // many requests were handled.
+  std::size_t process();
+
+  // Group commit. While deferring, responses to requests are held back instead of being sent
+  // from inside libcoap's handler, so the daemon can commit one database transaction for a whole
+  // batch of requests first and only then let the devices hear 2.01/2.04/2.02: an answer a
+  // device got is always backed by a commit. The held responses are exactly the piggybacked
+  // ACKs (or NON responses) libcoap would have sent, a few microseconds later.
+  void setDeferResponses(bool defer) { deferResponses_ = defer; }
+  // Sends every held response.
+  void flushResponses();
+  // The batch could not be committed: every held response becomes this error instead, and the
+  // deduplication cache forgets the answers it remembered for them.
+  void failHeldResponses(const Error& error);
 
   // Routes libcoap's own log lines into ours, at `level` and more severe.
   static void routeLibraryLog(log::Level level);
@@ -60,10 +75,16 @@ class Server {
   Server(const core::Clock& clock, ServerOptions options, Handler handler);
   friend struct ServerCallbacks;
 
+  struct Held;
+  void releaseHeld();
+
   ServerOptions options_;
   Handler handler_;
   core::ExchangeCache dedup_;
   coap_context_t* ctx_ = nullptr;
+  bool deferResponses_ = false;
+  std::size_t handled_ = 0;
+  std::vector<Held> held_;
 };
 
 }  // namespace lwgate::coap

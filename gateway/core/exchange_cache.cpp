@@ -31,6 +31,13 @@ void ExchangeCache::remember(const Peer& peer, std::uint16_t messageId, const Re
   evict();
 }
 
+void ExchangeCache::forget(const Peer& peer, std::uint16_t messageId) {
+  auto it = index_.find(keyOf(peer, messageId));
+  if (it == index_.end()) return;
+  entries_.erase(it->second);
+  index_.erase(it);
+}
+
 void ExchangeCache::evict() {
   const SteadyTime now = clock_.steadyNow();
   while (!entries_.empty() &&

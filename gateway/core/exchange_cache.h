@@ -26,6 +26,8 @@ class ExchangeCache {
   // The stored answer for (peer, message id), if it is still fresh.
   const Response* find(const Peer& peer, std::uint16_t messageId);
   void remember(const Peer& peer, std::uint16_t messageId, const Response& response);
+  // Drops one answer, e.g. one that was never sent because its batch could not be committed.
+  void forget(const Peer& peer, std::uint16_t messageId);
   std::size_t size() const { return index_.size(); }
 
  private:

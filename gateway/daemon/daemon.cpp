@@ -161,14 +161,11 @@ class Daemon final : public core::RegistryListener {
     if (!store) return store.error();
     store_ = std::move(*store);
 
-    registry_ = std::make_unique<core::Registry>(clock_, *store_, registryLimits(), randomLocation);
-    auto restored = registry_->restore();
+    auto restored = loadRegistry();
     if (!restored) return restored.error();
     for (const auto& r : restored->expired) expired(r);
     log::notice("LWG1005 restored {} registrations from the database ({} expired while stopped)",
                 restored->active, restored->expired.size());
-    registry_->setListener(this);
-    rd_ = std::make_unique<core::RegistrationInterface>(*registry_, registrationLimits());
 
     coap::Server::routeLibraryLog(log::enabled(log::Level::kDebug) ? log::Level::kInfo
                                                                  : log::Level::kWarning);
@@ -260,11 +257,50 @@ class Daemon final : public core::RegistryListener {
     sd_notify(0, status.c_str());
   }
 
+  // Group commit: everything the requests of one wake-up change goes into one transaction, and
+  // their responses are sent only after it is committed. One commit per registration cost about
+  // 4 page writes each and capped the gateway near 11,000 registrations/s (bench/); a batch
+  // shares them. The batch is bounded so one busy wake-up cannot starve the rest of the loop.
+  static constexpr int kMaxRoundsPerBatch = 64;
+
   static int onCoapIo(sd_event_source*, int, uint32_t, void* userdata) {
-    auto* self = static_cast<Daemon*>(userdata);
-    self->coap_->process();
-    self->rearmExpiry();
+    static_cast<Daemon*>(userdata)->processCoap();
     return 0;
+  }
+
+  void processCoap() {
+    auto batch = db::Transaction::begin(db_->connection());
+    // Without a batch (the database is busy) each store call commits on its own, as before.
+    coap_->setDeferResponses(batch.ok());
+    for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
+      if (coap_->process() == 0) break;
+    }
+    if (batch) {
+      if (auto committed = batch->commit(); !committed) {
+        log::error("LWG1096 cannot commit a batch of requests, answering them 5.00 and reloading "
+                   "the registrations from the database: {}", committed.error().message);
+        coap_->failHeldResponses(
+            makeError(ErrorCode::kStorage, "the gateway could not store this; try again later"));
+        if (auto reloaded = loadRegistry(); !reloaded) {
+          log::error("LWG1097 cannot reload the registrations: {}", reloaded.error().message);
+        }
+      }
+    }
+    coap_->setDeferResponses(false);
+    coap_->flushResponses();
+    rearmExpiry();
+  }
+
+  // (Re)builds the registry from the database: at start-up, and after a failed commit, when
+  // memory is ahead of the database and the database is the truth.
+  Result<core::Registry::Restored> loadRegistry() {
+    registry_ = std::make_unique<core::Registry>(clock_, *store_, registryLimits(), randomLocation);
+    auto restored = registry_->restore();
+    if (!restored) return restored.error();
+    registry_->setListener(this);
+    rd_ = std::make_unique<core::RegistrationInterface>(*registry_, registrationLimits());
+    armedExpiry_.reset();
+    return restored;
   }
 
   static int onExpiryTimer(sd_event_source*, uint64_t, void* userdata) {
