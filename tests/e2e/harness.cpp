@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -107,7 +108,10 @@ Lwgated::~Lwgated() {
 
 bool Lwgated::start(const std::vector<std::string>& extraArgs) {
   logPath_ = dir_ + "/lwgated-" + std::to_string(++runs_) + ".log";
-  std::vector<std::string> argv{LWGATED_PATH, "--db", database(), "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv{LWGATED_PATH, "--db", database()};
+  if (std::find(extraArgs.begin(), extraArgs.end(), "--listen") == extraArgs.end()) {
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  }
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
   pid_ = spawn(argv, dir_ + "/lwgated.out", logPath_);
   int status = 0;
@@ -126,10 +130,11 @@ bool Lwgated::start(const std::vector<std::string>& extraArgs) {
   }
   std::smatch m;
   std::string text = log();
-  if (!std::regex_search(text, m, std::regex("listening on coap://127\\.0\\.0\\.1:(\\d+)"))) {
+  if (!std::regex_search(text, m, std::regex("listening on (coap://(127\\.0\\.0\\.1|\\[::1\\]):(\\d+))"))) {
     return false;
   }
-  port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+  url_ = m[1];
+  port_ = static_cast<std::uint16_t>(std::stoi(m[3]));
   return true;
 }
 

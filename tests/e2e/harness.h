@@ -50,6 +50,7 @@ class Lwgated {
   ~Lwgated();
 
   // Starts and waits for READY ("LWG1000"); false (with the log kept) if it exits or times out.
+  // Listens on 127.0.0.1:0 unless extraArgs bring their own --listen.
   bool start(const std::vector<std::string>& extraArgs = {});
   void kill9();
   // SIGTERM and wait; returns the exit status (or -1 if it had to be killed).
@@ -58,7 +59,8 @@ class Lwgated {
   bool running() const { return pid_ > 0; }
 
   std::uint16_t port() const { return port_; }
-  std::string url() const { return "coap://127.0.0.1:" + std::to_string(port_); }
+  // The first listener: coap://127.0.0.1:PORT, or coap://[::1]:PORT when started on ::1.
+  std::string url() const { return url_; }
   std::string database() const { return dir_ + "/lwgate.db"; }
   std::string log() const;  // stderr of the current (or last) run
   bool waitForLog(const std::string& needle, std::chrono::milliseconds timeout = 10s) const;
@@ -69,6 +71,7 @@ class Lwgated {
   pid_t pid_ = -1;
   int runs_ = 0;
   std::uint16_t port_ = 0;
+  std::string url_;
 };
 
 // One-off read-only queries on the database file (a second connection, as an operator's sqlite3

@@ -117,6 +117,20 @@ TEST_F(RegistrationE2E, PayloadOverTheConfiguredLimitIsRefused) {
   EXPECT_EQ(count("registrations"), 1);
 }
 
+// A large object list arrives in Block1 pieces (RFC 7959); libcoap reassembles it and the
+// registration is stored whole.
+TEST_F(RegistrationE2E, BlockwiseRegisterIsReassembled) {
+  std::string links;
+  for (int i = 1000; i < 1060; ++i) links += (links.empty() ? "" : ",") + ("</" + std::to_string(i) + "/0>");
+  std::vector<std::string> argv{"coap-client-notls", "-v", "6", "-B", "10", "-b", "64", "-m",
+                                "post", "-t", "40", "-e", links, rd("ep=blocky&lt=300")};
+  RunResult r = run(argv);
+  EXPECT_NE(r.out.find("Block1:0/M/64"), std::string::npos) << "sent in blocks\n" << r.out;
+  EXPECT_NE(r.out.find("c:2.01"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(queryInt(gw.database(), "SELECT length(object_links) FROM registrations"),
+            static_cast<std::int64_t>(links.size()));
+}
+
 TEST_F(RegistrationE2E, SimulatorRegistersUpdatesAndDeregisters) {
   auto r = sim({"--ep", "sim-1", "--lt", "120", "--lwm2m", "1.2", "--queue", "register", "update",
                 "deregister"});
@@ -239,6 +253,19 @@ TEST_F(RegistrationE2E, DeviceLimitAndReloadOnSighup) {
   EXPECT_EQ(count("registrations"), 2);
   EXPECT_EQ(gw.stop(), 0);
   EXPECT_NE(gw.log().find("LWG1003 lwgated stopped"), std::string::npos);
+}
+
+TEST(LwgatedIPv6, RegistersOverLoopbackV6) {
+  TempDir dir;
+  Lwgated gw(dir.path());
+  if (!gw.start({"--listen", "[::1]:0"})) {
+    if (gw.log().find("cannot listen") != std::string::npos) GTEST_SKIP() << "no ::1 here";
+    FAIL() << gw.log();
+  }
+  ASSERT_EQ(gw.url().rfind("coap://[::1]:", 0), 0u) << gw.url();
+  auto r = coapClient("post", gw.url() + "/rd?ep=v6dev&lt=60", "</3/0>");
+  EXPECT_EQ(r.code, "2.01") << r.raw;
+  EXPECT_EQ(queryText(gw.database(), "SELECT address FROM registrations"), "::1");
 }
 
 TEST(LwgatedCommandLine, CheckConfigVersionAndBadOptions) {
