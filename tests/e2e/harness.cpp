@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,7 +22,7 @@ namespace lwgate::e2e {
 namespace {
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& outPath,
-            const std::string& errPath) {
+            const std::string& errPath, const std::vector<std::string>& env = {}) {
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -31,6 +32,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& outPath,
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -113,7 +115,7 @@ bool Lwgated::start(const std::vector<std::string>& extraArgs) {
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   }
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
-  pid_ = spawn(argv, dir_ + "/lwgated.out", logPath_);
+  pid_ = spawn(argv, dir_ + "/lwgated.out", logPath_, env_);
   int status = 0;
   bool ready = waitUntil(
       [&] {
@@ -161,6 +163,42 @@ std::string Lwgated::log() const { return readFile(logPath_); }
 
 bool Lwgated::waitForLog(const std::string& needle, std::chrono::milliseconds timeout) const {
   return waitUntil([&] { return log().find(needle) != std::string::npos; }, timeout);
+}
+
+NotifySocket::NotifySocket(const std::string& path) : path_(path) {
+  fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    throw std::runtime_error("cannot bind notify socket " + path);
+  }
+}
+
+NotifySocket::~NotifySocket() {
+  if (fd_ >= 0) close(fd_);
+  unlink(path_.c_str());
+}
+
+const std::vector<std::string>& NotifySocket::drain() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n < 0) break;
+    messages_.emplace_back(buf, static_cast<std::size_t>(n));
+  }
+  return messages_;
+}
+
+bool NotifySocket::waitFor(const std::string& needle, std::chrono::milliseconds timeout) {
+  return waitUntil(
+      [&] {
+        for (const auto& m : drain()) {
+          if (m.find(needle) != std::string::npos) return true;
+        }
+        return false;
+      },
+      timeout);
 }
 
 namespace {

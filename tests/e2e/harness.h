@@ -57,6 +57,8 @@ class Lwgated {
   int stop();
   void signal(int sig);
   bool running() const { return pid_ > 0; }
+  // Extra environment for the next start(), "NAME=value".
+  void setEnvironment(std::vector<std::string> env) { env_ = std::move(env); }
 
   std::uint16_t port() const { return port_; }
   // The first listener: coap://127.0.0.1:PORT, or coap://[::1]:PORT when started on ::1.
@@ -72,6 +74,23 @@ class Lwgated {
   int runs_ = 0;
   std::uint16_t port_ = 0;
   std::string url_;
+  std::vector<std::string> env_;
+};
+
+// A unix datagram socket standing in for systemd's NOTIFY_SOCKET.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path);
+  ~NotifySocket();
+  const std::string& path() const { return path_; }
+  // Every message received so far (each "A=1\nB=2" datagram as one string).
+  const std::vector<std::string>& drain();
+  bool waitFor(const std::string& needle, std::chrono::milliseconds timeout = 10s);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::vector<std::string> messages_;
 };
 
 // One-off read-only queries on the database file (a second connection, as an operator's sqlite3

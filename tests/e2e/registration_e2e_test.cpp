@@ -255,6 +255,23 @@ TEST_F(RegistrationE2E, DeviceLimitAndReloadOnSighup) {
   EXPECT_NE(gw.log().find("LWG1003 lwgated stopped"), std::string::npos);
 }
 
+// What systemd sees with Type=notify and WatchdogSec=: READY=1 once the socket is bound,
+// WATCHDOG=1 pings from the event loop, RELOADING=1/READY=1 around SIGHUP, STOPPING=1.
+TEST(LwgatedSystemd, NotifiesReadyWatchdogReloadAndStopping) {
+  TempDir dir;
+  NotifySocket notify(dir.file("notify"));
+  Lwgated gw(dir.path());
+  gw.setEnvironment({"NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=200000"});
+  ASSERT_TRUE(gw.start()) << gw.log();
+  EXPECT_TRUE(notify.waitFor("READY=1"));
+  EXPECT_TRUE(notify.waitFor("STATUS=0 devices registered"));
+  EXPECT_TRUE(notify.waitFor("WATCHDOG=1")) << "sd-event pings at half the watchdog interval";
+  gw.signal(SIGHUP);
+  EXPECT_TRUE(notify.waitFor("RELOADING=1"));
+  EXPECT_EQ(gw.stop(), 0);
+  EXPECT_TRUE(notify.waitFor("STOPPING=1"));
+}
+
 TEST(LwgatedIPv6, RegistersOverLoopbackV6) {
   TempDir dir;
   Lwgated gw(dir.path());
