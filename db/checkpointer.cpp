@@ -20,9 +20,10 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(Connection& writer, in
   }
   auto pageSize = writer.queryInt("PRAGMA page_size", "reading the page size");
   if (!pageSize) return pageSize.error();
-  if (auto r = writer.exec("PRAGMA journal_size_limit=" +
-                               std::to_string(*pageSize * static_cast<std::int64_t>(hardLimitPages)),
-                           "limiting the WAL file size");
+  if (auto r =
+          writer.exec("PRAGMA journal_size_limit=" +
+                          std::to_string(*pageSize * static_cast<std::int64_t>(hardLimitPages)),
+                      "limiting the WAL file size");
       !r) {
     return r.error();
   }
@@ -111,8 +112,10 @@ void Checkpointer::run() {
                                      &copied);
     }
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      log::warning("LWG1095 database checkpoint failed, the WAL file keeps growing until one "
-                   "succeeds: {}", own_.error(rc, "checkpointing the WAL").message);
+      log::warning(
+          "LWG1095 database checkpoint failed, the WAL file keeps growing until one "
+          "succeeds: {}",
+          own_.error(rc, "checkpointing the WAL").message);
     }
     due_ = false;  // after the checkpoint: commits meanwhile needed no new one
     lock.lock();

@@ -72,13 +72,18 @@ struct ServerCallbacks {
       std::string_view value(reinterpret_cast<const char*>(coap_opt_value(opt)),
                              coap_opt_length(opt));
       switch (it.number) {
-        case COAP_OPTION_URI_PATH: req.uriPath.push_back(value); break;
-        case COAP_OPTION_URI_QUERY: req.uriQuery.push_back(value); break;
+        case COAP_OPTION_URI_PATH:
+          req.uriPath.push_back(value);
+          break;
+        case COAP_OPTION_URI_QUERY:
+          req.uriQuery.push_back(value);
+          break;
         case COAP_OPTION_CONTENT_FORMAT:
           req.contentFormat = static_cast<std::uint16_t>(
               coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt)));
           break;
-        default: break;
+        default:
+          break;
       }
     }
     size_t len = 0, offset = 0, total = 0;
@@ -90,8 +95,8 @@ struct ServerCallbacks {
     const auto mid = static_cast<std::uint16_t>(coap_pdu_get_mid(pdu));
     core::Response out;
     if (const core::Response* seen = self->dedup_.find(req.peer, mid)) {
-      log::debug("duplicate message id {} from {}:{}, answering as before", mid,
-                 req.peer.address, req.peer.port);
+      log::debug("duplicate message id {} from {}:{}, answering as before", mid, req.peer.address,
+                 req.peer.port);
       out = *seen;
     } else {
       try {
@@ -186,7 +191,8 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
       std::stoul(std::string(port)) > 65535) {
     return fail("port must be a number from 0 to 65535");
   }
-  return ListenAddress{std::string(host), static_cast<std::uint16_t>(std::stoul(std::string(port)))};
+  return ListenAddress{std::string(host),
+                       static_cast<std::uint16_t>(std::stoul(std::string(port)))};
 }
 
 Server::Server(const core::Clock& clock, ServerOptions options, Handler handler)
@@ -304,7 +310,9 @@ Result<std::vector<std::string>> Server::listenUdp(const ListenAddress& address)
   return bound;
 }
 
-int Server::fd() const { return coap_context_get_coap_fd(ctx_); }
+int Server::fd() const {
+  return coap_context_get_coap_fd(ctx_);
+}
 
 std::size_t Server::process() {
   handled_ = 0;

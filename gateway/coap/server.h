@@ -32,8 +32,8 @@ struct ListenAddress {
 Result<ListenAddress> parseListenAddress(std::string_view text);
 
 struct ServerOptions {
-  double ackTimeout = 2.0;    // RFC 7252 ACK_TIMEOUT, seconds, for CON messages we send
-  unsigned maxRetransmit = 4;  // RFC 7252 MAX_RETRANSMIT
+  double ackTimeout = 2.0;           // RFC 7252 ACK_TIMEOUT, seconds, for CON messages we send
+  unsigned maxRetransmit = 4;        // RFC 7252 MAX_RETRANSMIT
   std::size_t dedupEntries = 20000;  // see core::ExchangeCache
 };
 

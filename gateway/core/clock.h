@@ -30,6 +30,8 @@ class SystemClock final : public Clock {
 inline std::int64_t toUnixMillis(WallTime t) {
   return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
 }
-inline WallTime fromUnixMillis(std::int64_t ms) { return WallTime(Millis(ms)); }
+inline WallTime fromUnixMillis(std::int64_t ms) {
+  return WallTime(Millis(ms));
+}
 
 }  // namespace lwgate::core

@@ -40,8 +40,7 @@ void ExchangeCache::forget(const Peer& peer, std::uint16_t messageId) {
 
 void ExchangeCache::evict() {
   const SteadyTime now = clock_.steadyNow();
-  while (!entries_.empty() &&
-         (entries_.front().expires <= now || entries_.size() > maxEntries_)) {
+  while (!entries_.empty() && (entries_.front().expires <= now || entries_.size() > maxEntries_)) {
     index_.erase(entries_.front().key);
     entries_.pop_front();
   }

@@ -12,15 +12,23 @@ std::string codeText(Code code) {
 
 Code codeFor(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kBadRequest: return Code::kBadRequest;
-    case ErrorCode::kForbidden: return Code::kForbidden;
-    case ErrorCode::kNotFound: return Code::kNotFound;
-    case ErrorCode::kPreconditionFailed: return Code::kPreconditionFailed;
-    case ErrorCode::kTooLarge: return Code::kRequestEntityTooLarge;
-    case ErrorCode::kUnsupportedFormat: return Code::kUnsupportedContentFormat;
-    case ErrorCode::kLimitReached: return Code::kServiceUnavailable;
+    case ErrorCode::kBadRequest:
+      return Code::kBadRequest;
+    case ErrorCode::kForbidden:
+      return Code::kForbidden;
+    case ErrorCode::kNotFound:
+      return Code::kNotFound;
+    case ErrorCode::kPreconditionFailed:
+      return Code::kPreconditionFailed;
+    case ErrorCode::kTooLarge:
+      return Code::kRequestEntityTooLarge;
+    case ErrorCode::kUnsupportedFormat:
+      return Code::kUnsupportedContentFormat;
+    case ErrorCode::kLimitReached:
+      return Code::kServiceUnavailable;
     case ErrorCode::kStorage:
-    case ErrorCode::kInternal: return Code::kInternalServerError;
+    case ErrorCode::kInternal:
+      return Code::kInternalServerError;
   }
   return Code::kInternalServerError;
 }

@@ -12,15 +12,31 @@
 
 namespace lwgate::core {
 
-enum class Method : std::uint8_t { kGet = 1, kPost = 2, kPut = 3, kDelete = 4, kFetch = 5,
-                                   kPatch = 6, kIPatch = 7 };
+enum class Method : std::uint8_t {
+  kGet = 1,
+  kPost = 2,
+  kPut = 3,
+  kDelete = 4,
+  kFetch = 5,
+  kPatch = 6,
+  kIPatch = 7
+};
 
 // CoAP response codes (RFC 7252 12.1.2), class * 32 + detail.
 enum class Code : std::uint8_t {
-  kCreated = 0x41, kDeleted = 0x42, kChanged = 0x44, kContent = 0x45,
-  kBadRequest = 0x80, kForbidden = 0x83, kNotFound = 0x84, kMethodNotAllowed = 0x85,
-  kPreconditionFailed = 0x8c, kRequestEntityTooLarge = 0x8d, kUnsupportedContentFormat = 0x8f,
-  kInternalServerError = 0xa0, kServiceUnavailable = 0xa3,
+  kCreated = 0x41,
+  kDeleted = 0x42,
+  kChanged = 0x44,
+  kContent = 0x45,
+  kBadRequest = 0x80,
+  kForbidden = 0x83,
+  kNotFound = 0x84,
+  kMethodNotAllowed = 0x85,
+  kPreconditionFailed = 0x8c,
+  kRequestEntityTooLarge = 0x8d,
+  kUnsupportedContentFormat = 0x8f,
+  kInternalServerError = 0xa0,
+  kServiceUnavailable = 0xa3,
 };
 
 // "2.01" style text for logs.

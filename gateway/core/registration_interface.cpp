@@ -33,16 +33,19 @@ Response RegistrationInterface::handle(const Request& request) {
   if (path.size() == 2) {
     switch (request.method) {
       case Method::kPost:
-      case Method::kPut: return update(path[1], request);
-      case Method::kDelete: return deregister(path[1]);
-      default: return bad(Code::kMethodNotAllowed, "use POST (Update) or DELETE (De-register)");
+      case Method::kPut:
+        return update(path[1], request);
+      case Method::kDelete:
+        return deregister(path[1]);
+      default:
+        return bad(Code::kMethodNotAllowed, "use POST (Update) or DELETE (De-register)");
     }
   }
   return bad(Code::kNotFound, "no such registration resource");
 }
 
 Result<std::optional<lwm2m::ObjectList>> RegistrationInterface::objectsFrom(const Request& request,
-                                                                          bool required) {
+                                                                            bool required) {
   if (request.payload.empty() && !required) return std::optional<lwm2m::ObjectList>{};
   if (request.contentFormat && *request.contentFormat != kFormatLinkFormat) {
     return makeError(ErrorCode::kBadRequest,
@@ -50,10 +53,9 @@ Result<std::optional<lwm2m::ObjectList>> RegistrationInterface::objectsFrom(cons
                          std::to_string(*request.contentFormat));
   }
   if (request.payload.size() > limits_.maxPayload) {
-    return makeError(ErrorCode::kTooLarge, "object list of " +
-                                               std::to_string(request.payload.size()) +
-                                               " bytes is over the limit of " +
-                                               std::to_string(limits_.maxPayload));
+    return makeError(ErrorCode::kTooLarge,
+                     "object list of " + std::to_string(request.payload.size()) +
+                         " bytes is over the limit of " + std::to_string(limits_.maxPayload));
   }
   auto list = lwm2m::parseObjectList(request.payload, {.maxLinks = limits_.maxObjects});
   if (!list) return list.error();

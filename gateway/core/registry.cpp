@@ -34,13 +34,12 @@ Result<Registry::Restored> Registry::restore() {
 }
 
 Result<Registry::Registered> Registry::registerClient(const lwm2m::RegisterParams& params,
-                                                      lwm2m::ObjectList objects,
-                                                      const Peer& peer) {
+                                                      lwm2m::ObjectList objects, const Peer& peer) {
   const Registration* previous = findByEndpoint(params.endpoint);
   if (!previous && byLocation_.size() >= limits_.maxDevices) {
-    return makeError(ErrorCode::kLimitReached,
-                     "device limit reached (" + std::to_string(limits_.maxDevices) +
-                         " registered); try again later");
+    return makeError(ErrorCode::kLimitReached, "device limit reached (" +
+                                                   std::to_string(limits_.maxDevices) +
+                                                   " registered); try again later");
   }
   const WallTime now = clock_.wallNow();
   Registration reg;

@@ -35,7 +35,8 @@ class RegistryListener {
 };
 
 struct RegistryLimits {
-  std::size_t maxDevices = 10000;  // registered at once; a new endpoint beyond it gets kLimitReached
+  std::size_t maxDevices =
+      10000;  // registered at once; a new endpoint beyond it gets kLimitReached
 };
 
 class Registry {
@@ -56,13 +57,13 @@ class Registry {
   Result<Restored> restore();
 
   struct Registered {
-    const Registration* registration;     // owned by the registry, valid until the next change
+    const Registration* registration;      // owned by the registry, valid until the next change
     std::optional<Registration> replaced;  // the endpoint's previous registration, if any
   };
   // Register. A known endpoint's registration is replaced by a new one with a new location
   // (TS 6.2.1: "the LwM2M Server removes the existing registration information").
-  Result<Registered> registerClient(const lwm2m::RegisterParams& params,
-                                    lwm2m::ObjectList objects, const Peer& peer);
+  Result<Registered> registerClient(const lwm2m::RegisterParams& params, lwm2m::ObjectList objects,
+                                    const Peer& peer);
 
   // Update of the registration at `location` (kNotFound if unknown or expired, so the client
   // registers again). Absent parameters keep their value; `objects` replaces the object list

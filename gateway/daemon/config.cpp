@@ -1,11 +1,11 @@
 #include "gateway/daemon/config.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace lwgate::daemon {
 namespace {
@@ -45,8 +45,8 @@ class Checker {
     return n->as_table();
   }
 
-  void count(const toml::table* t, std::string_view section, std::string_view key,
-             std::size_t min, std::size_t max, std::size_t* out) {
+  void count(const toml::table* t, std::string_view section, std::string_view key, std::size_t min,
+             std::size_t max, std::size_t* out) {
     const toml::node* n = t ? t->get(key) : nullptr;
     if (!n) return;
     auto v = n->value<std::int64_t>();

@@ -37,9 +37,8 @@ std::string randomLocation() {
 }
 
 std::string peerText(const core::Peer& p) {
-  return p.address.find(':') != std::string::npos
-             ? "[" + p.address + "]:" + std::to_string(p.port)
-             : p.address + ":" + std::to_string(p.port);
+  return p.address.find(':') != std::string::npos ? "[" + p.address + "]:" + std::to_string(p.port)
+                                                  : p.address + ":" + std::to_string(p.port);
 }
 
 std::string pathText(const core::Request& r) {
@@ -50,13 +49,20 @@ std::string pathText(const core::Request& r) {
 
 const char* methodText(core::Method m) {
   switch (m) {
-    case core::Method::kGet: return "GET";
-    case core::Method::kPost: return "POST";
-    case core::Method::kPut: return "PUT";
-    case core::Method::kDelete: return "DELETE";
-    case core::Method::kFetch: return "FETCH";
-    case core::Method::kPatch: return "PATCH";
-    case core::Method::kIPatch: return "iPATCH";
+    case core::Method::kGet:
+      return "GET";
+    case core::Method::kPost:
+      return "POST";
+    case core::Method::kPut:
+      return "PUT";
+    case core::Method::kDelete:
+      return "DELETE";
+    case core::Method::kFetch:
+      return "FETCH";
+    case core::Method::kPatch:
+      return "PATCH";
+    case core::Method::kIPatch:
+      return "iPATCH";
   }
   return "?";
 }
@@ -99,12 +105,13 @@ class Daemon final : public core::RegistryListener {
 
   // RegistryListener: one log line per change, at the place that decided it.
   void registered(const core::Registration& r, const core::Registration* replaced) override {
-    log::info("LWG2001 registered endpoint={} location=rd/{} from={} lifetime={}s{} lwm2m={} "
-              "binding={}{} objects={}{}",
-              r.endpoint, r.location, peerText(r.peer), r.lifetime,
-              r.lifetimeSyncPending ? " (default, lt absent)" : "", r.version, r.binding.text,
-              r.queueMode() ? " queue-mode" : "", r.objects.links.size(),
-              replaced ? " replaces=rd/" + replaced->location : "");
+    log::info(
+        "LWG2001 registered endpoint={} location=rd/{} from={} lifetime={}s{} lwm2m={} "
+        "binding={}{} objects={}{}",
+        r.endpoint, r.location, peerText(r.peer), r.lifetime,
+        r.lifetimeSyncPending ? " (default, lt absent)" : "", r.version, r.binding.text,
+        r.queueMode() ? " queue-mode" : "", r.objects.links.size(),
+        replaced ? " replaces=rd/" + replaced->location : "");
   }
   void updated(const core::Registration& r) override {
     log::debug("LWG2003 updated endpoint={} location=rd/{} from={} lifetime={}s", r.endpoint,
@@ -144,8 +151,8 @@ class Daemon final : public core::RegistryListener {
 
   Result<void> start() {
     db::DatabaseOptions dbOptions;
-    dbOptions.synchronous = config_.databaseSyncFull ? db::Synchronous::kFull
-                                                     : db::Synchronous::kNormal;
+    dbOptions.synchronous =
+        config_.databaseSyncFull ? db::Synchronous::kFull : db::Synchronous::kNormal;
     auto database = db::openDatabase(config_.database, dbOptions);
     if (!database) return database.error();
     db_.emplace(std::move(*database));
@@ -168,7 +175,7 @@ class Daemon final : public core::RegistryListener {
                 restored->active, restored->expired.size());
 
     coap::Server::routeLibraryLog(log::enabled(log::Level::kDebug) ? log::Level::kInfo
-                                                                 : log::Level::kWarning);
+                                                                   : log::Level::kWarning);
     auto server = coap::Server::create(
         clock_, {.ackTimeout = config_.ackTimeout, .maxRetransmit = config_.maxRetransmit},
         [this](const core::Request& r) { return handle(r); });
@@ -218,8 +225,8 @@ class Daemon final : public core::RegistryListener {
       return;
     }
     // std::chrono::steady_clock is CLOCK_MONOTONIC on Linux, which is what the source uses.
-    const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(
-                          next->time_since_epoch()).count();
+    const auto usec =
+        std::chrono::duration_cast<std::chrono::microseconds>(next->time_since_epoch()).count();
     sd_event_source_set_time(expirySource_, static_cast<uint64_t>(std::max<int64_t>(usec, 1)));
     sd_event_source_set_enabled(expirySource_, SD_EVENT_ONESHOT);
   }
@@ -235,8 +242,9 @@ class Daemon final : public core::RegistryListener {
     if (fresh->listen != config_.listen || fresh->database != config_.database ||
         fresh->databaseSyncFull != config_.databaseSyncFull ||
         fresh->ackTimeout != config_.ackTimeout || fresh->maxRetransmit != config_.maxRetransmit) {
-      log::warning("LWG1007 listen, database and [coap] changes take effect at the next restart, "
-                   "ignoring them for now");
+      log::warning(
+          "LWG1007 listen, database and [coap] changes take effect at the next restart, "
+          "ignoring them for now");
       fresh->listen = config_.listen;
       fresh->database = config_.database;
       fresh->databaseSyncFull = config_.databaseSyncFull;
@@ -252,8 +260,8 @@ class Daemon final : public core::RegistryListener {
   }
 
   void notifyStatus(const char* extra) {
-    std::string status = std::string(extra) + "STATUS=" + std::to_string(registry_->size()) +
-                         " devices registered";
+    std::string status =
+        std::string(extra) + "STATUS=" + std::to_string(registry_->size()) + " devices registered";
     sd_notify(0, status.c_str());
   }
 
@@ -277,8 +285,10 @@ class Daemon final : public core::RegistryListener {
     }
     if (batch) {
       if (auto committed = batch->commit(); !committed) {
-        log::error("LWG1096 cannot commit a batch of requests, answering them 5.00 and reloading "
-                   "the registrations from the database: {}", committed.error().message);
+        log::error(
+            "LWG1096 cannot commit a batch of requests, answering them 5.00 and reloading "
+            "the registrations from the database: {}",
+            committed.error().message);
         coap_->failHeldResponses(
             makeError(ErrorCode::kStorage, "the gateway could not store this; try again later"));
         if (auto reloaded = loadRegistry(); !reloaded) {
@@ -308,8 +318,10 @@ class Daemon final : public core::RegistryListener {
     self->armedExpiry_.reset();  // a oneshot source is off once it fired
     auto result = self->registry_->expire();
     if (result.storeError) {
-      log::error("LWG1093 cannot delete expired registrations from the database (they are "
-                 "dropped at the next start): {}", result.storeError->message);
+      log::error(
+          "LWG1093 cannot delete expired registrations from the database (they are "
+          "dropped at the next start): {}",
+          result.storeError->message);
     }
     self->rearmExpiry();
     return 0;

@@ -1,8 +1,8 @@
 // lwgated: the lwgate LwM2M gateway daemon. Thin main: options in, daemon/ does the work.
-#include <CLI/CLI.hpp>
 #include <coap3/coap.h>
 #include <sqlite3.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "gateway/daemon/daemon.h"
@@ -10,17 +10,19 @@
 
 int main(int argc, char** argv) {
   using namespace lwgate;
-  CLI::App app{"lwgated - LwM2M gateway daemon: registrations, persistent downlink queue, SMS "
-               "wake-up and upstream bridge for the devices around this router",
-               "lwgated"};
+  CLI::App app{
+      "lwgated - LwM2M gateway daemon: registrations, persistent downlink queue, SMS "
+      "wake-up and upstream bridge for the devices around this router",
+      "lwgated"};
   daemon::Overrides o;
   std::string configPath, database, logLevel, checkFile;
   bool version = false;
   app.add_option("-c,--config", configPath,
                  std::string("TOML configuration file (default: ") + daemon::kDefaultConfigPath +
                      " when it exists)");
-  app.add_option("--db", database,
-                 std::string("SQLite database file (default: ") + daemon::kDefaultDatabasePath + ")");
+  app.add_option(
+      "--db", database,
+      std::string("SQLite database file (default: ") + daemon::kDefaultDatabasePath + ")");
   app.add_option("--listen", o.listen,
                  "CoAP/UDP address HOST:PORT or [IPv6]:PORT to listen on, repeatable; port 0 "
                  "picks a free port (logged). Replaces [server] listen");
@@ -36,7 +38,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (version) {
-    std::printf("lwgated %s (%s, SQLite %s)\n", kVersion, LIBCOAP_PACKAGE_STRING, sqlite3_libversion());
+    std::printf("lwgated %s (%s, SQLite %s)\n", kVersion, LIBCOAP_PACKAGE_STRING,
+                sqlite3_libversion());
     return 0;
   }
   if (!configPath.empty()) o.configPath = configPath;
@@ -44,8 +47,10 @@ int main(int argc, char** argv) {
   if (!logLevel.empty()) {
     log::Level level;
     if (!log::parseLevel(logLevel, &level)) {
-      std::fprintf(stderr, "lwgated: --log-level: unknown level \"%s\" (use error, warning, "
-                           "notice, info or debug)\n", logLevel.c_str());
+      std::fprintf(stderr,
+                   "lwgated: --log-level: unknown level \"%s\" (use error, warning, "
+                   "notice, info or debug)\n",
+                   logLevel.c_str());
       return 1;
     }
     o.logLevel = level;

@@ -10,8 +10,12 @@ namespace {
 std::atomic<Level> gLevel{Level::kInfo};
 }
 
-void setLevel(Level l) { gLevel.store(l, std::memory_order_relaxed); }
-Level level() { return gLevel.load(std::memory_order_relaxed); }
+void setLevel(Level l) {
+  gLevel.store(l, std::memory_order_relaxed);
+}
+Level level() {
+  return gLevel.load(std::memory_order_relaxed);
+}
 
 bool parseLevel(std::string_view t, Level* out) {
   struct Name {

@@ -12,7 +12,9 @@ enum class Level { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 
 
 void setLevel(Level level);
 Level level();
-inline bool enabled(Level l) { return static_cast<int>(l) <= static_cast<int>(level()); }
+inline bool enabled(Level l) {
+  return static_cast<int>(l) <= static_cast<int>(level());
+}
 // Accepts "error", "warning", "notice", "info", "debug" (and "err", "warn").
 bool parseLevel(std::string_view text, Level* out);
 // Writes one line; newlines inside the message are replaced so one event stays one line.

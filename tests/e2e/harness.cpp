@@ -132,7 +132,8 @@ bool Lwgated::start(const std::vector<std::string>& extraArgs) {
   }
   std::smatch m;
   std::string text = log();
-  if (!std::regex_search(text, m, std::regex("listening on (coap://(127\\.0\\.0\\.1|\\[::1\\]):(\\d+))"))) {
+  if (!std::regex_search(text, m,
+                         std::regex("listening on (coap://(127\\.0\\.0\\.1|\\[::1\\]):(\\d+))"))) {
     return false;
   }
   url_ = m[1];
@@ -159,7 +160,9 @@ void Lwgated::signal(int sig) {
   if (pid_ > 0) kill(pid_, sig);
 }
 
-std::string Lwgated::log() const { return readFile(logPath_); }
+std::string Lwgated::log() const {
+  return readFile(logPath_);
+}
 
 bool Lwgated::waitForLog(const std::string& needle, std::chrono::milliseconds timeout) const {
   return waitUntil([&] { return log().find(needle) != std::string::npos; }, timeout);
@@ -252,7 +255,8 @@ CoapReply coapClient(const std::string& method, const std::string& uri,
   CoapReply reply;
   reply.raw = r.out + r.err;
   std::smatch m;
-  std::regex header(R"(t:(?:ACK|CON|NON) c:(\d\.\d\d) i:[0-9a-f]+ \{[0-9a-f]*\}(?: \[ ?(.*?) ?\])?(?: :: '(.*)')?)");
+  std::regex header(
+      R"(t:(?:ACK|CON|NON) c:(\d\.\d\d) i:[0-9a-f]+ \{[0-9a-f]*\}(?: \[ ?(.*?) ?\])?(?: :: '(.*)')?)");
   std::string text = reply.raw;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), header);
        it != std::sregex_iterator(); ++it) {

@@ -100,10 +100,10 @@ std::optional<std::string> queryText(const std::string& dbPath, const std::strin
 
 // Debian's coap-client-notls (libcoap's example client): a CoAP peer nobody here wrote.
 struct CoapReply {
-  std::string code;                        // "2.01", "4.00", ... ("" on timeout)
-  std::vector<std::string> locationPath;   // Location-Path options
+  std::string code;                       // "2.01", "4.00", ... ("" on timeout)
+  std::vector<std::string> locationPath;  // Location-Path options
   std::string payload;
-  std::string raw;                         // everything the client printed, for failure messages
+  std::string raw;  // everything the client printed, for failure messages
 };
 CoapReply coapClient(const std::string& method, const std::string& uri,
                      const std::optional<std::string>& linkFormatPayload = std::nullopt);

@@ -41,8 +41,10 @@ TEST_F(RegistrationE2E, RegisterUpdateDeregisterWithCoapClient) {
   // Everything the registration said is in the database.
   const std::string db = gw.database();
   const std::string where = " FROM registrations WHERE location='" + loc + "'";
-  EXPECT_EQ(queryText(db, "SELECT d.endpoint FROM registrations r JOIN devices d ON "
-                          "d.id = r.device_id WHERE r.location='" + loc + "'"),
+  EXPECT_EQ(queryText(db,
+                      "SELECT d.endpoint FROM registrations r JOIN devices d ON "
+                      "d.id = r.device_id WHERE r.location='" +
+                          loc + "'"),
             "urn:dev:os:0001");
   EXPECT_EQ(queryInt(db, "SELECT lifetime" + where), 300);
   EXPECT_EQ(queryText(db, "SELECT version" + where), "1.1");
@@ -63,7 +65,8 @@ TEST_F(RegistrationE2E, RegisterUpdateDeregisterWithCoapClient) {
   auto del = coapClient("delete", gw.url() + "/rd/" + loc);
   EXPECT_EQ(del.code, "2.02") << del.raw;
   EXPECT_EQ(count("registrations"), 0);
-  EXPECT_EQ(count("devices"), 1) << "the device row (and later its queue) outlives the registration";
+  EXPECT_EQ(count("devices"), 1)
+      << "the device row (and later its queue) outlives the registration";
 
   EXPECT_EQ(coapClient("post", gw.url() + "/rd/" + loc).code, "4.04");
   EXPECT_EQ(coapClient("delete", gw.url() + "/rd/" + loc).code, "4.04");
@@ -110,7 +113,8 @@ TEST_F(RegistrationE2E, PayloadOverTheConfiguredLimitIsRefused) {
   writeFile(dir.file("small.toml"), "[registration]\nmax_payload = 100\nmax_objects = 3\n");
   ASSERT_TRUE(gw.start({"--config", dir.file("small.toml")})) << gw.log();
   std::string big;
-  for (int i = 1; i <= 30; ++i) big += (big.empty() ? "" : ",") + ("</" + std::to_string(i + 100) + "/0>");
+  for (int i = 1; i <= 30; ++i)
+    big += (big.empty() ? "" : ",") + ("</" + std::to_string(i + 100) + "/0>");
   EXPECT_EQ(coapClient("post", rd("ep=big"), big).code, "4.13");
   EXPECT_EQ(coapClient("post", rd("ep=many"), "</1/0>,</3/0>,</4/0>,</5/0>").code, "4.13");
   EXPECT_EQ(coapClient("post", rd("ep=ok"), "</1/0>,</3/0>,</4/0>").code, "2.01");
@@ -121,9 +125,22 @@ TEST_F(RegistrationE2E, PayloadOverTheConfiguredLimitIsRefused) {
 // registration is stored whole.
 TEST_F(RegistrationE2E, BlockwiseRegisterIsReassembled) {
   std::string links;
-  for (int i = 1000; i < 1060; ++i) links += (links.empty() ? "" : ",") + ("</" + std::to_string(i) + "/0>");
-  std::vector<std::string> argv{"coap-client-notls", "-v", "6", "-B", "10", "-b", "64", "-m",
-                                "post", "-t", "40", "-e", links, rd("ep=blocky&lt=300")};
+  for (int i = 1000; i < 1060; ++i)
+    links += (links.empty() ? "" : ",") + ("</" + std::to_string(i) + "/0>");
+  std::vector<std::string> argv{"coap-client-notls",
+                                "-v",
+                                "6",
+                                "-B",
+                                "10",
+                                "-b",
+                                "64",
+                                "-m",
+                                "post",
+                                "-t",
+                                "40",
+                                "-e",
+                                links,
+                                rd("ep=blocky&lt=300")};
   RunResult r = run(argv);
   EXPECT_NE(r.out.find("Block1:0/M/64"), std::string::npos) << "sent in blocks\n" << r.out;
   EXPECT_NE(r.out.find("c:2.01"), std::string::npos) << r.out << r.err;
@@ -135,8 +152,7 @@ TEST_F(RegistrationE2E, SimulatorRegistersUpdatesAndDeregisters) {
   auto r = sim({"--ep", "sim-1", "--lt", "120", "--lwm2m", "1.2", "--queue", "register", "update",
                 "deregister"});
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err << gw.log();
-  EXPECT_TRUE(std::regex_search(r.out, std::regex("register 2\\.01 location=[a-z0-9]+")))
-      << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("register 2\\.01 location=[a-z0-9]+"))) << r.out;
   EXPECT_NE(r.out.find("update 2.04"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("deregister 2.02"), std::string::npos) << r.out;
   EXPECT_EQ(count("registrations"), 0);
@@ -190,7 +206,8 @@ TEST_F(RegistrationE2E, ExpiryContinuesFromStoredTimeAcrossRestart) {
   ASSERT_EQ(r.code, "2.01");
   ASSERT_EQ(gw.stop(), 0) << gw.log();
   // Wait (a condition, not a fixed sleep) until the stored lifetime has run out.
-  const auto deadline = queryInt(gw.database(), "SELECT updated_at + lifetime * 1000 FROM registrations");
+  const auto deadline =
+      queryInt(gw.database(), "SELECT updated_at + lifetime * 1000 FROM registrations");
   ASSERT_GT(deadline, 0);
   ASSERT_TRUE(waitUntil(
       [&] {
@@ -210,8 +227,12 @@ TEST_F(RegistrationE2E, RetransmittedRegisterIsAnsweredOnce) {
   std::string pdu = {0x41, 0x02, 0x12, 0x34, 0x7a};  // CON POST MID 0x1234, token 7a
   pdu += "\xb2rd";                                   // Uri-Path "rd"
   pdu += "\x11\x28";                                 // Content-Format 40
-  pdu += "\x37" "ep=dup1";                           // Uri-Query
-  pdu += "\x06" "lt=300";
+  pdu +=
+      "\x37"
+      "ep=dup1";  // Uri-Query
+  pdu +=
+      "\x06"
+      "lt=300";
   pdu += "\xff</3/0>";
   auto a = udpExchange(gw.port(), pdu);
   auto b = udpExchange(gw.port(), pdu);
@@ -224,9 +245,9 @@ TEST_F(RegistrationE2E, RetransmittedRegisterIsAnsweredOnce) {
 }
 
 TEST_F(RegistrationE2E, GarbageDatagramsDoNotHurt) {
-  for (const std::string& junk : {std::string("\x00\x01", 2), std::string("hello world"),
-                                  std::string("\x41\x02\x00\x01\x7a\xff", 6),
-                                  std::string(1400, '\xff')}) {
+  for (const std::string& junk :
+       {std::string("\x00\x01", 2), std::string("hello world"),
+        std::string("\x41\x02\x00\x01\x7a\xff", 6), std::string(1400, '\xff')}) {
     (void)udpExchange(gw.port(), junk, 200ms);
   }
   EXPECT_EQ(coapClient("post", rd("ep=after-junk"), "</3/0>").code, "2.01");
