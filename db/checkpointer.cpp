@@ -104,13 +104,6 @@ void Checkpointer::run() {
     int walFrames = 0, copied = 0;
     int rc = sqlite3_wal_checkpoint_v2(own_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                        &walFrames, &copied);
-    if (rc == SQLITE_OK && walFrames >= 2 * thresholdPages_) {
-      // The writer kept appending during the copy, so the log cannot start over. FULL waits for a
-      // gap between the writer's transactions, copies the few frames left while holding the
-      // write lock, and the writer's next commit restarts the log from its beginning.
-      rc = sqlite3_wal_checkpoint_v2(own_.handle(), nullptr, SQLITE_CHECKPOINT_FULL, &walFrames,
-                                     &copied);
-    }
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       log::warning(
           "LWG1095 database checkpoint failed, the WAL file keeps growing until one "

@@ -9,13 +9,13 @@
 // when the WAL has grown past a threshold, and the thread runs a PASSIVE checkpoint on its own
 // connection, which never blocks the writer (https://sqlite.org/wal.html#checkpointing).
 //
-// Under sustained writes a PASSIVE checkpoint never catches up with the end of the log, so the
-// log would never start over. The thread then follows it with a FULL checkpoint, which holds
-// the writer back only while it copies the last few frames. Should even that fall behind (a
-// slow disk), the log would grow without bound: past hardLimitPages the writer
-// checkpoints inline, as SQLite's automatic checkpoint would have done all along (a stall, but
-// only under overload), the log starts over at the next commit and journal_size_limit truncates
-// the file.
+// Under sustained writes a PASSIVE checkpoint never quite catches up with the end of the log, so
+// the log does not start over and keeps growing. Past hardLimitPages the writer itself runs a
+// RESTART checkpoint from its commit hook (a stall, but only under sustained overload; with group
+// commit the benchmark never reaches it) and journal_size_limit truncates the file afterwards. A
+// FULL checkpoint from the thread was tried first: it held the writer back through the fsync
+// and cost 100+ ms stalls.
+
 #include <sqlite3.h>
 
 #include <atomic>
