@@ -2,50 +2,15 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
-
 #include "tests/support/manual_clock.h"
+#include "tests/unit/core/fake_store.h"
 
 namespace lwgate::core {
 namespace {
 
 using std::chrono::seconds;
 
-// In-memory RegistrationStore with switchable failures. Like the SQLite one, it keeps one
-// registration per endpoint and commits each call atomically.
-class FakeStore final : public RegistrationStore {
- public:
-  Result<void> insertRegistration(const Registration& reg) override {
-    if (fail) return makeError(ErrorCode::kStorage, "disk full");
-    std::erase_if(rows, [&](const auto& kv) { return kv.second.endpoint == reg.endpoint; });
-    rows[reg.location] = reg;
-    return {};
-  }
-  Result<void> updateRegistration(const Registration& reg) override {
-    if (fail) return makeError(ErrorCode::kStorage, "disk full");
-    auto it = rows.find(reg.location);
-    if (it == rows.end()) return makeError(ErrorCode::kNotFound, "no such location");
-    it->second = reg;
-    return {};
-  }
-  Result<void> deleteRegistration(std::string_view location) override {
-    if (fail) return makeError(ErrorCode::kStorage, "disk full");
-    if (rows.erase(std::string(location)) == 0) return makeError(ErrorCode::kNotFound, "none");
-    return {};
-  }
-  Result<std::vector<Registration>> loadRegistrations() override {
-    std::vector<Registration> out;
-    for (const auto& [loc, reg] : rows) {
-      Registration copy = reg;
-      copy.expiresAt = {};
-      out.push_back(copy);
-    }
-    return out;
-  }
-
-  std::map<std::string, Registration> rows;
-  bool fail = false;
-};
+using testing::FakeStore;
 
 lwm2m::RegisterParams params(std::string ep, std::optional<std::uint32_t> lt = 300) {
   lwm2m::RegisterParams p;
