@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "gateway/coap/server.h"
+
 namespace lwgate::daemon {
 namespace {
 
@@ -139,6 +141,18 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     ck.onlyKeys(*s, "[server] ",
                 {"listen", "listen_dtls", "database", "database_sync", "max_devices"});
     ck.strings(s, "server", "listen", &c.listen);
+    if (const toml::array* a = s->get_as<toml::array>("listen")) {
+      // Each address is checked where it stands, so the message names its line.
+      for (const auto& e : *a) {
+        const std::string* text = e.is_string() ? &**e.as_string() : nullptr;
+        if (!text) continue;
+        if (text->empty()) {
+          ck.problem(&e, "[server] listen", "empty address");
+        } else if (auto parsed = coap::parseListenAddress(*text); !parsed) {
+          ck.problem(&e, "[server] listen", parsed.error().message);
+        }
+      }
+    }
     std::vector<std::string> dtls;
     ck.strings(s, "server", "listen_dtls", &dtls);
     if (!dtls.empty()) {
@@ -149,11 +163,11 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     if (s->get("database") && c.database.empty()) {
       ck.problem(s->get("database"), "[server] database", "must not be empty");
     }
-    std::string sync;
+    std::string sync = "normal";
     ck.string(s, "server", "database_sync", &sync);
     if (sync == "full") {
       c.databaseSyncFull = true;
-    } else if (!sync.empty() && sync != "normal") {
+    } else if (sync != "normal") {
       ck.problem(s->get("database_sync"), "[server] database_sync",
                  "expected \"normal\" or \"full\"");
     }
@@ -173,15 +187,12 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
   }
   if (const toml::table* s = ck.section(root, "log")) {
     ck.onlyKeys(*s, "[log] ", {"level"});
-    std::string level;
+    std::string level = "info";
     ck.string(s, "log", "level", &level);
-    if (!level.empty() && !log::parseLevel(level, &c.logLevel)) {
+    if (!log::parseLevel(level, &c.logLevel)) {
       ck.problem(s->get("level"), "[log] level",
                  "expected \"error\", \"warning\", \"notice\", \"info\" or \"debug\"");
     }
-  }
-  for (const auto& l : c.listen) {
-    if (l.empty()) ck.problem(nullptr, "[server] listen", "empty address");
   }
   if (!ck.ok()) return makeError(ErrorCode::kBadRequest, ck.message());
   return c;
