@@ -48,7 +48,8 @@ Result<std::optional<lwm2m::ObjectList>> RegistrationInterface::objectsFrom(cons
                                                                             bool required) {
   if (request.payload.empty() && !required) return std::optional<lwm2m::ObjectList>{};
   if (request.contentFormat && *request.contentFormat != kFormatLinkFormat) {
-    return makeError(ErrorCode::kBadRequest,
+    // RFC 7252 5.9.2.10: a payload in a format the resource does not take is 4.15.
+    return makeError(ErrorCode::kUnsupportedFormat,
                      "payload must be application/link-format (40), got content format " +
                          std::to_string(*request.contentFormat));
   }

@@ -108,6 +108,13 @@ TEST_F(RegistrationE2E, BadRegistrationsGetClearErrorsAndStoreNothing) {
   EXPECT_TRUE(gw.waitForLog("LWG2010 POST /rd from 127.0.0.1"));
 }
 
+TEST_F(RegistrationE2E, PayloadInAnotherContentFormatIsUnsupported) {
+  RunResult r = run({"coap-client-notls", "-v", "6", "-B", "10", "-m", "post", "-t", "50", "-e",
+                     "{\"objects\":[3]}", rd("ep=jsonish")});
+  EXPECT_NE(r.out.find("c:4.15"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(count("registrations"), 0);
+}
+
 TEST_F(RegistrationE2E, PayloadOverTheConfiguredLimitIsRefused) {
   gw.stop();
   writeFile(dir.file("small.toml"), "[registration]\nmax_payload = 100\nmax_objects = 3\n");

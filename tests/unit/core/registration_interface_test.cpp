@@ -280,18 +280,18 @@ TEST_F(RegistrationInterfaceTest, DeeperPathIsNotFound) {
   EXPECT_NE(registry.findByLocation(loc), nullptr);
 }
 
-TEST_F(RegistrationInterfaceTest, ContentFormatOtherThanLinkFormatIsBadRequest) {
+TEST_F(RegistrationInterfaceTest, ContentFormatOtherThanLinkFormatIsUnsupported) {
   Request r = registerRequest();
   r.contentFormat = 0;
-  expectRejected(r, Code::kBadRequest,
+  expectRejected(r, Code::kUnsupportedContentFormat,
                  "payload must be application/link-format (40), got content format 0");
   r.contentFormat = 11543;  // LwM2M JSON
-  expectRejected(r, Code::kBadRequest, "got content format 11543");
+  expectRejected(r, Code::kUnsupportedContentFormat, "got content format 11543");
 
   const std::string loc = registerDev1();
   Request u = updateRequest(loc, {}, "</3/0>,</5/0>");
   u.contentFormat = 60;
-  expectRejected(u, Code::kBadRequest, "got content format 60");
+  expectRejected(u, Code::kUnsupportedContentFormat, "got content format 60");
 }
 
 TEST_F(RegistrationInterfaceTest, PayloadOverMaxPayloadIsTooLarge) {
