@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -88,5 +89,11 @@ struct Record {
 std::string toJson(const std::vector<Record>& records);
 
 std::string_view dataTypeName(DataType type);  // "string", "integer", "unsigned", ...
+
+// Small helpers the codecs share.
+// True when `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF).
+bool isValidUtf8(std::string_view s);
+// RFC 4648 section 4 base64 with padding (text/plain opaque values, toJson()).
+std::string toBase64(const Opaque& bytes);
 
 }  // namespace lwgate::lwm2m
