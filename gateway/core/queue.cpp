@@ -1,0 +1,286 @@
+#include "gateway/core/queue.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace lwgate::core {
+
+DownlinkQueue::DownlinkQueue(const Clock& clock, RequestStore& store, QueueConfig config,
+                             IdGenerator ids)
+    : clock_(clock), store_(store), config_(config), ids_(std::move(ids)) {}
+
+Result<DownlinkQueue::Restored> DownlinkQueue::restore() {
+  auto loaded = store_.loadUnfinished();
+  if (!loaded) return loaded.error();
+  Restored out;
+  const WallTime now = clock_.wallNow();
+  for (auto& r : *loaded) {
+    const std::int64_t id = r.id;
+    const std::string endpoint = r.endpoint;
+    if (r.state == RequestState::kInFlight) {
+      const bool withinExchange = r.sentAt && now - *r.sentAt < config_.exchangeLifetime;
+      if (!withinExchange && !isIdempotent(r.operation)) {
+        requests_.emplace(id, std::move(r));
+        out.failed.push_back(
+            finish(id, RequestState::kFailed,
+                   "outcome unknown: the gateway stopped while the request was in flight and "
+                   "re-sending a non-idempotent operation could execute it twice"));
+        continue;
+      }
+      resumed_.insert(id);
+      ++out.resumed;
+    } else {
+      ++out.queued;
+    }
+    requests_.emplace(id, std::move(r));
+    device(endpoint).queue.push_back(id);
+  }
+  return out;
+}
+
+Result<DownlinkQueue::Submitted> DownlinkQueue::submit(DownlinkRequest request) {
+  if (request.endpoint.empty()) return makeError(ErrorCode::kBadRequest, "no endpoint given");
+  if (request.path.empty()) return makeError(ErrorCode::kBadRequest, "no path given");
+  if (request.idempotencyKey) {
+    auto earlier = store_.findByIdempotencyKey(request.endpoint, *request.idempotencyKey);
+    if (!earlier) return earlier.error();
+    if (*earlier) return Submitted{(*earlier)->id, true};
+  }
+  Device& d = device(request.endpoint);
+  const std::size_t unfinished = d.queue.size() + (d.inFlight ? 1 : 0);
+  if (unfinished >= config_.maxPerDevice) {
+    return makeError(ErrorCode::kLimitReached, "the queue of " + request.endpoint + " is full (" +
+                                                   std::to_string(config_.maxPerDevice) +
+                                                   " unfinished requests)");
+  }
+  const WallTime now = clock_.wallNow();
+  request.state = RequestState::kQueued;
+  request.createdAt = now;
+  if (!request.deadline && config_.defaultTtl) request.deadline = now + *config_.defaultTtl;
+  request.attempts = 0;
+  request.messageId.reset();
+  request.token.clear();
+  request.sentAt.reset();
+  request.responseCode.reset();
+  request.responsePayload.clear();
+  request.responseFormat.reset();
+  request.reason.clear();
+  request.finishedAt.reset();
+  auto id = store_.insertRequest(request);
+  if (!id) return id.error();
+  request.id = *id;
+  const std::string endpoint = request.endpoint;
+  requests_.emplace(*id, std::move(request));
+  d.queue.push_back(*id);
+  dispatch(endpoint);
+  return Submitted{*id, false};
+}
+
+Result<void> DownlinkQueue::cancel(std::int64_t id, std::string_view reason) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) {
+    return makeError(ErrorCode::kNotFound, "no unfinished request " + std::to_string(id));
+  }
+  if (it->second.state == RequestState::kInFlight || resumed_.contains(id)) {
+    return makeError(ErrorCode::kBadRequest,
+                     "request " + std::to_string(id) +
+                         " is in flight and may already be executing on the device");
+  }
+  Device& d = device(it->second.endpoint);
+  std::erase(d.queue, id);
+  finish(id, RequestState::kCancelled, std::string(reason));
+  return {};
+}
+
+void DownlinkQueue::deviceRegistered(std::string_view endpoint, bool queueMode,
+                                     std::optional<Millis> awakeWindow, bool heardNow) {
+  Device& d = device(endpoint);
+  d.registered = true;
+  d.queueMode = queueMode;
+  d.awakeWindow = awakeWindow;
+  if (heardNow) {
+    d.unreachable = false;
+    d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
+  }
+  dispatch(endpoint);
+}
+
+void DownlinkQueue::deviceMessage(std::string_view endpoint) {
+  auto it = devices_.find(endpoint);
+  if (it == devices_.end()) return;
+  Device& d = it->second;
+  d.unreachable = false;
+  d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
+  dispatch(endpoint);
+}
+
+void DownlinkQueue::deviceGone(std::string_view endpoint) {
+  auto it = devices_.find(endpoint);
+  if (it != devices_.end()) it->second.registered = false;
+}
+
+void DownlinkQueue::responded(std::int64_t id, std::uint8_t code, std::vector<std::uint8_t> payload,
+                              std::optional<std::uint16_t> format) {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || it->second.state != RequestState::kInFlight) return;  // stale
+  const std::string endpoint = it->second.endpoint;
+  Device& d = device(endpoint);
+  if (d.inFlight != id) return;
+  d.inFlight.reset();
+  it->second.responseCode = code;
+  it->second.responsePayload = std::move(payload);
+  it->second.responseFormat = format;
+  finish(id, RequestState::kDone, "");
+  // The response is a message from the device: it is awake (TS Core 6.5).
+  d.unreachable = false;
+  d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
+  dispatch(endpoint);
+}
+
+void DownlinkQueue::transportFailed(std::int64_t id, std::string_view why) {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || it->second.state != RequestState::kInFlight) return;
+  DownlinkRequest& r = it->second;
+  const std::string endpoint = r.endpoint;
+  Device& d = device(endpoint);
+  if (d.inFlight != id) return;
+  d.inFlight.reset();
+  d.unreachable = true;  // asleep, or gone behind a NAT: wait until it talks again
+  d.awakeUntil = clock_.steadyNow();
+  ++r.attempts;
+  if (r.attempts >= config_.maxAttempts) {
+    finish(id, RequestState::kFailed,
+           "no answer after " + std::to_string(r.attempts) +
+               " attempts (last: " + std::string(why) + ")");
+    return;
+  }
+  r.state = RequestState::kQueued;
+  r.reason = std::string(why);
+  (void)store_.saveRequest(r);  // at worst it is found in flight after a restart: same rules
+  d.queue.push_front(id);
+}
+
+void DownlinkQueue::tick() {
+  std::vector<DownlinkRequest> retry;
+  retry.swap(unsaved_);
+  for (auto& r : retry) {
+    if (!store_.saveRequest(r)) unsaved_.push_back(std::move(r));
+  }
+  const WallTime now = clock_.wallNow();
+  std::vector<std::int64_t> expired;
+  for (auto& [endpoint, d] : devices_) {
+    for (std::int64_t id : d.queue) {
+      const DownlinkRequest& r = requests_.at(id);
+      if (r.deadline && *r.deadline <= now && !resumed_.contains(id)) expired.push_back(id);
+    }
+  }
+  for (std::int64_t id : expired) {
+    std::erase(device(requests_.at(id).endpoint).queue, id);
+    finish(id, RequestState::kExpired, "its deadline passed before the device could be reached");
+  }
+}
+
+std::optional<SteadyTime> DownlinkQueue::nextTimer() const {
+  std::optional<SteadyTime> next;
+  auto consider = [&](SteadyTime t) {
+    if (!next || t < *next) next = t;
+  };
+  if (!unsaved_.empty()) consider(clock_.steadyNow() + Seconds(1));
+  for (const auto& [endpoint, d] : devices_) {
+    for (std::int64_t id : d.queue) {
+      const DownlinkRequest& r = requests_.at(id);
+      if (r.deadline) consider(steadyFor(*r.deadline));
+    }
+  }
+  return next;
+}
+
+const DownlinkRequest* DownlinkQueue::find(std::int64_t id) const {
+  auto it = requests_.find(id);
+  return it == requests_.end() ? nullptr : &it->second;
+}
+
+std::size_t DownlinkQueue::unfinished(std::string_view endpoint) const {
+  auto it = devices_.find(endpoint);
+  if (it == devices_.end()) return 0;
+  return it->second.queue.size() + (it->second.inFlight ? 1 : 0);
+}
+
+bool DownlinkQueue::reachable(std::string_view endpoint) const {
+  auto it = devices_.find(endpoint);
+  return it != devices_.end() && canSend(it->second);
+}
+
+std::optional<std::int64_t> DownlinkQueue::inFlight(std::string_view endpoint) const {
+  auto it = devices_.find(endpoint);
+  return it == devices_.end() ? std::nullopt : it->second.inFlight;
+}
+
+DownlinkQueue::Device& DownlinkQueue::device(std::string_view endpoint) {
+  auto it = devices_.find(endpoint);
+  if (it == devices_.end()) it = devices_.emplace(std::string(endpoint), Device{}).first;
+  return it->second;
+}
+
+bool DownlinkQueue::canSend(const Device& d) const {
+  return d.registered && !d.unreachable && (!d.queueMode || clock_.steadyNow() < d.awakeUntil);
+}
+
+void DownlinkQueue::dispatch(std::string_view endpoint) {
+  Device& d = device(endpoint);
+  while (canSend(d) && !d.inFlight && !d.queue.empty()) {
+    const std::int64_t id = d.queue.front();
+    DownlinkRequest& r = requests_.at(id);
+    const WallTime now = clock_.wallNow();
+    const bool sentBefore = r.messageId.has_value() && r.sentAt.has_value();
+    const bool withinExchange = sentBefore && now - *r.sentAt < config_.exchangeLifetime;
+    if (sentBefore && !withinExchange && resumed_.contains(id) && !isIdempotent(r.operation)) {
+      d.queue.pop_front();
+      resumed_.erase(id);
+      finish(id, RequestState::kFailed,
+             "outcome unknown: the gateway stopped while the request was in flight and the "
+             "device was not reachable again within EXCHANGE_LIFETIME");
+      continue;
+    }
+    const DownlinkRequest before = r;
+    if (!withinExchange) {
+      // A new exchange. Within EXCHANGE_LIFETIME of the first transmission the same Message ID
+      // and token are reused, so a device that did get it drops the repeat (RFC 7252 4.5).
+      TransmissionIds fresh = ids_();
+      r.messageId = fresh.messageId;
+      r.token = std::move(fresh.token);
+      r.sentAt = now;
+    }
+    r.state = RequestState::kInFlight;
+    // Persisted before it is sent (OMA issue #104).
+    if (!store_.saveRequest(r)) {
+      r = before;  // not sent; the next event tries again
+      return;
+    }
+    d.queue.pop_front();
+    d.inFlight = id;
+    resumed_.erase(id);
+    if (listener_) listener_->send(r);
+  }
+}
+
+DownlinkRequest DownlinkQueue::finish(std::int64_t id, RequestState state, std::string reason) {
+  auto it = requests_.find(id);
+  assert(it != requests_.end());
+  DownlinkRequest r = std::move(it->second);
+  requests_.erase(it);
+  resumed_.erase(id);
+  r.state = state;
+  r.reason = std::move(reason);
+  r.finishedAt = clock_.wallNow();
+  if (!store_.saveRequest(r)) unsaved_.push_back(r);
+  if (listener_) listener_->finished(r);
+  return r;
+}
+
+SteadyTime DownlinkQueue::steadyFor(WallTime t) const {
+  return clock_.steadyNow() +
+         std::chrono::duration_cast<SteadyTime::duration>(t - clock_.wallNow());
+}
+
+}  // namespace lwgate::core

@@ -1,0 +1,143 @@
+#pragma once
+// The per-device downlink queue (LwM2M TS Core 6.5 "Queue Mode", spec/
+// cr-queue-mode-clarifications.txt): every request is persisted before it is sent, goes out one
+// at a time per device (NSTART=1, RFC 7252 4.7), to a queue-mode device only while it is awake,
+// and ends in exactly one final state. Sans-I/O: time from the Clock, persistence through the
+// RequestStore, transmissions and results through the QueueListener.
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/core/clock.h"
+#include "gateway/core/downlink.h"
+#include "gateway/core/request_store.h"
+#include "gateway/util/result.h"
+
+namespace lwgate::core {
+
+struct QueueConfig {
+  // How long a queue-mode device counts as awake after its last message: MAX_TRANSMIT_WAIT with
+  // the default CoAP parameters (RFC 7252 4.8.2), which is how long the spec recommends a client
+  // stays awake after its last message.
+  Millis awakeWindow{93'000};
+  // Transmissions that may end without any answer (retransmissions exhausted, RST) before the
+  // request ends "failed".
+  unsigned maxAttempts = 5;
+  std::optional<Seconds> defaultTtl = Seconds(86'400);  // deadline of a request without one
+  std::size_t maxPerDevice = 1000;                      // unfinished requests per device
+  Seconds exchangeLifetime{247};                        // RFC 7252 4.8.2
+};
+
+class QueueListener {
+ public:
+  virtual ~QueueListener() = default;
+  // Transmit now, with request.messageId and request.token (already persisted) to the device's
+  // registered address. Exactly one of responded()/transportFailed() must follow, unless the
+  // gateway stops first.
+  virtual void send(const DownlinkRequest& request) = 0;
+  // The request reached its final state (persisted).
+  virtual void finished(const DownlinkRequest& request) = 0;
+};
+
+class DownlinkQueue {
+ public:
+  struct TransmissionIds {
+    std::uint16_t messageId;
+    std::vector<std::uint8_t> token;
+  };
+  using IdGenerator = std::function<TransmissionIds()>;
+
+  DownlinkQueue(const Clock& clock, RequestStore& store, QueueConfig config, IdGenerator ids);
+  void setListener(QueueListener* listener) { listener_ = listener; }
+  void setConfig(const QueueConfig& config) { config_ = config; }
+
+  struct Restored {
+    std::size_t queued = 0;
+    std::size_t resumed = 0;  // in flight when the gateway stopped; resent with the same ids
+    std::vector<DownlinkRequest> failed;  // in flight too long ago and not idempotent
+  };
+  // Start-up: loads every unfinished request. Call once, before anything else.
+  Result<Restored> restore();
+
+  struct Submitted {
+    std::int64_t id;
+    bool existing;  // the idempotency key matched an earlier submission: its id
+  };
+  // Persists a new request at the tail of its device's queue and sends it if the device can be
+  // reached now. kBadRequest for an empty endpoint/path, kLimitReached when the device already
+  // has maxPerDevice unfinished requests.
+  Result<Submitted> submit(DownlinkRequest request);
+  // A queued request ends "cancelled". kNotFound if unknown or already final; kBadRequest while
+  // it is in flight (it may already be executing on the device).
+  Result<void> cancel(std::int64_t id, std::string_view reason = "cancelled by the caller");
+
+  // The device registered (again): reachable at its new address. A queue-mode device is awake
+  // now (a Register is a message from it), unless heardNow is false: registrations restored at
+  // start-up say where a device is, not that it is awake. awakeWindow overrides the config.
+  void deviceRegistered(std::string_view endpoint, bool queueMode,
+                        std::optional<Millis> awakeWindow = std::nullopt, bool heardNow = true);
+  // Any message from the device (Update, Notify, Send, a request, a response): a queue-mode
+  // device is awake for awakeWindow from now; a device marked unreachable is reachable again.
+  void deviceMessage(std::string_view endpoint);
+  // De-registered or expired: nothing is sent until it registers again; its queue stays.
+  void deviceGone(std::string_view endpoint);
+
+  // The device answered the request in flight: a final answer, whatever the code (TS Core 6.5:
+  // a response tells the server the request was received and processed).
+  void responded(std::int64_t id, std::uint8_t code, std::vector<std::uint8_t> payload,
+                 std::optional<std::uint16_t> format);
+  // No answer (retransmissions exhausted) or a RST: back to the head of the queue and the device
+  // counts as asleep until it sends something; after maxAttempts the request fails.
+  void transportFailed(std::int64_t id, std::string_view why);
+
+  // Ends requests whose deadline passed. Call when nextTimer() is due.
+  void tick();
+  std::optional<SteadyTime> nextTimer() const;
+
+  // Introspection.
+  const DownlinkRequest* find(std::int64_t id) const;  // unfinished requests only
+  std::size_t unfinished(std::string_view endpoint) const;
+  bool reachable(std::string_view endpoint) const;
+  std::optional<std::int64_t> inFlight(std::string_view endpoint) const;
+
+ private:
+  struct Device {
+    bool registered = false;
+    bool queueMode = false;
+    bool unreachable = false;  // after a transport failure, until the next message
+    std::optional<Millis> awakeWindow;
+    SteadyTime awakeUntil{};
+    std::deque<std::int64_t> queue;  // ids; the head goes next
+    std::optional<std::int64_t> inFlight;
+  };
+
+  Device& device(std::string_view endpoint);
+  bool canSend(const Device& d) const;
+  void dispatch(std::string_view endpoint);
+  // Persists and reports a final state; removes the request from memory and returns it.
+  DownlinkRequest finish(std::int64_t id, RequestState state, std::string reason);
+  SteadyTime steadyFor(WallTime t) const;
+
+  const Clock& clock_;
+  RequestStore& store_;
+  QueueConfig config_;
+  IdGenerator ids_;
+  QueueListener* listener_ = nullptr;
+  std::map<std::string, Device, std::less<>> devices_;
+  std::unordered_map<std::int64_t, DownlinkRequest> requests_;  // unfinished
+  // In flight when the gateway stopped: the next transmission reuses their Message ID and token
+  // if still within EXCHANGE_LIFETIME, and a non-idempotent one fails after that.
+  std::set<std::int64_t> resumed_;
+  // Final states the store refused; tick() tries again, so a request that is done is never
+  // found unfinished (and re-sent) after a restart if the disk recovers.
+  std::vector<DownlinkRequest> unsaved_;
+};
+
+}  // namespace lwgate::core

@@ -1,0 +1,431 @@
+#include "gateway/core/queue.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+
+#include "tests/support/manual_clock.h"
+
+namespace lwgate::core {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// In-memory RequestStore with switchable failures; it records the state each request had when
+// it was last saved, so a test can check "persisted before sent".
+class FakeRequestStore final : public RequestStore {
+ public:
+  Result<std::int64_t> insertRequest(const DownlinkRequest& r) override {
+    if (fail) return makeError(ErrorCode::kStorage, "disk full");
+    DownlinkRequest copy = r;
+    copy.id = ++lastId;
+    rows[copy.id] = copy;
+    return copy.id;
+  }
+  Result<std::optional<DownlinkRequest>> findByIdempotencyKey(std::string_view endpoint,
+                                                              std::string_view key) override {
+    for (const auto& [id, r] : rows) {
+      if (r.endpoint == endpoint && r.idempotencyKey && *r.idempotencyKey == key) {
+        return std::optional<DownlinkRequest>(r);
+      }
+    }
+    return std::optional<DownlinkRequest>();
+  }
+  Result<void> saveRequest(const DownlinkRequest& r) override {
+    if (fail) return makeError(ErrorCode::kStorage, "disk full");
+    rows[r.id] = r;
+    return {};
+  }
+  Result<std::vector<DownlinkRequest>> loadUnfinished() override {
+    std::vector<DownlinkRequest> out;
+    for (const auto& [id, r] : rows) {
+      if (!isFinal(r.state)) out.push_back(r);
+    }
+    return out;
+  }
+
+  std::map<std::int64_t, DownlinkRequest> rows;
+  std::int64_t lastId = 0;
+  bool fail = false;
+};
+
+class Recorder final : public QueueListener {
+ public:
+  explicit Recorder(FakeRequestStore& store) : store_(store) {}
+  void send(const DownlinkRequest& r) override {
+    // OMA issue #104: by the time it goes out, the store holds it in flight with these ids.
+    const DownlinkRequest& saved = store_.rows.at(r.id);
+    EXPECT_EQ(saved.state, RequestState::kInFlight);
+    EXPECT_EQ(saved.messageId, r.messageId);
+    EXPECT_EQ(saved.token, r.token);
+    sent.push_back(r);
+  }
+  void finished(const DownlinkRequest& r) override { done.push_back(r); }
+
+  std::vector<DownlinkRequest> sent;
+  std::vector<DownlinkRequest> done;
+
+ private:
+  FakeRequestStore& store_;
+};
+
+DownlinkRequest request(std::string path, Operation op = Operation::kRead,
+                        std::string endpoint = "dev") {
+  DownlinkRequest r;
+  r.endpoint = std::move(endpoint);
+  r.operation = op;
+  r.path = std::move(path);
+  return r;
+}
+
+class QueueTest : public ::testing::Test {
+ protected:
+  QueueTest() { q->setListener(&rec); }
+
+  std::unique_ptr<DownlinkQueue> makeQueue(QueueConfig config = {}) {
+    return std::make_unique<DownlinkQueue>(clock, store, config, [this] {
+      ++mid;
+      return DownlinkQueue::TransmissionIds{mid, {static_cast<std::uint8_t>(mid & 0xff), 0x7a}};
+    });
+  }
+  std::int64_t submit(std::string path, Operation op = Operation::kRead) {
+    auto s = q->submit(request(std::move(path), op));
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.ok() ? s->id : -1;
+  }
+
+  testing::ManualClock clock;
+  FakeRequestStore store;
+  std::uint16_t mid = 100;
+  std::unique_ptr<DownlinkQueue> q = makeQueue();
+  Recorder rec{store};
+};
+
+TEST_F(QueueTest, NonQueueModeDeviceGetsRequestAtOnceAfterItIsPersisted) {
+  q->deviceRegistered("dev", /*queueMode=*/false);
+  const auto id = submit("/3/0/0");
+  ASSERT_EQ(rec.sent.size(), 1u);
+  EXPECT_EQ(rec.sent[0].id, id);
+  EXPECT_EQ(rec.sent[0].messageId, 101);
+  EXPECT_EQ(store.rows[id].state, RequestState::kInFlight);
+  EXPECT_EQ(store.rows[id].deadline, clock.wallNow() + seconds(86400)) << "default TTL";
+  q->responded(id, 0x45, {'4', '2'}, 0);
+  ASSERT_EQ(rec.done.size(), 1u);
+  EXPECT_EQ(store.rows[id].state, RequestState::kDone);
+  EXPECT_EQ(store.rows[id].responseCode, 0x45);
+  EXPECT_EQ(store.rows[id].responsePayload, (std::vector<std::uint8_t>{'4', '2'}));
+  EXPECT_EQ(q->find(id), nullptr) << "final requests leave memory";
+}
+
+TEST_F(QueueTest, OneRequestInFlightPerDeviceInSubmissionOrder) {
+  q->deviceRegistered("dev", false);
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(submit("/3/0/" + std::to_string(i)));
+  ASSERT_EQ(rec.sent.size(), 1u);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_EQ(rec.sent.size(), i + 1);
+    EXPECT_EQ(rec.sent.back().id, ids[i]);
+    EXPECT_EQ(q->inFlight("dev"), ids[i]);
+    q->responded(ids[i], 0x45, {}, std::nullopt);
+  }
+  EXPECT_EQ(q->unfinished("dev"), 0u);
+}
+
+TEST_F(QueueTest, ErrorResponseIsAFinalAnswer) {
+  q->deviceRegistered("dev", false);
+  const auto id = submit("/99/0");
+  q->responded(id, 0x84, {}, std::nullopt);  // 4.04
+  EXPECT_EQ(store.rows[id].state, RequestState::kDone);
+  EXPECT_EQ(store.rows[id].responseCode, 0x84);
+}
+
+TEST_F(QueueTest, QueueModeDeviceIsSentToOnlyWhileAwake) {
+  q->deviceRegistered("dev", /*queueMode=*/true, std::nullopt, /*heardNow=*/false);
+  const auto a = submit("/3/0/0");
+  EXPECT_TRUE(rec.sent.empty()) << "asleep: never heard from since the gateway started";
+  q->deviceMessage("dev");  // e.g. an Update
+  ASSERT_EQ(rec.sent.size(), 1u);
+  q->responded(a, 0x45, {}, std::nullopt);  // awake again from now
+  clock.advance(milliseconds(92'999));
+  const auto b = submit("/3/0/1");
+  ASSERT_EQ(rec.sent.size(), 2u) << "still inside the 93 s awake window";
+  q->responded(b, 0x45, {}, std::nullopt);
+  clock.advance(seconds(94));
+  submit("/3/0/2");
+  EXPECT_EQ(rec.sent.size(), 2u) << "the awake window is over";
+  EXPECT_FALSE(q->reachable("dev"));
+  q->deviceMessage("dev");
+  EXPECT_EQ(rec.sent.size(), 3u);
+}
+
+TEST_F(QueueTest, PerDeviceAwakeWindowOverridesTheDefault) {
+  q->deviceRegistered("dev", true, milliseconds(5'000));
+  clock.advance(milliseconds(5'001));
+  submit("/3/0/0");
+  EXPECT_TRUE(rec.sent.empty());
+  q->deviceMessage("dev");
+  EXPECT_EQ(rec.sent.size(), 1u);
+}
+
+TEST_F(QueueTest, ReRegistrationIsAWakeUpAndKeepsTheQueue) {
+  q->deviceRegistered("dev", true, std::nullopt, false);
+  submit("/3/0/0");
+  submit("/3/0/1");
+  q->deviceGone("dev");  // expired or de-registered
+  q->deviceMessage("dev");
+  EXPECT_TRUE(rec.sent.empty()) << "not registered: no address to send to";
+  q->deviceRegistered("dev", true);  // a full Register wakes it
+  ASSERT_EQ(rec.sent.size(), 1u);
+  EXPECT_EQ(rec.sent[0].path, "/3/0/0");
+  EXPECT_EQ(q->unfinished("dev"), 2u);
+}
+
+TEST_F(QueueTest, TransportFailureReturnsToHeadAndWaitsForTheDevice) {
+  q->deviceRegistered("dev", false);
+  const auto a = submit("/3/0/4", Operation::kExecute);
+  const auto b = submit("/3/0/0");
+  ASSERT_EQ(rec.sent.size(), 1u);
+  const auto firstMid = rec.sent[0].messageId;
+  const auto firstToken = rec.sent[0].token;
+  q->transportFailed(a, "retransmissions exhausted");
+  EXPECT_EQ(store.rows[a].state, RequestState::kQueued);
+  EXPECT_EQ(store.rows[a].attempts, 1u);
+  EXPECT_FALSE(q->reachable("dev")) << "counts as asleep until it talks again";
+  EXPECT_EQ(rec.sent.size(), 1u) << "b waits behind a";
+  clock.advance(seconds(60));
+  q->deviceMessage("dev");
+  ASSERT_EQ(rec.sent.size(), 2u);
+  EXPECT_EQ(rec.sent[1].id, a) << "back at the head";
+  EXPECT_EQ(rec.sent[1].messageId, firstMid) << "same exchange within EXCHANGE_LIFETIME";
+  EXPECT_EQ(rec.sent[1].token, firstToken);
+  q->responded(a, 0x44, {}, std::nullopt);
+  EXPECT_EQ(rec.sent.back().id, b);
+}
+
+TEST_F(QueueTest, ResendAfterExchangeLifetimeIsANewExchange) {
+  q->deviceRegistered("dev", false);
+  const auto a = submit("/3/0/0");
+  const auto firstMid = rec.sent[0].messageId;
+  q->transportFailed(a, "RST");
+  clock.advance(seconds(248));
+  q->deviceMessage("dev");
+  ASSERT_EQ(rec.sent.size(), 2u);
+  EXPECT_NE(rec.sent[1].messageId, firstMid);
+  EXPECT_EQ(store.rows[a].sentAt, clock.wallNow());
+}
+
+TEST_F(QueueTest, TooManyTransportFailuresFail) {
+  q = makeQueue({.maxAttempts = 3});
+  q->setListener(&rec);
+  q->deviceRegistered("dev", false);
+  const auto a = submit("/3/0/0");
+  for (int i = 0; i < 3; ++i) {
+    q->transportFailed(a, "retransmissions exhausted");
+    q->deviceMessage("dev");
+  }
+  EXPECT_EQ(store.rows[a].state, RequestState::kFailed);
+  EXPECT_NE(store.rows[a].reason.find("no answer after 3 attempts"), std::string::npos);
+  EXPECT_EQ(rec.sent.size(), 3u);
+}
+
+TEST_F(QueueTest, QueuedRequestsExpireAtTheirDeadline) {
+  q->deviceRegistered("dev", true, std::nullopt, false);
+  DownlinkRequest r = request("/3/0/0");
+  r.deadline = clock.wallNow() + seconds(30);
+  auto s = q->submit(r);
+  ASSERT_TRUE(s.ok());
+  submit("/3/0/1");  // default TTL: one day
+  EXPECT_EQ(q->nextTimer(), clock.steadyNow() + seconds(30));
+  clock.advance(seconds(29));
+  q->tick();
+  EXPECT_EQ(store.rows[s->id].state, RequestState::kQueued);
+  clock.advance(seconds(1));
+  q->tick();
+  EXPECT_EQ(store.rows[s->id].state, RequestState::kExpired);
+  ASSERT_EQ(rec.done.size(), 1u);
+  EXPECT_EQ(q->unfinished("dev"), 1u);
+  EXPECT_EQ(q->nextTimer(), clock.steadyNow() + seconds(86400 - 30));
+}
+
+TEST_F(QueueTest, IdempotencyKeyReturnsTheFirstRequest) {
+  DownlinkRequest r = request("/3/0/4", Operation::kExecute);
+  r.idempotencyKey = "reboot-2026-11-22";
+  auto first = q->submit(r);
+  auto second = q->submit(r);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_FALSE(first->existing);
+  EXPECT_TRUE(second->existing);
+  EXPECT_EQ(first->id, second->id);
+  EXPECT_EQ(store.rows.size(), 1u);
+}
+
+TEST_F(QueueTest, QueueLengthIsBounded) {
+  q = makeQueue({.maxPerDevice = 2});
+  q->setListener(&rec);
+  submit("/3/0/0");
+  submit("/3/0/1");
+  auto third = q->submit(request("/3/0/2"));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, ErrorCode::kLimitReached);
+  EXPECT_EQ(store.rows.size(), 2u);
+  EXPECT_TRUE(q->submit(request("/3/0/2", Operation::kRead, "other")).ok());
+}
+
+TEST_F(QueueTest, BadSubmissionsStoreNothing) {
+  EXPECT_EQ(q->submit(request("")).error().code, ErrorCode::kBadRequest);
+  EXPECT_EQ(q->submit(request("/3", Operation::kRead, "")).error().code, ErrorCode::kBadRequest);
+  store.fail = true;
+  EXPECT_EQ(q->submit(request("/3")).error().code, ErrorCode::kStorage);
+  EXPECT_TRUE(store.rows.empty());
+  EXPECT_EQ(q->unfinished("dev"), 0u);
+}
+
+TEST_F(QueueTest, CancelOnlyWhileQueued) {
+  q->deviceRegistered("dev", false);
+  const auto a = submit("/3/0/0");
+  const auto b = submit("/3/0/1");
+  EXPECT_EQ(q->cancel(a).error().code, ErrorCode::kBadRequest) << "in flight";
+  ASSERT_TRUE(q->cancel(b).ok());
+  EXPECT_EQ(store.rows[b].state, RequestState::kCancelled);
+  EXPECT_EQ(q->cancel(b).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(q->cancel(999).error().code, ErrorCode::kNotFound);
+  q->responded(a, 0x45, {}, std::nullopt);
+  EXPECT_EQ(rec.sent.size(), 1u) << "the cancelled one is never sent";
+}
+
+TEST_F(QueueTest, StaleAndUnknownAnswersAreIgnored) {
+  q->deviceRegistered("dev", false);
+  const auto a = submit("/3/0/0");
+  q->responded(12345, 0x45, {}, std::nullopt);
+  q->transportFailed(12345, "x");
+  q->responded(a, 0x45, {}, std::nullopt);
+  q->responded(a, 0x80, {}, std::nullopt);  // a late duplicate
+  EXPECT_EQ(store.rows[a].responseCode, 0x45);
+  EXPECT_EQ(rec.done.size(), 1u);
+}
+
+TEST_F(QueueTest, StoreFailureBeforeSendingSendsNothing) {
+  q->deviceRegistered("dev", true, std::nullopt, false);
+  const auto a = submit("/3/0/0");
+  store.fail = true;
+  q->deviceMessage("dev");
+  EXPECT_TRUE(rec.sent.empty()) << "never sent unless persisted in flight";
+  EXPECT_EQ(store.rows[a].state, RequestState::kQueued);
+  store.fail = false;
+  q->deviceMessage("dev");
+  ASSERT_EQ(rec.sent.size(), 1u);
+}
+
+TEST_F(QueueTest, FinalStateTheStoreRefusedIsSavedLater) {
+  q->deviceRegistered("dev", false);
+  const auto a = submit("/3/0/0");
+  store.fail = true;
+  q->responded(a, 0x45, {}, std::nullopt);
+  EXPECT_EQ(rec.done.size(), 1u);
+  EXPECT_EQ(store.rows[a].state, RequestState::kInFlight);
+  ASSERT_TRUE(q->nextTimer().has_value());
+  store.fail = false;
+  q->tick();
+  EXPECT_EQ(store.rows[a].state, RequestState::kDone);
+}
+
+// Restart: what the store holds is what the new queue starts from.
+class QueueRestartTest : public QueueTest {
+ protected:
+  // Puts a request in flight on a device, then "restarts": a new queue over the same store.
+  std::int64_t inFlightThenRestart(Operation op, seconds downFor) {
+    q->deviceRegistered("dev", false);
+    const auto id = submit("/3/0/4", op);
+    submit("/3/0/0");
+    EXPECT_EQ(store.rows[id].state, RequestState::kInFlight);
+    clock.advance(downFor);
+    q = makeQueue();
+    q->setListener(&rec);
+    rec.sent.clear();
+    auto restored = q->restore();
+    EXPECT_TRUE(restored.ok());
+    if (restored.ok()) lastRestored = *restored;
+    return id;
+  }
+  DownlinkQueue::Restored lastRestored;
+};
+
+TEST_F(QueueRestartTest, InFlightWithinExchangeLifetimeIsResentWithTheSameIds) {
+  const auto id = inFlightThenRestart(Operation::kExecute, seconds(10));
+  const auto oldMid = store.rows[id].messageId;
+  EXPECT_EQ(lastRestored.resumed, 1u);
+  EXPECT_EQ(lastRestored.queued, 1u);
+  q->deviceRegistered("dev", false, std::nullopt, /*heardNow=*/false);
+  ASSERT_EQ(rec.sent.size(), 1u);
+  EXPECT_EQ(rec.sent[0].id, id);
+  EXPECT_EQ(rec.sent[0].messageId, oldMid) << "the device's deduplication drops a repeat";
+  EXPECT_EQ(q->cancel(id).error().code, ErrorCode::kBadRequest);
+}
+
+TEST_F(QueueRestartTest, NonIdempotentInFlightTooLongAgoFailsAsOutcomeUnknown) {
+  const auto id = inFlightThenRestart(Operation::kExecute, seconds(300));
+  ASSERT_EQ(lastRestored.failed.size(), 1u);
+  EXPECT_EQ(store.rows[id].state, RequestState::kFailed);
+  EXPECT_NE(store.rows[id].reason.find("outcome unknown"), std::string::npos);
+  q->deviceRegistered("dev", false);
+  ASSERT_EQ(rec.sent.size(), 1u);
+  EXPECT_EQ(rec.sent[0].path, "/3/0/0") << "the rest of the queue goes on";
+}
+
+TEST_F(QueueRestartTest, IdempotentInFlightTooLongAgoIsResentAsANewExchange) {
+  const auto id = inFlightThenRestart(Operation::kRead, seconds(300));
+  const auto oldMid = store.rows[id].messageId;
+  EXPECT_TRUE(lastRestored.failed.empty());
+  q->deviceRegistered("dev", false);
+  ASSERT_EQ(rec.sent.size(), 1u);
+  EXPECT_EQ(rec.sent[0].id, id);
+  EXPECT_NE(rec.sent[0].messageId, oldMid);
+}
+
+TEST_F(QueueRestartTest, ResumedExecuteFailsIfTheDeviceComesBackTooLate) {
+  const auto id = inFlightThenRestart(Operation::kExecute, seconds(10));
+  clock.advance(seconds(300));
+  q->deviceRegistered("dev", false);
+  EXPECT_EQ(store.rows[id].state, RequestState::kFailed);
+  ASSERT_EQ(rec.sent.size(), 1u);
+  EXPECT_EQ(rec.sent[0].path, "/3/0/0");
+}
+
+TEST_F(QueueRestartTest, QueuedRequestsSurviveInOrder) {
+  q->deviceRegistered("dev", true, std::nullopt, false);
+  for (int i = 0; i < 10; ++i) submit("/3/0/" + std::to_string(i));
+  q = makeQueue();
+  q->setListener(&rec);
+  ASSERT_TRUE(q->restore().ok());
+  q->deviceRegistered("dev", true);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(rec.sent.size(), static_cast<std::size_t>(i + 1));
+    EXPECT_EQ(rec.sent.back().path, "/3/0/" + std::to_string(i));
+    q->responded(rec.sent.back().id, 0x45, {}, std::nullopt);
+  }
+}
+
+TEST(DownlinkNames, RoundTripAndIdempotence) {
+  for (auto op :
+       {Operation::kRead, Operation::kDiscover, Operation::kWrite, Operation::kWritePartial,
+        Operation::kWriteAttributes, Operation::kExecute, Operation::kCreate, Operation::kDelete,
+        Operation::kObserve, Operation::kCancelObserve, Operation::kReadComposite,
+        Operation::kWriteComposite, Operation::kObserveComposite}) {
+    EXPECT_EQ(parseOperation(operationName(op)), op);
+  }
+  EXPECT_FALSE(parseOperation("reboot").has_value());
+  EXPECT_FALSE(isIdempotent(Operation::kExecute));
+  EXPECT_FALSE(isIdempotent(Operation::kCreate));
+  EXPECT_FALSE(isIdempotent(Operation::kWritePartial));
+  EXPECT_TRUE(isIdempotent(Operation::kWrite));
+  EXPECT_TRUE(isIdempotent(Operation::kRead));
+  EXPECT_EQ(parseState("in_flight"), RequestState::kInFlight);
+  EXPECT_EQ(stateName(RequestState::kCancelled), "cancelled");
+  EXPECT_TRUE(isFinal(RequestState::kExpired));
+  EXPECT_FALSE(isFinal(RequestState::kInFlight));
+}
+
+}  // namespace
+}  // namespace lwgate::core
