@@ -1,0 +1,195 @@
+#include "db/request_store.h"
+
+#include <fmt/format.h>
+
+namespace lwgate::db {
+namespace {
+
+// Columns of every SELECT below, in this order (see readRequest).
+constexpr std::string_view kColumns = R"sql(
+r.id, d.endpoint, r.operation, r.path, r.payload, r.content_format, r.accept_format,
+r.idempotency_key, r.state, r.created_at, r.deadline, r.attempts, r.coap_mid, r.coap_token,
+r.sent_at, r.response_code, r.response_payload, r.response_format, r.reason, r.finished_at
+)sql";
+
+std::optional<core::WallTime> optionalTime(const Statement& s, int column) {
+  auto ms = s.columnOptionalInt(column);
+  if (!ms) return std::nullopt;
+  return core::fromUnixMillis(*ms);
+}
+
+std::optional<std::int64_t> optionalMillis(const std::optional<core::WallTime>& t) {
+  if (!t) return std::nullopt;
+  return core::toUnixMillis(*t);
+}
+
+template <class T>
+std::optional<std::int64_t> widen(const std::optional<T>& v) {
+  if (!v) return std::nullopt;
+  return static_cast<std::int64_t>(*v);
+}
+
+Result<core::DownlinkRequest> readRequest(const Statement& s) {
+  core::DownlinkRequest r;
+  r.id = s.columnInt(0);
+  r.endpoint = s.columnText(1);
+  auto op = core::parseOperation(s.columnTextView(2));
+  auto state = core::parseState(s.columnTextView(8));
+  if (!op || !state) {
+    return makeError(ErrorCode::kStorage,
+                     fmt::format("request {} has an unknown operation or state", r.id));
+  }
+  r.operation = *op;
+  r.state = *state;
+  r.path = s.columnText(3);
+  r.payload = s.columnBlob(4);
+  if (auto v = s.columnOptionalInt(5)) r.contentFormat = static_cast<std::uint16_t>(*v);
+  if (auto v = s.columnOptionalInt(6)) r.acceptFormat = static_cast<std::uint16_t>(*v);
+  if (!s.columnIsNull(7)) r.idempotencyKey = s.columnText(7);
+  r.createdAt = core::fromUnixMillis(s.columnInt(9));
+  r.deadline = optionalTime(s, 10);
+  r.attempts = static_cast<unsigned>(s.columnInt(11));
+  if (auto v = s.columnOptionalInt(12)) r.messageId = static_cast<std::uint16_t>(*v);
+  r.token = s.columnBlob(13);
+  r.sentAt = optionalTime(s, 14);
+  if (auto v = s.columnOptionalInt(15)) r.responseCode = static_cast<std::uint8_t>(*v);
+  r.responsePayload = s.columnBlob(16);
+  if (auto v = s.columnOptionalInt(17)) r.responseFormat = static_cast<std::uint16_t>(*v);
+  if (!s.columnIsNull(18)) r.reason = s.columnText(18);
+  r.finishedAt = optionalTime(s, 19);
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteRequestStore>> SqliteRequestStore::create(Connection& c) {
+  std::unique_ptr<SqliteRequestStore> store(new SqliteRequestStore(c));
+  const std::string select = fmt::format(
+      "SELECT {} FROM requests r JOIN devices d ON d.id = "
+      "r.device_id ",
+      kColumns);
+  struct Spec {
+    Statement* target;
+    std::string sql;
+    const char* label;
+  };
+  const Spec specs[] = {
+      {&store->findDevice_, "SELECT id FROM devices WHERE endpoint = ?1", "find device"},
+      {&store->insertDevice_, "INSERT INTO devices (endpoint, created_at) VALUES (?1, ?2)",
+       "insert device"},
+      {&store->insertRequest_,
+       "INSERT INTO requests (device_id, seq, operation, path, payload, content_format, "
+       "accept_format, idempotency_key, state, created_at, deadline) VALUES (?1, "
+       "(SELECT coalesce(max(seq), 0) + 1 FROM requests WHERE device_id = ?1), ?2, ?3, ?4, ?5, "
+       "?6, ?7, 'queued', ?8, ?9)",
+       "insert request"},
+      {&store->findByKey_, select + "WHERE d.endpoint = ?1 AND r.idempotency_key = ?2",
+       "find request by idempotency key"},
+      {&store->findById_, select + "WHERE r.id = ?1", "find request"},
+      {&store->save_,
+       "UPDATE requests SET state = ?2, deadline = ?3, attempts = ?4, coap_mid = ?5, "
+       "coap_token = ?6, sent_at = ?7, response_code = ?8, response_payload = ?9, "
+       "response_format = ?10, reason = ?11, finished_at = ?12 WHERE id = ?1",
+       "save request"},
+      {&store->loadUnfinished_,
+       select + "WHERE r.state IN ('queued', 'in_flight') ORDER BY r.device_id, r.seq",
+       "load unfinished requests"},
+  };
+  for (const Spec& spec : specs) {
+    auto stmt = c.prepare(spec.sql, spec.label);
+    if (!stmt) return stmt.error();
+    *spec.target = std::move(*stmt);
+  }
+  return store;
+}
+
+Result<std::int64_t> SqliteRequestStore::insertRequest(const core::DownlinkRequest& r) {
+  auto tx = Transaction::begin(*connection_);
+  if (!tx) return tx.error();
+  std::int64_t deviceId = 0;
+  {
+    ScopedReset reset(findDevice_);
+    auto row = findDevice_.bindText(1, r.endpoint).step();
+    if (!row) return row.error();
+    if (*row) deviceId = findDevice_.columnInt(0);
+  }
+  if (deviceId == 0) {
+    // A request may wait for a device that has not registered yet (provisioning ahead).
+    auto made =
+        insertDevice_.bindText(1, r.endpoint).bindInt(2, core::toUnixMillis(r.createdAt)).run();
+    if (!made) return made.error();
+    deviceId = connection_->lastInsertRowid();
+  }
+  auto inserted = insertRequest_.bindInt(1, deviceId)
+                      .bindText(2, core::operationName(r.operation))
+                      .bindText(3, r.path)
+                      .bindBlob(4, r.payload)
+                      .bindOptionalInt(5, widen(r.contentFormat))
+                      .bindOptionalInt(6, widen(r.acceptFormat))
+                      .bindTextOrNull(7, r.idempotencyKey.value_or(""))
+                      .bindInt(8, core::toUnixMillis(r.createdAt))
+                      .bindOptionalInt(9, optionalMillis(r.deadline))
+                      .run();
+  if (!inserted) return inserted.error();
+  const std::int64_t id = connection_->lastInsertRowid();
+  if (auto c = tx->commit(); !c) return c.error();
+  return id;
+}
+
+Result<std::optional<core::DownlinkRequest>> SqliteRequestStore::one(Statement& query) {
+  ScopedReset reset(query);
+  auto row = query.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<core::DownlinkRequest>();
+  auto r = readRequest(query);
+  if (!r) return r.error();
+  return std::optional<core::DownlinkRequest>(std::move(*r));
+}
+
+Result<std::optional<core::DownlinkRequest>> SqliteRequestStore::findByIdempotencyKey(
+    std::string_view endpoint, std::string_view key) {
+  findByKey_.bindText(1, endpoint).bindText(2, key);
+  return one(findByKey_);
+}
+
+Result<std::optional<core::DownlinkRequest>> SqliteRequestStore::findRequest(std::int64_t id) {
+  findById_.bindInt(1, id);
+  return one(findById_);
+}
+
+Result<void> SqliteRequestStore::saveRequest(const core::DownlinkRequest& r) {
+  auto saved = save_.bindInt(1, r.id)
+                   .bindText(2, core::stateName(r.state))
+                   .bindOptionalInt(3, optionalMillis(r.deadline))
+                   .bindInt(4, r.attempts)
+                   .bindOptionalInt(5, widen(r.messageId))
+                   .bindBlob(6, r.token)
+                   .bindOptionalInt(7, optionalMillis(r.sentAt))
+                   .bindOptionalInt(8, widen(r.responseCode))
+                   .bindBlob(9, r.responsePayload)
+                   .bindOptionalInt(10, widen(r.responseFormat))
+                   .bindTextOrNull(11, r.reason)
+                   .bindOptionalInt(12, optionalMillis(r.finishedAt))
+                   .run();
+  if (!saved) return saved.error();
+  if (connection_->changes() == 0) {
+    return makeError(ErrorCode::kNotFound, fmt::format("no request {}", r.id));
+  }
+  return {};
+}
+
+Result<std::vector<core::DownlinkRequest>> SqliteRequestStore::loadUnfinished() {
+  std::vector<core::DownlinkRequest> out;
+  ScopedReset reset(loadUnfinished_);
+  for (;;) {
+    auto row = loadUnfinished_.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto r = readRequest(loadUnfinished_);
+    if (!r) return r.error();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+}  // namespace lwgate::db
