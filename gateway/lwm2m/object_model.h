@@ -11,7 +11,7 @@
 namespace lwgate::lwm2m {
 
 struct ResourceInfo {
-  DataType type;
+  DataType type;            // kOpaque for executable resources, which have no value
   bool multiple = false;    // a Multiple-Instance resource
   bool executable = false;  // operations "E": no value
 };
