@@ -7,7 +7,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config
   # libraries (DESIGN.md: all from Debian 12)
-  libcoap3-dev libsqlite3-dev libsystemd-dev libtomlplusplus-dev libfmt-dev libcli11-dev
+  libcoap3-dev libsqlite3-dev libsystemd-dev libtomlplusplus-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # tests: GoogleTest, a CoAP peer nobody here wrote (coap-client-notls), sqlite3 CLI, dbus
   libgtest-dev libgmock-dev libcoap3-bin sqlite3 python3 clang-format git
 )

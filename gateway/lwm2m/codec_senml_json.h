@@ -17,4 +17,18 @@ Result<std::vector<Record>> decode(std::span<const std::uint8_t> payload, const 
 Result<std::vector<std::uint8_t>> encode(const std::vector<Record>& records,
                                          const Path& requestPath);
 
+// Not part of the content-format contract. LwM2M JSON (11543, codec_lwm2m_json.h) is SenML JSON's
+// LwM2M 1.0 predecessor: the same flat records, base name and base time under other field names
+// and one wrapping object. Both formats go through one engine in codec_senml_json.cpp so the
+// typing, limits and malformed-input handling cannot drift apart.
+namespace detail {
+enum class JsonDialect : std::uint8_t { kSenml, kLwm2m };
+Result<std::vector<Record>> decodeJson(JsonDialect dialect, std::span<const std::uint8_t> payload,
+                                       const Path& requestPath, const ObjectModel& model,
+                                       const DecodeLimits& limits);
+Result<std::vector<std::uint8_t>> encodeJson(JsonDialect dialect,
+                                             const std::vector<Record>& records,
+                                             const Path& requestPath);
+}  // namespace detail
+
 }  // namespace lwgate::lwm2m::senml_json
