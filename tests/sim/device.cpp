@@ -1,20 +1,35 @@
 #include "tests/sim/device.h"
 
+#include <dirent.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <syslog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <mutex>
+#include <thread>
 
 namespace lwgate::sim {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+// TS Core table 6.2.1-1: a Register without "lt" means 86400 s, so that is /1/0/1's value.
+constexpr std::uint32_t kDefaultLifetime = 86400;
+// A socket's receive buffer holds a few thousand small datagrams at most; the bound only keeps
+// the drain finite whatever the kernel does.
+constexpr int kMaxDrainedDatagrams = 65536;
+
+std::int64_t unixNow() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 // libcoap's default handler prints low-priority messages to stdout, which would mix with the
 // one-line-per-action output that scripts parse; everything from libcoap goes to stderr.
@@ -55,6 +70,58 @@ const char* nackReasonText(coap_nack_reason_t reason) {
   return "unknown NACK";
 }
 
+// libcoap 4.3.1 does not expose a session's socket. The session is this process's only UDP
+// socket on its local port, so it is found by comparing getsockname() of the open descriptors.
+int findSocket(const coap_address_t* local) {
+  if (!local) return -1;
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return -1;
+  int found = -1;
+  while (dirent* entry = readdir(dir)) {
+    int fd = -1;
+    const char* name = entry->d_name;
+    auto [end, ec] = std::from_chars(name, name + std::strlen(name), fd);
+    if (ec != std::errc() || *end != '\0') continue;
+    int type = 0;
+    socklen_t typeLength = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &typeLength) != 0 || type != SOCK_DGRAM) {
+      continue;
+    }
+    coap_address_t bound;
+    coap_address_init(&bound);
+    bound.size = sizeof bound.addr;
+    if (getsockname(fd, &bound.addr.sa, &bound.size) != 0) continue;
+    if (bound.addr.sa.sa_family == local->addr.sa.sa_family &&
+        coap_address_get_port(&bound) == coap_address_get_port(local)) {
+      found = fd;
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
+std::optional<Method> methodOf(coap_pdu_code_t code) {
+  switch (code) {
+    case COAP_REQUEST_CODE_GET:
+      return Method::kGet;
+    case COAP_REQUEST_CODE_POST:
+      return Method::kPost;
+    case COAP_REQUEST_CODE_PUT:
+      return Method::kPut;
+    case COAP_REQUEST_CODE_DELETE:
+      return Method::kDelete;
+    case COAP_REQUEST_CODE_FETCH:
+      return Method::kFetch;
+    case COAP_REQUEST_CODE_PATCH:
+      return Method::kPatch;
+    case COAP_REQUEST_CODE_IPATCH:
+      return Method::kIpatch;
+    default:
+      return std::nullopt;
+  }
+}
+
 void addOption(coap_optlist_t** chain, std::uint16_t number, const std::string& value) {
   coap_insert_optlist(chain, coap_new_optlist(number, value.size(),
                                               reinterpret_cast<const std::uint8_t*>(value.data())));
@@ -68,12 +135,14 @@ void setCoapVerbose(bool verbose) {
 }
 
 std::string Response::codeText() const {
-  char text[8];
-  std::snprintf(text, sizeof text, "%d.%02d", code >> 5, code & 0x1f);
-  return text;
+  return sim::codeText(code);
 }
 
-SimDevice::SimDevice(DeviceOptions options) : options_(std::move(options)) {}
+SimDevice::SimDevice(DeviceOptions options)
+    : options_(std::move(options)),
+      store_(ObjectStore::standard(options_.endpoint, options_.lifetime.value_or(kDefaultLifetime),
+                                   options_.firmwareObject, unixNow)),
+      serverLifetime_(store_.lifetime()) {}
 
 SimDevice::~SimDevice() {
   // Release the session while the context still exists (member order guarantees it, but a
@@ -136,7 +205,27 @@ Result<std::unique_ptr<SimDevice>> SimDevice::create(DeviceOptions options) {
                          static_cast<std::uint16_t>(ms % 1000)};
   coap_session_set_ack_timeout(device->session_.get(), ack);
   coap_session_set_max_retransmit(device->session_.get(), device->options_.maxRetransmit);
+  if (auto added = device->addResources(); !added) return added.error();
+  device->socketFd_ = findSocket(coap_session_get_addr_local(device->session_.get()));
   return device;
+}
+
+Result<void> SimDevice::addResources() {
+  // One catch-all resource: the store decides what exists, so a path that is not there gets
+  // the store's 4.04 (and a request line) instead of libcoap's silent one.
+  coap_resource_t* resource = coap_resource_unknown_init2(&SimDevice::onRequest, 0);
+  if (!resource) return transportError("cannot create the request handler resource");
+  for (coap_request_t method : {COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
+                                COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH}) {
+    coap_register_request_handler(resource, method, &SimDevice::onRequest);
+  }
+  coap_add_resource(context_.get(), resource);  // the context owns it from here
+  return {};
+}
+
+std::uint16_t SimDevice::localPort() const {
+  const coap_address_t* local = coap_session_get_addr_local(session_.get());
+  return local ? coap_address_get_port(local) : 0;
 }
 
 void SimDevice::setLocation(const std::string& location) {
@@ -189,7 +278,9 @@ Result<Response> SimDevice::registerDevice() {
   coap_insert_optlist(&options, coap_new_optlist(COAP_OPTION_CONTENT_FORMAT, formatLength, format));
   const DeviceOptions& o = options_;
   if (!o.endpoint.empty()) addOption(&options, COAP_OPTION_URI_QUERY, "ep=" + o.endpoint);
-  if (o.lifetime) addOption(&options, COAP_OPTION_URI_QUERY, "lt=" + std::to_string(*o.lifetime));
+  // /1/0/1 rather than the option: a server may have written it since the last Register.
+  if (o.lifetime)
+    addOption(&options, COAP_OPTION_URI_QUERY, "lt=" + std::to_string(store_.lifetime()));
   if (!o.lwm2mVersion.empty())
     addOption(&options, COAP_OPTION_URI_QUERY, "lwm2m=" + o.lwm2mVersion);
   std::string binding = o.binding;
@@ -212,13 +303,22 @@ Result<Response> SimDevice::registerDevice() {
   }
 
   auto result = exchange(pdu);
-  if (result && result->code == COAP_RESPONSE_CODE(201)) location_ = result->locationPath;
+  if (result && result->code == COAP_RESPONSE_CODE(201)) {
+    location_ = result->locationPath;
+    serverLifetime_ = store_.lifetime();
+  }
   return result;
 }
 
 Result<Response> SimDevice::update(std::optional<std::uint32_t> lifetime) {
   if (location_.empty()) {
     return makeError(ErrorCode::kBadRequest, "no location: register first or pass --location");
+  }
+  if (lifetime) {
+    store_.setLifetime(*lifetime);
+  } else if (store_.lifetime() != serverLifetime_) {
+    // The server wrote /1/0/1; TS Core section 6.2.2 has Update carry changed parameters.
+    lifetime = store_.lifetime();
   }
   coap_pdu_t* pdu = newRequest(COAP_REQUEST_CODE_POST);
   if (!pdu) return transportError("cannot allocate a PDU");
@@ -231,7 +331,9 @@ Result<Response> SimDevice::update(std::optional<std::uint32_t> lifetime) {
     coap_delete_pdu(pdu);
     return transportError("cannot add options to the Update request");
   }
-  return exchange(pdu);
+  auto result = exchange(pdu);
+  if (result && result->success() && lifetime) serverLifetime_ = *lifetime;
+  return result;
 }
 
 Result<Response> SimDevice::deregister() {
@@ -285,6 +387,95 @@ Result<void> SimDevice::runFor(milliseconds duration) {
     auto slice = static_cast<std::uint32_t>(std::clamp<long long>(left, 1, 100));
     if (coap_io_process(context_.get(), slice) < 0) {
       return transportError("coap_io_process failed");
+    }
+  }
+}
+
+Result<std::size_t> SimDevice::sleepFor(milliseconds duration) {
+  if (socketFd_ < 0) return transportError("cannot find the session's socket to drain after sleep");
+  // Deliberately no coap_io_process(): nothing is read, ACKed or retransmitted while asleep.
+  std::this_thread::sleep_for(duration);
+  return dropPending();
+}
+
+std::size_t SimDevice::dropPending() {
+  std::size_t dropped = 0;
+  char buffer[2048];
+  for (int i = 0; i < kMaxDrainedDatagrams; ++i) {
+    ssize_t n = recv(socketFd_, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n >= 0) {
+      ++dropped;
+    } else if (errno != EINTR && errno != ECONNREFUSED) {
+      // EAGAIN: drained. ECONNREFUSED was a queued ICMP error, consumed by this call.
+      break;
+    }
+  }
+  return dropped;
+}
+
+void SimDevice::onRequest(coap_resource_t* /*resource*/, coap_session_t* session,
+                          const coap_pdu_t* request, const coap_string_t* query,
+                          coap_pdu_t* response) {
+  auto* self = static_cast<SimDevice*>(coap_get_app_data(coap_session_get_context(session)));
+  auto method = methodOf(coap_pdu_get_code(request));
+  if (!self || !method) {
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_NOT_ALLOWED);
+    return;
+  }
+  ServerRequest in;
+  in.method = *method;
+  in.hasQuery = query && query->length > 0;
+  coap_opt_iterator_t it;
+  coap_option_iterator_init(request, &it, COAP_OPT_ALL);
+  while (coap_opt_t* option = coap_option_next(&it)) {
+    const std::uint8_t* value = coap_opt_value(option);
+    std::size_t length = coap_opt_length(option);
+    switch (it.number) {
+      case COAP_OPTION_URI_PATH:
+        in.path.emplace_back(reinterpret_cast<const char*>(value), length);
+        break;
+      case COAP_OPTION_ACCEPT:
+        in.accept = coap_decode_var_bytes(value, length);
+        break;
+      case COAP_OPTION_CONTENT_FORMAT:
+        in.contentFormat = coap_decode_var_bytes(value, length);
+        break;
+      case COAP_OPTION_URI_QUERY:
+        in.hasQuery = true;
+        break;
+      default:
+        break;
+    }
+  }
+  std::size_t length = 0;
+  const std::uint8_t* data = nullptr;
+  if (coap_get_data(request, &length, &data) && length > 0) {
+    in.payload.assign(reinterpret_cast<const char*>(data), length);
+  }
+
+  // This runs inside libcoap's C loop: nothing may escape, one bad request stays one 5.00.
+  ServerReply out;
+  try {
+    out = self->store_.handle(in);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lwgate-sim: request handler failed: %s\n", e.what());
+    out = ServerReply{COAP_RESPONSE_CODE(500), std::nullopt, {}};
+  }
+  coap_pdu_set_code(response, static_cast<coap_pdu_code_t>(out.code));
+  if (out.contentFormat) {
+    std::uint8_t format[4];
+    std::size_t formatLength = coap_encode_var_safe(format, sizeof format, *out.contentFormat);
+    coap_add_option(response, COAP_OPTION_CONTENT_FORMAT, formatLength, format);
+  }
+  if (!out.payload.empty()) {
+    coap_add_data(response, out.payload.size(),
+                  reinterpret_cast<const std::uint8_t*>(out.payload.data()));
+  }
+  if (self->observer_) {
+    try {
+      self->observer_(in, out);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "lwgate-sim: request observer failed: %s\n", e.what());
     }
   }
 }

@@ -5,19 +5,25 @@
 //
 // The device is synchronous on purpose: every call sends one confirmable request and runs the
 // context's own loop until the matching response, a NACK, or a deadline derived from the CoAP
-// transmission parameters, so no call can block forever. Later extensions (answering Read /
-// Write / Execute, sleeping like a queue-mode device) hang resources on the same context and
-// get served from runFor().
+// transmission parameters, so no call can block forever.
+//
+// The server reaches the device over the same UDP session (LwM2M 1.1 TS Core section 6.3: the
+// server sends its requests to the address and port the registration came from). libcoap
+// hands requests that arrive on a client session to the resources of the client's context, so
+// one catch-all resource on that context serves the ObjectStore whenever the loop runs: while
+// an action waits for its own response, during runFor(), never during sleepFor().
 #include <coap3/coap.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "gateway/util/result.h"
+#include "tests/sim/objects.h"
 
 namespace lwgate::sim {
 
@@ -37,6 +43,8 @@ struct DeviceOptions {
   // accepts ACK_TIMEOUT >= 1 s and MAX_RETRANSMIT >= 1 only; create() rejects other values.
   double ackTimeoutSeconds = 2.0;
   unsigned maxRetransmit = 4;
+  // Also host object 5 (Firmware Update) next to 1 (Server) and 3 (Device).
+  bool firmwareObject = false;
 };
 
 // A CoAP response as the device saw it.
@@ -67,12 +75,26 @@ class SimDevice {
   // 2.01 the Location-Path becomes this device's location. An error value means a transport
   // failure (RST, ICMP; messages of timeouts start with "timeout"), never a CoAP error response.
   Result<Response> registerDevice();
-  // POST /<location>[?lt=..]: a Registration Update with an optional new lifetime.
+  // POST /<location>[?lt=..]: a Registration Update. An explicit lifetime is also stored in
+  // /1/0/1; without one, "lt" is sent only if the server wrote /1/0/1 since it last heard it.
   Result<Response> update(std::optional<std::uint32_t> lifetime = std::nullopt);
   // DELETE /<location>. The location stays set, so a following Update can check for 4.04.
   Result<Response> deregister();
   // Serves the context for a bounded time (answers the server, ACKs separate responses).
   Result<void> runFor(std::chrono::milliseconds duration);
+  // Sleeps like a queue-mode device with its radio off (TS Core, Queue Mode Operation): no I/O at
+  // all for the duration, the socket stays open but unread. On waking it reads and drops whatever
+  // arrived meanwhile, since a radio that was off never received it; returns how many
+  // datagrams that was. The server's retransmissions after waking are answered as usual.
+  Result<std::size_t> sleepFor(std::chrono::milliseconds duration);
+
+  // Called after every server request the device answered.
+  using RequestObserver = std::function<void(const ServerRequest&, const ServerReply&)>;
+  void setRequestObserver(RequestObserver observer) { observer_ = std::move(observer); }
+  // The session's local UDP port: the source port of every request and the one the server
+  // sends its requests to.
+  std::uint16_t localPort() const;
+  ObjectStore& objects() { return store_; }
 
   // The location as path segments, e.g. {"rd", "4e8c"}; empty before Register.
   const std::vector<std::string>& location() const { return location_; }
@@ -92,6 +114,11 @@ class SimDevice {
                                     const coap_pdu_t* received, coap_mid_t mid);
   static void onNack(coap_session_t* session, const coap_pdu_t* sent, coap_nack_reason_t reason,
                      coap_mid_t mid);
+  static void onRequest(coap_resource_t* resource, coap_session_t* session,
+                        const coap_pdu_t* request, const coap_string_t* query,
+                        coap_pdu_t* response);
+  Result<void> addResources();
+  std::size_t dropPending();
 
   struct ContextDeleter {
     void operator()(coap_context_t* c) const { coap_free_context(c); }
@@ -102,6 +129,13 @@ class SimDevice {
 
   DeviceOptions options_;
   std::vector<std::string> location_;
+  ObjectStore store_;
+  // The lifetime the server last heard from us; Update sends "lt" only when /1/0/1 differs
+  // (TS Core section 6.2.2: Update carries the parameters that changed).
+  std::uint32_t serverLifetime_ = 0;
+  RequestObserver observer_;
+  // The session's socket, found once so sleepFor() can drain it; -1 if it could not be found.
+  int socketFd_ = -1;
   // Declared context first so the session is released before the context is freed.
   std::unique_ptr<coap_context_t, ContextDeleter> context_;
   std::unique_ptr<coap_session_t, SessionDeleter> session_;

@@ -1,6 +1,8 @@
 // lwgate-sim: runs a list of LwM2M registration actions against a server and prints one line
-// per action, so shell-driven end-to-end tests can check each answer. Exit codes: 0 every action
-// got a 2.xx, 1 some action got a CoAP error response, 2 transport failure or bad arguments.
+// per action, so shell-driven end-to-end tests can check each answer. Between and during its
+// own requests it answers the server's Read/Discover/Write/Execute, one "request ..." line each,
+// except while asleep. Exit codes (only the sim's own requests count): 0 every action got a
+// 2.xx, 1 some action got a CoAP error response, 2 transport failure or bad arguments.
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
@@ -26,10 +28,30 @@ struct UpdateAction {
   std::optional<std::uint32_t> lifetime;
 };
 struct DeregisterAction {};
+// wait= and awake= both serve the server for a while; awake= names the queue-mode window
+// after an update, wait= the pause of a plain scenario. sleep= serves nothing.
 struct WaitAction {
+  std::string verb;
   double seconds = 0;
 };
-using Action = std::variant<RegisterAction, UpdateAction, DeregisterAction, WaitAction>;
+struct SleepAction {
+  double seconds = 0;
+};
+using Action =
+    std::variant<RegisterAction, UpdateAction, DeregisterAction, WaitAction, SleepAction>;
+
+std::optional<double> parseSeconds(const std::string& number) {
+  try {
+    std::size_t used = 0;
+    double seconds = std::stod(number, &used);
+    if (used != number.size() || !(seconds >= 0.0 && seconds <= kMaxWaitSeconds)) {
+      return std::nullopt;
+    }
+    return seconds;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 std::optional<Action> parseAction(const std::string& text) {
   if (text == "register") return RegisterAction{};
@@ -44,21 +66,14 @@ std::optional<Action> parseAction(const std::string& text) {
     if (ec != std::errc() || end != last || first == last) return std::nullopt;
     return UpdateAction{lt};
   }
-  const std::string waitPrefix = "wait=";
-  if (text.rfind(waitPrefix, 0) == 0) {
-    try {
-      std::size_t used = 0;
-      std::string number = text.substr(waitPrefix.size());
-      double seconds = std::stod(number, &used);
-      if (used != number.size() || !(seconds >= 0.0 && seconds <= kMaxWaitSeconds)) {
-        return std::nullopt;
-      }
-      return WaitAction{seconds};
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
+  std::size_t equals = text.find('=');
+  if (equals == std::string::npos) return std::nullopt;
+  std::string verb = text.substr(0, equals);
+  if (verb != "wait" && verb != "awake" && verb != "sleep") return std::nullopt;
+  auto seconds = parseSeconds(text.substr(equals + 1));
+  if (!seconds) return std::nullopt;
+  if (verb == "sleep") return SleepAction{*seconds};
+  return WaitAction{verb, *seconds};
 }
 
 // Diagnostic payloads are peer-controlled text; escape them so one action stays one line.
@@ -81,6 +96,38 @@ std::string quote(const std::string& text) {
 
 void printLine(const std::string& line) {
   std::cout << line << '\n' << std::flush;  // flush: tests read lines while we still run
+}
+
+// Uri-Path segments are peer-controlled: keep printable ASCII, escape the rest.
+std::string pathForLog(const std::vector<std::string>& segments) {
+  if (segments.empty()) return "/";
+  std::string out;
+  for (const auto& segment : segments) {
+    out += '/';
+    for (unsigned char c : segment) {
+      if (c <= 0x20 || c >= 0x7f || c == '\\') {
+        char hex[5];
+        std::snprintf(hex, sizeof hex, "\\x%02x", c);
+        out += hex;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+  }
+  return out;
+}
+
+// "request GET /3/0/9 accept=11542 -> 2.05"; accept= and ct= appear when the request had them.
+void printRequest(const ServerRequest& request, const ServerReply& reply) {
+  std::string line =
+      std::string("request ") + methodName(request.method) + " " + pathForLog(request.path);
+  if (request.accept) line += " accept=" + std::to_string(*request.accept);
+  if (request.contentFormat) line += " ct=" + std::to_string(*request.contentFormat);
+  printLine(line + " -> " + codeText(reply.code));
+}
+
+std::chrono::milliseconds toMilliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
 }
 
 // Prints the action's line and returns its exit-code contribution.
@@ -136,9 +183,12 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-retransmit", options.maxRetransmit, "CoAP MAX_RETRANSMIT")
       ->capture_default_str();
+  app.add_flag("--firmware", options.firmwareObject,
+               "Also host object 5 (Firmware Update); adds </5/0> to the default --objects");
   app.add_flag("-v,--verbose", verbose, "Log libcoap packet dumps to stderr");
   app.add_option("actions", actionTexts,
-                 "register | update | update-lt=SECS | deregister | wait=SECS, run in order")
+                 "register | update | update-lt=SECS | deregister | wait=SECS | awake=SECS | "
+                 "sleep=SECS, run in order; all but sleep answer the server's requests")
       ->required();
 
   try {
@@ -148,6 +198,7 @@ int run(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitFailure;
   }
   options.lifetime = noLifetime ? std::nullopt : lifetime;
+  if (options.firmwareObject && app.count("--objects") == 0) options.objects += ",</5/0>";
 
   std::vector<Action> actions;
   for (const auto& text : actionTexts) {
@@ -167,6 +218,9 @@ int run(int argc, char** argv) {
   }
   SimDevice& device = **created;
   if (!location.empty()) device.setLocation(location);
+  device.setRequestObserver(printRequest);
+  // Tests address the sim's requests to this port (it is the one the server registered).
+  std::cerr << "local port " << device.localPort() << std::endl;
 
   int exitCode = kExitOk;
   for (const auto& action : actions) {
@@ -178,12 +232,21 @@ int run(int argc, char** argv) {
     } else if (std::holds_alternative<DeregisterAction>(action)) {
       rc = report("deregister", device.deregister(), device);
     } else if (auto* wait = std::get_if<WaitAction>(&action)) {
-      auto ms = std::chrono::milliseconds(static_cast<long long>(wait->seconds * 1000.0));
+      auto ms = toMilliseconds(wait->seconds);
       auto done = device.runFor(ms);
       if (done) {
-        printLine("wait " + std::to_string(ms.count()) + "ms");
+        printLine(wait->verb + " " + std::to_string(ms.count()) + "ms");
       } else {
-        printLine("wait failed reason=" + quote(done.error().message));
+        printLine(wait->verb + " failed reason=" + quote(done.error().message));
+        rc = kExitFailure;
+      }
+    } else if (auto* sleep = std::get_if<SleepAction>(&action)) {
+      auto ms = toMilliseconds(sleep->seconds);
+      auto dropped = device.sleepFor(ms);
+      if (dropped) {
+        printLine("sleep " + std::to_string(ms.count()) + "ms dropped=" + std::to_string(*dropped));
+      } else {
+        printLine("sleep failed reason=" + quote(dropped.error().message));
         rc = kExitFailure;
       }
     }
@@ -191,6 +254,9 @@ int run(int argc, char** argv) {
     // After a transport failure the server's state is unknown; later actions would only
     // report confusing follow-on errors.
     if (rc == kExitFailure) break;
+  }
+  for (const auto& [path, count] : device.objects().executions()) {
+    printLine("executed " + path + " " + std::to_string(count));
   }
   return exitCode;
 }
