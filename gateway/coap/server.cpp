@@ -93,6 +93,7 @@ struct ServerCallbacks {
     }
 
     const auto mid = static_cast<std::uint16_t>(coap_pdu_get_mid(pdu));
+    self->current_ = session;
     core::Response out;
     if (const core::Response* seen = self->dedup_.find(req.peer, mid)) {
       log::debug("duplicate message id {} from {}:{}, answering as before", mid, req.peer.address,
@@ -109,6 +110,7 @@ struct ServerCallbacks {
       }
       self->dedup_.remember(req.peer, mid, out);
     }
+    self->current_ = nullptr;
     ++self->handled_;
     // libcoap's response PDU already has the right type, Message ID and token, and any option
     // libcoap added itself (Block1 when it reassembled an upload).
@@ -152,6 +154,72 @@ struct ServerCallbacks {
       coap_add_data(response, out.payload.size(),
                     reinterpret_cast<const uint8_t*>(out.payload.data()));
     }
+  }
+
+  static core::Peer peerOf(coap_session_t* session) {
+    core::Peer peer;
+    peer.transport = "udp";
+    peer.address = addressText(coap_session_get_addr_remote(session), &peer.port);
+    return peer;
+  }
+
+  static std::vector<std::uint8_t> tokenOf(const coap_pdu_t* pdu) {
+    const coap_bin_const_t t = coap_pdu_get_token(pdu);
+    return {t.s, t.s + t.length};
+  }
+
+  static coap_response_t onResponse(coap_session_t* session, const coap_pdu_t*,
+                                    const coap_pdu_t* received, const coap_mid_t) {
+    auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    if (!self->onAnswer_) return COAP_RESPONSE_OK;
+    Server::Answer a;
+    a.peer = peerOf(session);
+    a.token = tokenOf(received);
+    a.code = static_cast<std::uint8_t>(coap_pdu_get_code(received));
+    coap_opt_iterator_t it;
+    if (coap_opt_t* o = coap_check_option(received, COAP_OPTION_CONTENT_FORMAT, &it)) {
+      a.contentFormat =
+          static_cast<std::uint16_t>(coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)));
+    }
+    if (coap_opt_t* o = coap_check_option(received, COAP_OPTION_OBSERVE, &it)) {
+      a.observe = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+    }
+    size_t len = 0, offset = 0, total = 0;
+    const uint8_t* data = nullptr;
+    if (coap_get_data_large(received, &len, &data, &offset, &total) && data) {
+      a.payload.assign(reinterpret_cast<const char*>(data), len);
+    }
+    try {
+      self->onAnswer_(a);
+    } catch (const std::exception& e) {
+      log::error("LWG1901 internal error handling an answer from {}: {}", a.peer.address, e.what());
+    }
+    return COAP_RESPONSE_OK;
+  }
+
+  static void onNack(coap_session_t* session, const coap_pdu_t* sent, coap_nack_reason_t reason,
+                     const coap_mid_t) {
+    auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    if (!self->onFailure_ || !sent) return;
+    const char* why = "no answer";
+    switch (reason) {
+      case COAP_NACK_TOO_MANY_RETRIES:
+        why = "no answer after all retransmissions";
+        break;
+      case COAP_NACK_NOT_DELIVERABLE:
+        why = "not deliverable";
+        break;
+      case COAP_NACK_RST:
+        why = "the device answered RST";
+        break;
+      case COAP_NACK_TLS_FAILED:
+        why = "DTLS failure";
+        break;
+      case COAP_NACK_ICMP_ISSUE:
+        why = "ICMP error (port unreachable?)";
+        break;
+    }
+    self->onFailure_(peerOf(session), tokenOf(sent), why);
   }
 
   static int onEvent(coap_session_t* session, coap_event_t event) {
@@ -212,6 +280,8 @@ Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerO
   // libcoap reassembles Block1 uploads (large Register payloads) and hands us one body.
   coap_context_set_block_mode(self->ctx_, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
   coap_register_event_handler(self->ctx_, &ServerCallbacks::onEvent);
+  coap_register_response_handler(self->ctx_, &ServerCallbacks::onResponse);
+  coap_register_nack_handler(self->ctx_, &ServerCallbacks::onNack);
 
   // Every path goes to one handler: the core decides what is a resource (/rd, /rd/<id>, later
   // /dp and /bs) and answers 4.04 itself.
@@ -224,7 +294,99 @@ Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerO
   return self;
 }
 
+namespace {
+std::string sessionKey(const core::Peer& p) {
+  return p.transport + "|" + p.address + "|" + std::to_string(p.port);
+}
+}  // namespace
+
+void Server::keepSession(const core::Peer& peer) {
+  if (!current_) return;
+  auto& slot = sessions_[sessionKey(peer)];
+  if (slot == current_) return;
+  if (slot) coap_session_release(slot);
+  slot = coap_session_reference(current_);
+}
+
+void Server::dropSession(const core::Peer& peer) {
+  auto it = sessions_.find(sessionKey(peer));
+  if (it == sessions_.end()) return;
+  coap_session_release(it->second);
+  sessions_.erase(it);
+}
+
+bool Server::hasSession(const core::Peer& peer) const {
+  return sessions_.contains(sessionKey(peer));
+}
+
+Result<void> Server::sendRequest(const core::Peer& peer, const core::OutgoingRequest& request,
+                                 std::uint16_t messageId, const std::vector<std::uint8_t>& token) {
+  auto it = sessions_.find(sessionKey(peer));
+  if (it == sessions_.end()) {
+    return makeError(ErrorCode::kNotFound, "no session with " + peer.address + ":" +
+                                               std::to_string(peer.port) +
+                                               "; waiting for the device to talk first");
+  }
+  coap_session_t* session = it->second;
+  coap_pdu_t* pdu = coap_pdu_init(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(request.method),
+                                  messageId, coap_session_max_pdu_size(session));
+  if (!pdu) return makeError(ErrorCode::kInternal, "libcoap: cannot allocate a request");
+  auto fail = [&](const char* what) {
+    coap_delete_pdu(pdu);
+    return makeError(ErrorCode::kInternal, std::string("libcoap: cannot add ") + what);
+  };
+  if (!coap_add_token(pdu, token.size(), token.data())) return fail("the token");
+  uint8_t buf[4];
+  // Options in ascending number order: Observe 6, Uri-Path 11, Content-Format 12,
+  // Uri-Query 15, Accept 17.
+  if (request.observe &&
+      !coap_add_option(pdu, COAP_OPTION_OBSERVE,
+                       coap_encode_var_safe(buf, sizeof buf, *request.observe), buf)) {
+    return fail("Observe");
+  }
+  for (const auto& seg : request.uriPath) {
+    if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, seg.size(),
+                         reinterpret_cast<const uint8_t*>(seg.data()))) {
+      return fail("Uri-Path");
+    }
+  }
+  if (request.contentFormat &&
+      !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+                       coap_encode_var_safe(buf, sizeof buf, *request.contentFormat), buf)) {
+    return fail("Content-Format");
+  }
+  for (const auto& q : request.uriQuery) {
+    if (!coap_add_option(pdu, COAP_OPTION_URI_QUERY, q.size(),
+                         reinterpret_cast<const uint8_t*>(q.data()))) {
+      return fail("Uri-Query");
+    }
+  }
+  if (request.accept &&
+      !coap_add_option(pdu, COAP_OPTION_ACCEPT,
+                       coap_encode_var_safe(buf, sizeof buf, *request.accept), buf)) {
+    return fail("Accept");
+  }
+  if (!request.payload.empty()) {
+    // libcoap sends a payload larger than one datagram with Block1 and needs it until the
+    // transfer is done: give it a copy it frees.
+    auto* copy = new std::vector<std::uint8_t>(request.payload);
+    if (!coap_add_data_large_request(
+            session, pdu, copy->size(), copy->data(),
+            [](coap_session_t*, void* p) { delete static_cast<std::vector<std::uint8_t>*>(p); },
+            copy)) {
+      delete copy;
+      return fail("the payload");
+    }
+  }
+  if (coap_send(session, pdu) == COAP_INVALID_MID) {
+    return makeError(ErrorCode::kInternal, "libcoap could not send the request");
+  }
+  return {};
+}
+
 Server::~Server() {
+  for (auto& [key, session] : sessions_) coap_session_release(session);
+  sessions_.clear();
   releaseHeld();
   if (ctx_) coap_free_context(ctx_);
 }

@@ -6,7 +6,9 @@
 // fd() is readable (libcoap keeps its sockets and its retransmission timer in that epoll fd).
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "gateway/core/clock.h"
 #include "gateway/core/exchange_cache.h"
 #include "gateway/core/message.h"
+#include "gateway/core/operation_mapping.h"
 #include "gateway/util/log.h"
 #include "gateway/util/result.h"
 
@@ -68,6 +71,39 @@ class Server {
   // deduplication cache forgets the answers it remembered for them.
   void failHeldResponses(const Error& error);
 
+  // ---- Downlink: requests from the gateway to devices ----
+  // LwM2M clients expect server requests from the address and port they registered with (and a
+  // NAT only lets those through), so requests go out on the server-side session the device's
+  // own messages arrived on. keepSession() holds on to that session for a peer; call it while
+  // handling the peer's request (Register/Update). dropSession() lets it go.
+  void keepSession(const core::Peer& peer);
+  void dropSession(const core::Peer& peer);
+  bool hasSession(const core::Peer& peer) const;
+
+  // Sends a confirmable request with the given Message ID and token (both chosen and persisted
+  // by the caller beforehand) on the peer's session. libcoap retransmits it, reassembles a
+  // Block2 answer and reports the outcome to the handlers below. kNotFound when no session is
+  // kept for the peer: the device has to talk to us first.
+  Result<void> sendRequest(const core::Peer& peer, const core::OutgoingRequest& request,
+                           std::uint16_t messageId, const std::vector<std::uint8_t>& token);
+
+  struct Answer {
+    core::Peer peer;
+    std::vector<std::uint8_t> token;
+    std::uint8_t code = 0;
+    std::optional<std::uint16_t> contentFormat;
+    std::string payload;
+    std::optional<std::uint32_t> observe;  // set on an Observe answer or notification
+  };
+  using AnswerHandler = std::function<void(const Answer&)>;
+  // No answer after all retransmissions, a RST, or an ICMP error.
+  using FailureHandler = std::function<void(
+      const core::Peer& peer, const std::vector<std::uint8_t>& token, std::string_view why)>;
+  void setDownlinkHandlers(AnswerHandler onAnswer, FailureHandler onFailure) {
+    onAnswer_ = std::move(onAnswer);
+    onFailure_ = std::move(onFailure);
+  }
+
   // Routes libcoap's own log lines into ours, at `level` and more severe.
   static void routeLibraryLog(log::Level level);
 
@@ -85,6 +121,10 @@ class Server {
   bool deferResponses_ = false;
   std::size_t handled_ = 0;
   std::vector<Held> held_;
+  coap_session_t* current_ = nullptr;                // the session whose request is being handled
+  std::map<std::string, coap_session_t*> sessions_;  // kept per peer, referenced
+  AnswerHandler onAnswer_;
+  FailureHandler onFailure_;
 };
 
 }  // namespace lwgate::coap

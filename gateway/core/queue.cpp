@@ -98,10 +98,8 @@ void DownlinkQueue::deviceRegistered(std::string_view endpoint, bool queueMode,
   d.registered = true;
   d.queueMode = queueMode;
   d.awakeWindow = awakeWindow;
-  if (heardNow) {
-    d.unreachable = false;
-    d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
-  }
+  d.unreachable = !heardNow;
+  if (heardNow) d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
   dispatch(endpoint);
 }
 
@@ -158,6 +156,16 @@ void DownlinkQueue::transportFailed(std::int64_t id, std::string_view why) {
   r.reason = std::string(why);
   (void)store_.saveRequest(r);  // at worst it is found in flight after a restart: same rules
   d.queue.push_front(id);
+}
+
+void DownlinkQueue::abort(std::int64_t id, std::string_view why) {
+  auto it = requests_.find(id);
+  if (it == requests_.end() || it->second.state != RequestState::kInFlight) return;
+  const std::string endpoint = it->second.endpoint;
+  Device& d = device(endpoint);
+  if (d.inFlight == id) d.inFlight.reset();
+  finish(id, RequestState::kFailed, std::string(why));
+  dispatch(endpoint);
 }
 
 void DownlinkQueue::tick() {

@@ -79,8 +79,10 @@ class DownlinkQueue {
   Result<void> cancel(std::int64_t id, std::string_view reason = "cancelled by the caller");
 
   // The device registered (again): reachable at its new address. A queue-mode device is awake
-  // now (a Register is a message from it), unless heardNow is false: registrations restored at
-  // start-up say where a device is, not that it is awake. awakeWindow overrides the config.
+  // now (a Register is a message from it). heardNow false is for registrations restored at
+  // start-up: they say where a device is, not that it can be reached - after a restart there is
+  // no session to it and a NAT may have closed - so nothing is sent until it talks.
+  // awakeWindow overrides the configured one.
   void deviceRegistered(std::string_view endpoint, bool queueMode,
                         std::optional<Millis> awakeWindow = std::nullopt, bool heardNow = true);
   // Any message from the device (Update, Notify, Send, a request, a response): a queue-mode
@@ -96,6 +98,10 @@ class DownlinkQueue {
   // No answer (retransmissions exhausted) or a RST: back to the head of the queue and the device
   // counts as asleep until it sends something; after maxAttempts the request fails.
   void transportFailed(std::int64_t id, std::string_view why);
+
+  // The request in flight could not be transmitted at all (no way to encode it for this
+  // device): it ends "failed" and the queue goes on.
+  void abort(std::int64_t id, std::string_view why);
 
   // Ends requests whose deadline passed. Call when nextTimer() is due.
   void tick();

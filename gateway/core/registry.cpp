@@ -75,6 +75,7 @@ Result<const Registration*> Registry::update(std::string_view location,
     return makeError(ErrorCode::kNotFound, "no registration at this location; register again");
   }
   Registration next = *current;
+  const Peer previousPeer = current->peer;
   if (params.lifetime) {
     next.lifetime = *params.lifetime;
     next.lifetimeSyncPending = false;
@@ -99,8 +100,26 @@ Result<const Registration*> Registry::update(std::string_view location,
   std::string loc = next.location;
   insertInMemory(std::move(next));
   const Registration* updated = findByLocation(loc);
-  if (listener_) listener_->updated(*updated);
+  if (listener_) listener_->updated(*updated, previousPeer);
   return updated;
+}
+
+Result<const Registration*> Registry::adoptLifetime(std::string_view location,
+                                                    std::uint32_t lifetime) {
+  const Registration* current = findByLocation(location);
+  if (!current) return makeError(ErrorCode::kNotFound, "no registration at this location");
+  Registration next = *current;
+  next.lifetime = lifetime;
+  next.lifetimeSyncPending = false;
+  next.expiresAt = current->expiresAt - Seconds(current->lifetime) + Seconds(lifetime);
+  if (auto saved = store_.updateRegistration(next); !saved) return saved.error();
+  eraseInMemory(location);
+  std::string loc = next.location;
+  const Peer peer = next.peer;
+  insertInMemory(std::move(next));
+  const Registration* adopted = findByLocation(loc);
+  if (listener_) listener_->updated(*adopted, peer);
+  return adopted;
 }
 
 Result<Registration> Registry::deregister(std::string_view location) {

@@ -29,7 +29,8 @@ class RegistryListener {
  public:
   virtual ~RegistryListener() = default;
   virtual void registered(const Registration& reg, const Registration* replaced) = 0;
-  virtual void updated(const Registration& reg) = 0;
+  // previousPeer: where the device was before this Update (its address may have changed).
+  virtual void updated(const Registration& reg, const Peer& previousPeer) = 0;
   virtual void deregistered(const Registration& reg) = 0;
   virtual void expired(const Registration& reg) = 0;
 };
@@ -71,6 +72,11 @@ class Registry {
   // address changed sends an Update).
   Result<const Registration*> update(std::string_view location, const lwm2m::UpdateParams& params,
                                      std::optional<lwm2m::ObjectList> objects, const Peer& peer);
+
+  // The lifetime read from the device's Server object (/1/x/1) after it registered without
+  // lt= (spec/cr-registration-lifetime.txt): adopted and persisted; the registration then
+  // expires that long after its last Register/Update. kNotFound if the location is gone.
+  Result<const Registration*> adoptLifetime(std::string_view location, std::uint32_t lifetime);
 
   // De-register (kNotFound if unknown). Returns the removed registration.
   Result<Registration> deregister(std::string_view location);

@@ -135,7 +135,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
   }
   Config c;
   Checker ck(origin);
-  ck.onlyKeys(root, "", {"server", "coap", "registration", "log"});
+  ck.onlyKeys(root, "", {"server", "coap", "registration", "queue", "log"});
 
   if (const toml::table* s = ck.section(root, "server")) {
     ck.onlyKeys(*s, "[server] ",
@@ -184,6 +184,13 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     ck.onlyKeys(*s, "[registration] ", {"max_payload", "max_objects"});
     ck.count(s, "registration", "max_payload", 64, 1 << 20, &c.maxPayload);
     ck.count(s, "registration", "max_objects", 1, 65536, &c.maxObjects);
+  }
+  if (const toml::table* s = ck.section(root, "queue")) {
+    ck.onlyKeys(*s, "[queue] ", {"awake_window", "request_ttl", "max_per_device", "max_attempts"});
+    ck.seconds(s, "queue", "awake_window", 1, 86400, &c.awakeWindow);
+    ck.seconds(s, "queue", "request_ttl", 1, 31'536'000, &c.requestTtl);
+    ck.count(s, "queue", "max_per_device", 1, 1'000'000, &c.maxPerDevice);
+    ck.count(s, "queue", "max_attempts", 1, 100, &c.maxAttempts);
   }
   if (const toml::table* s = ck.section(root, "log")) {
     ck.onlyKeys(*s, "[log] ", {"level"});

@@ -27,6 +27,11 @@ struct Config {
   // [registration]
   std::size_t maxPayload = 16384;
   std::size_t maxObjects = 1024;
+  // [queue]
+  double awakeWindow = 93;    // seconds
+  double requestTtl = 86400;  // seconds
+  std::size_t maxPerDevice = 1000;
+  std::size_t maxAttempts = 5;
   // [log]
   log::Level logLevel = log::Level::kInfo;
 };

@@ -15,6 +15,7 @@
 #include "gateway/coap/server.h"
 #include "gateway/core/registration_interface.h"
 #include "gateway/core/registry.h"
+#include "gateway/daemon/downlink.h"
 #include "gateway/util/log.h"
 #include "lwgate/version.h"
 
@@ -76,6 +77,7 @@ class Daemon final : public core::RegistryListener {
 
   ~Daemon() override {
     if (coapSource_) sd_event_source_unref(coapSource_);
+    if (queueSource_) sd_event_source_unref(queueSource_);
     if (expirySource_) sd_event_source_unref(expirySource_);
     if (event_) sd_event_unref(event_);
   }
@@ -112,17 +114,21 @@ class Daemon final : public core::RegistryListener {
         r.lifetimeSyncPending ? " (default, lt absent)" : "", r.version, r.binding.text,
         r.queueMode() ? " queue-mode" : "", r.objects.links.size(),
         replaced ? " replaces=rd/" + replaced->location : "");
+    downlink_->registered(r, replaced);
   }
-  void updated(const core::Registration& r) override {
+  void updated(const core::Registration& r, const core::Peer& previousPeer) override {
     log::debug("LWG2003 updated endpoint={} location=rd/{} from={} lifetime={}s", r.endpoint,
                r.location, peerText(r.peer), r.lifetime);
+    downlink_->updated(r, previousPeer);
   }
   void deregistered(const core::Registration& r) override {
     log::info("LWG2004 de-registered endpoint={} location=rd/{}", r.endpoint, r.location);
+    downlink_->gone(r);
   }
   void expired(const core::Registration& r) override {
     log::info("LWG2005 registration expired endpoint={} location=rd/{} (no Update within {}s)",
               r.endpoint, r.location, r.lifetime);
+    downlink_->gone(r);
   }
 
  private:
@@ -168,12 +174,6 @@ class Daemon final : public core::RegistryListener {
     if (!store) return store.error();
     store_ = std::move(*store);
 
-    auto restored = loadRegistry();
-    if (!restored) return restored.error();
-    for (const auto& r : restored->expired) expired(r);
-    log::notice("LWG1005 restored {} registrations from the database ({} expired while stopped)",
-                restored->active, restored->expired.size());
-
     coap::Server::routeLibraryLog(log::enabled(log::Level::kDebug) ? log::Level::kInfo
                                                                    : log::Level::kWarning);
     auto server = coap::Server::create(
@@ -181,6 +181,16 @@ class Daemon final : public core::RegistryListener {
         [this](const core::Request& r) { return handle(r); });
     if (!server) return server.error();
     coap_ = std::move(*server);
+
+    downlink_ = std::make_unique<Downlink>(clock_, db_->connection(), *coap_, queueConfig());
+    if (auto opened = downlink_->open(); !opened) return opened.error();
+    auto restored = loadRegistry();
+    if (!restored) return restored.error();
+    for (const auto& r : restored->expired) expired(r);
+    registry_->forEach([this](const core::Registration& r) { downlink_->restored(r); });
+    log::notice("LWG1005 restored {} registrations from the database ({} expired while stopped)",
+                restored->active, restored->expired.size());
+
     for (const auto& text : config_.listen) {
       auto address = coap::parseListenAddress(text);
       if (!address) return address.error();
@@ -190,7 +200,12 @@ class Daemon final : public core::RegistryListener {
     }
     int rc = sd_event_add_io(event_, &coapSource_, coap_->fd(), EPOLLIN, &Daemon::onCoapIo, this);
     if (rc < 0) return makeError(ErrorCode::kInternal, "cannot watch the CoAP sockets");
-    rearmExpiry();
+    rc = sd_event_add_time(event_, &queueSource_, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                           &Daemon::onQueueTimer, this);
+    if (rc < 0) return makeError(ErrorCode::kInternal, "cannot add the queue timer");
+    sd_event_source_set_enabled(queueSource_, SD_EVENT_OFF);
+    downlink_->flush();
+    rearmTimers();
     return {};
   }
 
@@ -210,6 +225,14 @@ class Daemon final : public core::RegistryListener {
   }
 
   core::RegistryLimits registryLimits() const { return {.maxDevices = config_.maxDevices}; }
+  core::QueueConfig queueConfig() const {
+    core::QueueConfig q;
+    q.awakeWindow = core::Millis(static_cast<std::int64_t>(config_.awakeWindow * 1000));
+    q.defaultTtl = core::Seconds(static_cast<std::int64_t>(config_.requestTtl));
+    q.maxPerDevice = config_.maxPerDevice;
+    q.maxAttempts = static_cast<unsigned>(config_.maxAttempts);
+    return q;
+  }
   core::RegistrationLimits registrationLimits() const {
     return {.maxPayload = config_.maxPayload, .maxObjects = config_.maxObjects};
   }
@@ -255,6 +278,7 @@ class Daemon final : public core::RegistryListener {
     log::setLevel(config_.logLevel);
     registry_->setLimits(registryLimits());
     rd_->setLimits(registrationLimits());
+    downlink_->setConfig(queueConfig());
     log::notice("LWG1008 configuration reloaded from {}",
                 source.empty() ? "built-in defaults" : source);
   }
@@ -293,12 +317,36 @@ class Daemon final : public core::RegistryListener {
             makeError(ErrorCode::kStorage, "the gateway could not store this; try again later"));
         if (auto reloaded = loadRegistry(); !reloaded) {
           log::error("LWG1097 cannot reload the registrations: {}", reloaded.error().message);
+        } else if (auto queue = downlink_->discardAndReload(); !queue) {
+          log::error("LWG1097 cannot reload the downlink queue: {}", queue.error().message);
         }
       }
     }
     coap_->setDeferResponses(false);
     coap_->flushResponses();
+    downlink_->flush();
+    rearmTimers();
+  }
+
+  void rearmTimers() {
     rearmExpiry();
+    auto next = downlink_->nextTimer();
+    if (!next) {
+      sd_event_source_set_enabled(queueSource_, SD_EVENT_OFF);
+      return;
+    }
+    const auto usec =
+        std::chrono::duration_cast<std::chrono::microseconds>(next->time_since_epoch()).count();
+    sd_event_source_set_time(queueSource_, static_cast<uint64_t>(std::max<int64_t>(usec, 1)));
+    sd_event_source_set_enabled(queueSource_, SD_EVENT_ONESHOT);
+  }
+
+  static int onQueueTimer(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    self->downlink_->tick();
+    self->downlink_->flush();
+    self->rearmTimers();
+    return 0;
   }
 
   // (Re)builds the registry from the database: at start-up, and after a failed commit, when
@@ -309,6 +357,7 @@ class Daemon final : public core::RegistryListener {
     if (!restored) return restored.error();
     registry_->setListener(this);
     rd_ = std::make_unique<core::RegistrationInterface>(*registry_, registrationLimits());
+    downlink_->setRegistry(registry_.get());
     armedExpiry_.reset();
     return restored;
   }
@@ -317,6 +366,7 @@ class Daemon final : public core::RegistryListener {
     auto* self = static_cast<Daemon*>(userdata);
     self->armedExpiry_.reset();  // a oneshot source is off once it fired
     auto result = self->registry_->expire();
+    self->downlink_->flush();
     if (result.storeError) {
       log::error(
           "LWG1093 cannot delete expired registrations from the database (they are "
@@ -350,9 +400,11 @@ class Daemon final : public core::RegistryListener {
   std::unique_ptr<core::Registry> registry_;
   std::unique_ptr<core::RegistrationInterface> rd_;
   std::unique_ptr<coap::Server> coap_;
+  std::unique_ptr<Downlink> downlink_;  // after coap_: it uses the server
   sd_event* event_ = nullptr;
   sd_event_source* coapSource_ = nullptr;
   sd_event_source* expirySource_ = nullptr;
+  sd_event_source* queueSource_ = nullptr;
   std::optional<core::SteadyTime> armedExpiry_;
 };
 

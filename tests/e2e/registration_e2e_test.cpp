@@ -165,6 +165,23 @@ TEST_F(RegistrationE2E, SimulatorRegistersUpdatesAndDeregisters) {
   EXPECT_EQ(count("registrations"), 0);
 }
 
+// spec/cr-registration-lifetime.txt: without lt= the server must read /1/x/1. The gateway
+// queues that Read itself (persisted, sent on the device's own session, answered in text/plain)
+// and adopts the value; the request ends "done" in the requests table.
+TEST_F(RegistrationE2E, LifetimeIsReadFromTheDeviceWhenRegisterHasNone) {
+  auto r = sim({"--ep", "no-lt", "--no-lt", "--lt", "777", "register", "awake=3"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err << gw.log();
+  EXPECT_NE(r.out.find("request GET /1/0/1 accept=0 -> 2.05"), std::string::npos) << r.out;
+  EXPECT_TRUE(gw.waitForLog("LWG2006 lifetime of no-lt synchronised from /1/0/1: 777s"))
+      << gw.log();
+  EXPECT_EQ(queryInt(gw.database(), "SELECT lifetime FROM registrations"), 777);
+  EXPECT_EQ(queryInt(gw.database(), "SELECT lifetime_sync_pending FROM registrations"), 0);
+  EXPECT_EQ(queryText(gw.database(),
+                      "SELECT state || ' ' || path || ' ' || response_code "
+                      "FROM requests"),
+            "done /1/0/1 69");
+}
+
 TEST_F(RegistrationE2E, ReRegistrationReplacesTheOldLocation) {
   auto first = coapClient("post", rd("ep=dev&lt=300"), "</3/0>");
   auto second = coapClient("post", rd("ep=dev&lt=300&b=UQ"), "</3/0>,</4/0>");

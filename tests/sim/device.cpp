@@ -140,8 +140,10 @@ std::string Response::codeText() const {
 
 SimDevice::SimDevice(DeviceOptions options)
     : options_(std::move(options)),
-      store_(ObjectStore::standard(options_.endpoint, options_.lifetime.value_or(kDefaultLifetime),
-                                   options_.firmwareObject, unixNow)),
+      store_(ObjectStore::standard(
+          options_.endpoint,
+          options_.lifetime.value_or(options_.storedLifetime.value_or(kDefaultLifetime)),
+          options_.firmwareObject, unixNow)),
       serverLifetime_(store_.lifetime()) {}
 
 SimDevice::~SimDevice() {

@@ -32,6 +32,9 @@ struct DeviceOptions {
   std::string endpoint;   // "ep"; empty omits the parameter (negative tests)
   // "lt" in seconds; nullopt omits it so the server has to learn it from /1/x/1.
   std::optional<std::uint32_t> lifetime = 300;
+  // The Lifetime resource /1/0/1 when lt is omitted (default 86400), so a test can tell the
+  // value the server read from the default it would otherwise assume.
+  std::optional<std::uint32_t> storedLifetime;
   std::string lwm2mVersion = "1.1";  // "lwm2m"; empty omits it
   std::string binding = "U";         // "b"; empty omits it
   // Queue mode: LwM2M 1.1 sends the "Q" parameter, 1.0 spells it as the "Q" binding letter.

@@ -165,7 +165,8 @@ int run(int argc, char** argv) {
   app.add_option("--server", options.serverUri, "Server URI, coap://HOST:PORT")->required();
   app.add_option("--ep", options.endpoint, "Endpoint client name (empty omits ep)")->required();
   app.add_option("--lt", lifetime, "Registration lifetime in seconds (default 300)");
-  app.add_flag("--no-lt", noLifetime, "Omit lt so the server reads /1/x/1");
+  app.add_flag("--no-lt", noLifetime,
+               "Omit lt so the server reads /1/x/1 (which holds --lt if given, else 86400)");
   app.add_option("--lwm2m", options.lwm2mVersion, "LwM2M version (empty omits it)")
       ->capture_default_str();
   app.add_option("--binding", options.binding, "Binding mode (empty omits b)")
@@ -197,7 +198,8 @@ int run(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitFailure;
   }
-  options.lifetime = noLifetime ? std::nullopt : lifetime;
+  options.lifetime = noLifetime ? std::nullopt : std::optional<std::uint32_t>(lifetime);
+  if (noLifetime && app.count("--lt") > 0) options.storedLifetime = lifetime;
   if (options.firmwareObject && app.count("--objects") == 0) options.objects += ",</5/0>";
 
   std::vector<Action> actions;

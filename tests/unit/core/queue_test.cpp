@@ -358,6 +358,8 @@ TEST_F(QueueRestartTest, InFlightWithinExchangeLifetimeIsResentWithTheSameIds) {
   EXPECT_EQ(lastRestored.resumed, 1u);
   EXPECT_EQ(lastRestored.queued, 1u);
   q->deviceRegistered("dev", false, std::nullopt, /*heardNow=*/false);
+  EXPECT_TRUE(rec.sent.empty()) << "no session after a restart until the device talks";
+  q->deviceMessage("dev");
   ASSERT_EQ(rec.sent.size(), 1u);
   EXPECT_EQ(rec.sent[0].id, id);
   EXPECT_EQ(rec.sent[0].messageId, oldMid) << "the device's deduplication drops a repeat";
@@ -405,6 +407,17 @@ TEST_F(QueueRestartTest, QueuedRequestsSurviveInOrder) {
     EXPECT_EQ(rec.sent.back().path, "/3/0/" + std::to_string(i));
     q->responded(rec.sent.back().id, 0x45, {}, std::nullopt);
   }
+}
+
+TEST_F(QueueTest, AbortEndsTheRequestInFlightAndGoesOn) {
+  q->deviceRegistered("dev", false);
+  const auto a = submit("/3/0/0");
+  submit("/3/0/1");
+  q->abort(a, "cannot encode");
+  EXPECT_EQ(store.rows[a].state, RequestState::kFailed);
+  EXPECT_EQ(store.rows[a].reason, "cannot encode");
+  ASSERT_EQ(rec.sent.size(), 2u);
+  EXPECT_EQ(rec.sent[1].path, "/3/0/1");
 }
 
 TEST(DownlinkNames, RoundTripAndIdempotence) {

@@ -78,6 +78,23 @@ TEST_F(RegistryTest, MissingLifetimeUsesDefaultAndAsksForSync) {
   EXPECT_EQ((*u)->lifetime, 600u);
 }
 
+TEST_F(RegistryTest, AdoptedLifetimeCountsFromTheLastRegisterOrUpdate) {
+  Registry reg = makeRegistry();
+  ASSERT_TRUE(reg.registerClient(params("dev1", std::nullopt), {}, kPeer).ok());
+  clock.advance(seconds(100));
+  auto adopted = reg.adoptLifetime("loc1", 300);
+  ASSERT_TRUE(adopted.ok());
+  EXPECT_EQ((*adopted)->lifetime, 300u);
+  EXPECT_FALSE((*adopted)->lifetimeSyncPending);
+  EXPECT_EQ(store.rows["loc1"].lifetime, 300u);
+  EXPECT_FALSE(store.rows["loc1"].lifetimeSyncPending);
+  EXPECT_EQ(reg.nextExpiry(), clock.steadyNow() + seconds(200));
+  EXPECT_EQ(reg.adoptLifetime("nope", 300).error().code, ErrorCode::kNotFound);
+  store.fail = true;
+  EXPECT_FALSE(reg.adoptLifetime("loc1", 5).ok());
+  EXPECT_EQ(reg.findByLocation("loc1")->lifetime, 300u);
+}
+
 TEST_F(RegistryTest, ReRegisterReplacesOldLocation) {
   Registry reg = makeRegistry();
   ASSERT_TRUE(reg.registerClient(params("dev1"), objects({3}), kPeer).ok());

@@ -187,6 +187,25 @@ TEST(ParseConfig, BadValuesNameFileLineAndKey) {
   }
 }
 
+TEST(ParseConfig, QueueSection) {
+  auto c = parseConfig(
+      "[queue]\nawake_window = 30.5\nrequest_ttl = 600\nmax_per_device = 7\n"
+      "max_attempts = 2\n",
+      "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_DOUBLE_EQ(c->awakeWindow, 30.5);
+  EXPECT_DOUBLE_EQ(c->requestTtl, 600);
+  EXPECT_EQ(c->maxPerDevice, 7u);
+  EXPECT_EQ(c->maxAttempts, 2u);
+  EXPECT_EQ(errorOf("# lwgated\n[queue]\nawake_window = 0\n"),
+            "t.toml:3: [queue] awake_window: expected seconds from 1 to 86400");
+  EXPECT_EQ(errorOf("# lwgated\n[queue]\nmax_attempts = 0\n"),
+            "t.toml:3: [queue] max_attempts: expected a whole number from 1 to 100");
+  EXPECT_EQ(errorOf("# lwgated\n[queue]\nsize = 3\n"),
+            "t.toml:3: [queue] size: unknown key (known: awake_window, request_ttl, "
+            "max_per_device, max_attempts)");
+}
+
 // An empty string is not one of the accepted values either.
 TEST(ParseConfig, EmptyEnumStringsAreBadValues) {
   EXPECT_EQ(errorOf("# lwgated\n[log]\nlevel = \"\"\n"),
@@ -216,9 +235,9 @@ TEST(ParseConfig, UnknownKeyListsTheKnownOnes) {
 
 TEST(ParseConfig, UnknownSectionListsTheKnownOnes) {
   EXPECT_EQ(errorOf("# lwgated\n[modem]\ndevice = \"/dev/ttyUSB0\"\n"),
-            "t.toml:2: modem: unknown key (known: server, coap, registration, log)");
+            "t.toml:2: modem: unknown key (known: server, coap, registration, queue, log)");
   EXPECT_EQ(errorOf("listen = 1\n"),
-            "t.toml:1: listen: unknown key (known: server, coap, registration, log)");
+            "t.toml:1: listen: unknown key (known: server, coap, registration, queue, log)");
 }
 
 TEST(ParseConfig, SectionThatIsNotATable) {
@@ -237,7 +256,7 @@ level = "loud"
 )");
   EXPECT_EQ(lines(message),
             (std::vector<std::string>{
-                "t.toml:8: extra: unknown key (known: server, coap, registration, log)",
+                "t.toml:8: extra: unknown key (known: server, coap, registration, queue, log)",
                 "t.toml:3: [server] bogus: unknown key (known: listen, listen_dtls, database, "
                 "database_sync, max_devices)",
                 "t.toml:2: [server] max_devices: expected a whole number from 1 to 10000000",

@@ -1,0 +1,210 @@
+#include "gateway/daemon/downlink.h"
+
+#include <sys/random.h>
+
+#include "gateway/core/operation_mapping.h"
+#include "gateway/lwm2m/content_format.h"
+#include "gateway/util/log.h"
+
+namespace lwgate::daemon {
+namespace {
+
+constexpr std::string_view kLifetimeSyncKey = "lifetime-sync:";
+
+void randomBytes(void* out, std::size_t n) {
+  auto* p = static_cast<unsigned char*>(out);
+  std::size_t got = 0;
+  while (got < n) {
+    ssize_t r = getrandom(p + got, n - got, 0);
+    if (r > 0) got += static_cast<std::size_t>(r);
+  }
+}
+
+}  // namespace
+
+Downlink::Downlink(const core::Clock& clock, db::Connection& connection, coap::Server& server,
+                   core::QueueConfig config)
+    : clock_(clock), connection_(connection), server_(server), config_(config) {
+  // Message IDs start at a random point (RFC 7252 4.4) and count up; tokens are 8 random bytes,
+  // so an off-path peer cannot forge answers (RFC 7252 5.3.1).
+  randomBytes(&nextMessageId_, sizeof nextMessageId_);
+  server_.setDownlinkHandlers([this](const coap::Server::Answer& a) { onAnswer(a); },
+                              [this](const core::Peer& p, const std::vector<std::uint8_t>& t,
+                                     std::string_view why) { onFailure(p, t, why); });
+}
+
+std::unique_ptr<core::DownlinkQueue> Downlink::makeQueue() {
+  auto q = std::make_unique<core::DownlinkQueue>(clock_, *store_, config_, [this] {
+    core::DownlinkQueue::TransmissionIds ids{++nextMessageId_, std::vector<std::uint8_t>(8)};
+    randomBytes(ids.token.data(), ids.token.size());
+    return ids;
+  });
+  q->setListener(this);
+  return q;
+}
+
+Result<void> Downlink::open() {
+  auto store = db::SqliteRequestStore::create(connection_);
+  if (!store) return store.error();
+  store_ = std::move(*store);
+  queue_ = makeQueue();
+  auto restored = queue_->restore();
+  if (!restored) return restored.error();
+  log::notice(
+      "LWG3000 restored the downlink queue: {} queued, {} in flight to resend, {} failed "
+      "as outcome unknown",
+      restored->queued, restored->resumed, restored->failed.size());
+  return {};
+}
+
+Result<void> Downlink::discardAndReload() {
+  pending_.clear();
+  inFlight_.clear();
+  queue_ = makeQueue();
+  auto loaded = queue_->restore();
+  if (!loaded) return loaded.error();
+  if (registry_) registry_->forEach([this](const core::Registration& r) { restored(r); });
+  return {};
+}
+
+void Downlink::restored(const core::Registration& reg) {
+  queue_->deviceRegistered(reg.endpoint, reg.queueMode(), std::nullopt, /*heardNow=*/false);
+}
+
+void Downlink::registered(const core::Registration& reg, const core::Registration* replaced) {
+  if (replaced && replaced->peer != reg.peer) server_.dropSession(replaced->peer);
+  server_.keepSession(reg.peer);
+  queue_->deviceRegistered(reg.endpoint, reg.queueMode());
+  if (reg.lifetimeSyncPending) syncLifetime(reg);
+}
+
+void Downlink::updated(const core::Registration& reg, const core::Peer& previousPeer) {
+  if (previousPeer != reg.peer) server_.dropSession(previousPeer);
+  server_.keepSession(reg.peer);
+  queue_->deviceRegistered(reg.endpoint, reg.queueMode());
+}
+
+void Downlink::gone(const core::Registration& reg) {
+  server_.dropSession(reg.peer);
+  queue_->deviceGone(reg.endpoint);
+}
+
+void Downlink::send(const core::DownlinkRequest& request) {
+  pending_.push_back(request.id);
+}
+
+void Downlink::flush() {
+  std::vector<std::int64_t> ids;
+  ids.swap(pending_);
+  for (std::int64_t id : ids) {
+    const core::DownlinkRequest* r = queue_->find(id);
+    if (!r || r->state != core::RequestState::kInFlight) continue;
+    const core::Registration* reg = registry_ ? registry_->findByEndpoint(r->endpoint) : nullptr;
+    if (!reg) {
+      queue_->transportFailed(id, "the device is not registered");
+      continue;
+    }
+    auto coap = core::toCoapRequest(*r, *reg);
+    if (!coap) {
+      log::warning("LWG3002 request {} to {} cannot be sent: {}", id, r->endpoint,
+                   coap.error().message);
+      queue_->abort(id, coap.error().message);
+      continue;
+    }
+    const std::string key = exchangeKey(reg->peer, r->token);
+    if (auto sent = server_.sendRequest(reg->peer, *coap, *r->messageId, r->token); !sent) {
+      queue_->transportFailed(id, sent.error().message);
+      continue;
+    }
+    inFlight_[key] = id;
+    log::debug("LWG3003 sent request {} {} {} to {} (mid {})", id,
+               core::operationName(r->operation), r->path, r->endpoint, *r->messageId);
+  }
+}
+
+void Downlink::onAnswer(const coap::Server::Answer& a) {
+  auto it = inFlight_.find(exchangeKey(a.peer, a.token));
+  if (it == inFlight_.end()) return;  // a late duplicate, or a notification (not handled yet)
+  const std::int64_t id = it->second;
+  inFlight_.erase(it);
+  queue_->responded(id, a.code, std::vector<std::uint8_t>(a.payload.begin(), a.payload.end()),
+                    a.contentFormat);
+}
+
+void Downlink::onFailure(const core::Peer& peer, const std::vector<std::uint8_t>& token,
+                         std::string_view why) {
+  auto it = inFlight_.find(exchangeKey(peer, token));
+  if (it == inFlight_.end()) return;
+  const std::int64_t id = it->second;
+  inFlight_.erase(it);
+  queue_->transportFailed(id, why);
+}
+
+void Downlink::finished(const core::DownlinkRequest& r) {
+  log::info("LWG3001 request {} {} {} to {}: {}{}{}", r.id, core::operationName(r.operation),
+            r.path, r.endpoint, core::stateName(r.state),
+            r.responseCode ? " " + core::codeText(static_cast<core::Code>(*r.responseCode)) : "",
+            r.reason.empty() ? "" : " (" + r.reason + ")");
+  if (r.idempotencyKey && r.idempotencyKey->starts_with(kLifetimeSyncKey)) adoptSyncedLifetime(r);
+}
+
+// spec/cr-registration-lifetime.txt: "if the parameter Lifetime is absent, the Server MUST
+// perform either a READ or WRITE on the Lifetime Resource of the Server Object Instance".
+// The instance is this server's; it is known when the device lists exactly one /1 instance.
+void Downlink::syncLifetime(const core::Registration& reg) {
+  std::optional<std::uint16_t> instance;
+  int count = 0;
+  for (const auto& link : reg.objects.links) {
+    if (link.objectId == 1 && link.instanceId) {
+      instance = link.instanceId;
+      ++count;
+    }
+  }
+  if (count != 1) {
+    log::notice(
+        "LWG3004 {} registered without lt= and lists {} Server object instances; "
+        "keeping the default lifetime of {}s",
+        reg.endpoint, count, reg.lifetime);
+    return;
+  }
+  core::DownlinkRequest r;
+  r.endpoint = reg.endpoint;
+  r.operation = core::Operation::kRead;
+  r.path = "/1/" + std::to_string(*instance) + "/1";
+  r.acceptFormat = lwm2m::format::kTextPlain;  // one integer: every client serves text/plain
+  r.idempotencyKey = std::string(kLifetimeSyncKey) + reg.location;
+  r.deadline = clock_.wallNow() + core::Seconds(reg.lifetime);
+  if (auto s = queue_->submit(std::move(r)); !s) {
+    log::warning("LWG3005 cannot queue the lifetime read for {}: {}", reg.endpoint,
+                 s.error().message);
+  }
+}
+
+void Downlink::adoptSyncedLifetime(const core::DownlinkRequest& r) {
+  const std::string location = r.idempotencyKey->substr(kLifetimeSyncKey.size());
+  if (r.state != core::RequestState::kDone || r.responseCode != 0x45) return;
+  auto path = lwm2m::Path::parse(r.path);
+  if (!path) return;
+  auto records = lwm2m::decode(r.responseFormat.value_or(lwm2m::format::kTextPlain),
+                               r.responsePayload, *path, lwm2m::coreObjects());
+  const std::int64_t* value = nullptr;
+  if (records && records->size() == 1) value = (*records)[0].value.get<std::int64_t>();
+  if (!value || *value <= 0 || *value > 4294967295LL) {
+    log::warning("LWG3006 {} answered the lifetime read with no usable lifetime{}", r.endpoint,
+                 records ? "" : ": " + records.error().message);
+    return;
+  }
+  if (!registry_) return;
+  if (auto adopted = registry_->adoptLifetime(location, static_cast<std::uint32_t>(*value));
+      adopted) {
+    log::info("LWG2006 lifetime of {} synchronised from {}: {}s", r.endpoint, r.path, *value);
+  }
+}
+
+std::string Downlink::exchangeKey(const core::Peer& peer, const std::vector<std::uint8_t>& token) {
+  std::string key = peer.transport + "|" + peer.address + "|" + std::to_string(peer.port) + "|";
+  key.append(token.begin(), token.end());
+  return key;
+}
+
+}  // namespace lwgate::daemon

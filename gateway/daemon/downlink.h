@@ -1,0 +1,73 @@
+#pragma once
+// Wires the downlink queue (core::DownlinkQueue) to the CoAP server, the registry and the
+// database: what the registry learns about devices (registered, updated, gone) decides when the
+// queue may send; what the queue sends goes out through coap::Server on the device's session;
+// answers and failures come back to the queue. Also the gateway's own requests: the lifetime
+// sync Read of /1/x/1 for devices that registered without lt=.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "db/request_store.h"
+#include "gateway/coap/server.h"
+#include "gateway/core/queue.h"
+#include "gateway/core/registry.h"
+
+namespace lwgate::daemon {
+
+class Downlink final : public core::QueueListener {
+ public:
+  Downlink(const core::Clock& clock, db::Connection& connection, coap::Server& server,
+           core::QueueConfig config);
+  Result<void> open();  // prepares the store and restores the queue
+
+  // The registry to read addresses from and to adopt synchronised lifetimes into (it is
+  // rebuilt after a failed commit).
+  void setRegistry(core::Registry* registry) { registry_ = registry; }
+  void setConfig(const core::QueueConfig& config) { queue_->setConfig(config); }
+
+  // From the registry (called by the daemon's RegistryListener).
+  void registered(const core::Registration& reg, const core::Registration* replaced);
+  void updated(const core::Registration& reg, const core::Peer& previousPeer);
+  void gone(const core::Registration& reg);
+  // A restored registration at start-up: known address, no session, not heard from yet.
+  void restored(const core::Registration& reg);
+
+  // Transmissions the queue decided on go out only here, after the daemon committed the
+  // transaction that persisted them (OMA issue #104: persisted before sent).
+  void flush();
+  // After a failed commit: nothing decided in the batch goes out and the queue reloads.
+  Result<void> discardAndReload();
+
+  void tick() { queue_->tick(); }
+  std::optional<core::SteadyTime> nextTimer() const { return queue_->nextTimer(); }
+  core::DownlinkQueue& queue() { return *queue_; }
+
+  // QueueListener
+  void send(const core::DownlinkRequest& request) override;
+  void finished(const core::DownlinkRequest& request) override;
+
+ private:
+  void onAnswer(const coap::Server::Answer& answer);
+  void onFailure(const core::Peer& peer, const std::vector<std::uint8_t>& token,
+                 std::string_view why);
+  void syncLifetime(const core::Registration& reg);
+  void adoptSyncedLifetime(const core::DownlinkRequest& request);
+  std::unique_ptr<core::DownlinkQueue> makeQueue();
+  static std::string exchangeKey(const core::Peer& peer, const std::vector<std::uint8_t>& token);
+
+  const core::Clock& clock_;
+  db::Connection& connection_;
+  coap::Server& server_;
+  core::QueueConfig config_;
+  core::Registry* registry_ = nullptr;
+  std::unique_ptr<db::SqliteRequestStore> store_;
+  std::unique_ptr<core::DownlinkQueue> queue_;
+  std::vector<std::int64_t> pending_;             // decided, not yet transmitted
+  std::map<std::string, std::int64_t> inFlight_;  // exchange key -> request id
+  std::uint16_t nextMessageId_ = 0;
+};
+
+}  // namespace lwgate::daemon
