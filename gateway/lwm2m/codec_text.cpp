@@ -71,8 +71,9 @@ template <class Int>
 std::optional<Int> parseDecimal(std::string_view s, bool* outOfRange = nullptr) {
   Int v{};
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (outOfRange) *outOfRange = ec == std::errc::result_out_of_range;
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  const bool whole = end == s.data() + s.size();
+  if (outOfRange) *outOfRange = ec == std::errc::result_out_of_range && whole;
+  if (ec != std::errc() || !whole) return std::nullopt;
   return v;
 }
 
