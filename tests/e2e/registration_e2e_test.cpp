@@ -182,6 +182,25 @@ TEST_F(RegistrationE2E, LifetimeIsReadFromTheDeviceWhenRegisterHasNone) {
             "done /1/0/1 69");
 }
 
+// Queue Mode: a request sent while the device sleeps gets no answer, goes back to the head of
+// the queue, and is sent again (same Message ID and token) when the device wakes with an Update.
+TEST_F(RegistrationE2E, RequestToASleepingDeviceIsRetriedAfterItWakes) {
+  gw.stop();
+  // Short CoAP timers so "no answer" is decided in ~3 s instead of the default 93 s.
+  writeFile(dir.file("fast.toml"), "[coap]\nack_timeout = 1\nmax_retransmit = 1\n");
+  ASSERT_TRUE(gw.start({"--config", dir.file("fast.toml")})) << gw.log();
+  auto r = sim({"--ep", "sleepy", "--queue", "--no-lt", "--lt", "900", "register", "sleep=6",
+                "update", "awake=3"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err << gw.log();
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("sleep \\d+ms dropped=[1-9]"))) << r.out;
+  EXPECT_NE(r.out.find("request GET /1/0/1 accept=0 -> 2.05"), std::string::npos) << r.out;
+  EXPECT_TRUE(gw.waitForLog("LWG2006 lifetime of sleepy synchronised from /1/0/1: 900s"))
+      << gw.log();
+  EXPECT_EQ(queryText(gw.database(), "SELECT state || ' attempts=' || attempts FROM requests"),
+            "done attempts=1")
+      << "one transmission went unanswered while the device slept";
+}
+
 TEST_F(RegistrationE2E, ReRegistrationReplacesTheOldLocation) {
   auto first = coapClient("post", rd("ep=dev&lt=300"), "</3/0>");
   auto second = coapClient("post", rd("ep=dev&lt=300&b=UQ"), "</3/0>,</4/0>");
