@@ -4,6 +4,11 @@
 // seconds, objlnk "O:I", opaque as base64 (RFC 4648 with padding). The model types the value;
 // unknown resources decode as kString. Also exposes textOpaque* for Content-Format 42.
 // Called through content_format.h decode()/encode(); see there for the contract.
+//
+// Parsing is strict: no whitespace, no '+', no "inf"/"nan"; floats are written with the
+// shortest digits that read back the same (std::to_chars) and a non-finite float cannot be
+// written; base64 needs its padding (non-zero bits before it are tolerated); Content-Format 42
+// is kOpaque whatever the model says and encodes only an Opaque value.
 #include <cstdint>
 #include <span>
 #include <vector>
