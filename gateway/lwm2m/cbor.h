@@ -196,8 +196,4 @@ std::string formatObjlnk(const Objlnk& link);
 // keeps the reader test free of it).
 std::string_view typeName(DataType type);
 
-// Peer bytes made safe for a one-line message: printable ASCII as is, others as \xNN, cut with
-// "..." after `budget` characters.
-std::string escapeForMessage(std::string_view in, std::size_t budget = 24);
-
 }  // namespace lwgate::lwm2m::cbor

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway/lwm2m/cbor.h"
+#include "gateway/lwm2m/diagnostic.h"
 
 // LwM2M CBOR (TS 1.2 Transport 7.4.7, Content-Format 11544). What this codec takes the format to
 // be, and where it chose the conservative reading:
@@ -185,7 +186,7 @@ class Decoder {
         if (type == DataType::kObjlnk) {
           auto link = cbor::parseObjlnk(leaf.text);
           if (!link) {
-            return bad("objlnk \"" + cbor::escapeForMessage(leaf.text) + "\" is not \"O:I\"");
+            return bad("objlnk \"" + escapeForMessage(leaf.text, 24) + "\" is not \"O:I\"");
           }
           return Value::objlnk(link->objectId, link->instanceId);
         }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/lwm2m/cbor.h"
+#include "gateway/lwm2m/diagnostic.h"
 
 // SenML CBOR (RFC 8428 section 6; TS 1.1 Transport 7.4.6): an array of maps keyed by the integer
 // labels of RFC 8428 Table 6, plus the LwM2M text label "vlo" (objlnk "O:I"). Semantics follow
@@ -69,7 +70,7 @@ Error bad(std::string message) {
 }
 
 std::string echoed(std::string_view text) {
-  return '"' + cbor::escapeForMessage(text) + '"';
+  return quoteForMessage(text, 24);
 }
 
 std::string labelName(std::int64_t label) {

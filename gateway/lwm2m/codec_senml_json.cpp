@@ -16,6 +16,8 @@
 #include <variant>
 #include <vector>
 
+#include "gateway/lwm2m/diagnostic.h"
+
 // One engine for SenML JSON (RFC 8428, TS Transport 7.4.5) and LwM2M JSON (TS 1.0 Transport
 // 6.4.4, TS 1.1 7.4.4). Parsing goes through nlohmann-json in two passes: a SAX pass that only
 // checks what the DOM parser does not refuse on its own (nesting, duplicate keys) and stops at the
@@ -50,29 +52,8 @@ constexpr std::string_view kNumberKey = "v";
 
 // Error messages go back as CoAP diagnostic payloads or D-Bus errors: one printable line, short
 // (see tests/unit/lwm2m/error_assertions.h). Peer text is echoed at most this long.
-constexpr std::size_t kMaxEcho = 32;
+constexpr std::size_t kMaxEcho = 32;  // shorter than the default: two echoes may share a line
 constexpr std::string_view kHexDigits = "0123456789ABCDEF";
-
-std::string echoed(std::string_view in) {
-  std::string out = "\"";
-  for (char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    std::string piece;
-    if (c == '"' || c == '\\') {
-      piece = {'\\', ch};
-    } else if (c >= 0x20 && c < 0x7f) {
-      piece = ch;
-    } else {
-      piece = {'\\', 'x', kHexDigits[c >> 4], kHexDigits[c & 0xf]};
-    }
-    if (out.size() - 1 + piece.size() > kMaxEcho) {
-      out += "...";
-      break;
-    }
-    out += piece;
-  }
-  return out + '"';
-}
 
 Error bad(std::string message) {
   return makeError(ErrorCode::kBadRequest, std::move(message));
@@ -164,7 +145,8 @@ class Guard final : public nlohmann::json_sax<Json> {
     return true;
   }
   bool key(string_t& val) override {
-    if (!keys_.back().insert(val).second) return fail("duplicate key " + echoed(val));
+    if (!keys_.back().insert(val).second)
+      return fail("duplicate key " + quoteForMessage(val, kMaxEcho));
     return true;
   }
   bool end_object() override {
@@ -181,7 +163,8 @@ class Guard final : public nlohmann::json_sax<Json> {
                    const Json::exception& ex) override {
     // 406: a number that overflows a double (1e400, or 400 digits); the DOM parser refuses it
     // too, but its message would quote the whole token.
-    if (ex.id == 406) return fail("number " + echoed(lastToken) + " is out of range");
+    if (ex.id == 406)
+      return fail("number " + quoteForMessage(lastToken, kMaxEcho) + " is out of range");
     return fail("not JSON (syntax error at byte " + std::to_string(position) + ")");
   }
 
@@ -325,7 +308,8 @@ Result<Value> typedValue(const Dialect& d, const std::string& where, std::string
   if (key == d.objlnkKey) {
     if (type && *type != DataType::kObjlnk) return mismatch();
     auto link = parseObjlnk(*s);
-    if (!link) return bad(where + k + " " + echoed(*s) + " is not an objlnk \"O:I\"");
+    if (!link)
+      return bad(where + k + " " + quoteForMessage(*s, kMaxEcho) + " is not an objlnk \"O:I\"");
     return Value::objlnk(link->objectId, link->instanceId);
   }
   // The string key. A core link (kCoreLink) is a string here (value.h).
@@ -379,7 +363,7 @@ Result<Record> decodeRecord(const Dialect& d, const Json& rec, std::size_t index
                (key == "bv" || key == "bs" || key == "s" || (!key.empty() && key.back() == '_'))) {
       // Base value and sum change what "v" means; LwM2M never sends them, and RFC 8428 4.4
       // says a field ending in '_' must be understood or the pack refused.
-      return bad(where + "unsupported field " + echoed(key));
+      return bad(where + "unsupported field " + quoteForMessage(key, kMaxEcho));
     }
     // Anything else (u, bu, bver, ut, ...) says nothing an LwM2M value needs: ignored.
   }
@@ -388,7 +372,7 @@ Result<Record> decodeRecord(const Dialect& d, const Json& rec, std::size_t index
   auto path = Path::parse(fullName);
   if (!path.ok()) return bad(where + "name " + path.error().message);
   if (!path->isResource() && !path->isResourceInstance()) {
-    return bad(where + "name " + echoed(fullName) + " is not a resource path");
+    return bad(where + "name " + quoteForMessage(fullName, kMaxEcho) + " is not a resource path");
   }
   if (!requestPath.contains(*path)) {
     return bad(where + path->toString() + " is outside the request path " + requestPath.toString());

@@ -8,34 +8,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "gateway/lwm2m/diagnostic.h"
+
 namespace lwgate::lwm2m::text {
 namespace {
-
-constexpr std::size_t kMaxEcho = 40;
-constexpr std::string_view kHexDigits = "0123456789ABCDEF";
-
-// Peer bytes made safe for a one-line diagnostic (RFC 7252 5.5.2): printable ASCII as is, other
-// bytes as \xNN, cut with "..." after kMaxEcho characters.
-std::string quoted(std::string_view in) {
-  std::string out = "\"";
-  for (char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    std::string piece;
-    if (c == '"' || c == '\\') {
-      piece = {'\\', ch};
-    } else if (c >= 0x20 && c < 0x7f) {
-      piece = ch;
-    } else {
-      piece = {'\\', 'x', kHexDigits[c >> 4], kHexDigits[c & 0xf]};
-    }
-    if (out.size() - 1 + piece.size() > kMaxEcho) {
-      out += "...";
-      break;
-    }
-    out += piece;
-  }
-  return out + '"';
-}
 
 Error bad(std::string_view format, std::string message) {
   return makeError(ErrorCode::kBadRequest, std::string(format) + ": " + std::move(message));
@@ -104,7 +80,7 @@ std::optional<Opaque> fromBase64(std::string_view s, std::string* why) {
   for (std::size_t i = 0; i < s.size() - padding; ++i) {
     const int d = base64Digit(s[i]);
     if (d < 0) {
-      *why = "has " + quoted(s.substr(i, 1)) + " at offset " + std::to_string(i);
+      *why = "has " + quoteForMessage(s.substr(i, 1)) + " at offset " + std::to_string(i);
       return std::nullopt;
     }
     acc = (acc << 6) | static_cast<std::uint32_t>(d);
@@ -179,13 +155,15 @@ Result<std::vector<Record>> decode(std::span<const std::uint8_t> payload, const 
     case DataType::kInteger:
     case DataType::kTime: {
       const auto v = parseDecimal<std::int64_t>(text, &outOfRange);
-      if (!v) return wrong(quoted(text) + (outOfRange ? " is out of range" : " is not a decimal"));
+      if (!v)
+        return wrong(quoteForMessage(text) +
+                     (outOfRange ? " is out of range" : " is not a decimal"));
       return one(type == DataType::kTime ? Value::time(*v) : Value::integer(*v));
     }
     case DataType::kUnsignedInteger: {
       const auto v = parseDecimal<std::uint64_t>(text, &outOfRange);
       if (!v) {
-        return wrong(quoted(text) +
+        return wrong(quoteForMessage(text) +
                      (outOfRange ? " is out of range" : " is not an unsigned decimal"));
       }
       return one(Value::unsignedInteger(*v));
@@ -199,20 +177,20 @@ Result<std::vector<Record>> decode(std::span<const std::uint8_t> payload, const 
       double d = 0;
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
       if (!numeric || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(d)) {
-        return wrong(quoted(text) + " is not a finite decimal number");
+        return wrong(quoteForMessage(text) + " is not a finite decimal number");
       }
       return one(Value::floating(d));
     }
     case DataType::kBoolean:
       if (text == "0" || text == "1") return one(Value::boolean(text == "1"));
-      return wrong(quoted(text) + " is not 0 or 1");
+      return wrong(quoteForMessage(text) + " is not 0 or 1");
     case DataType::kObjlnk: {
       const std::size_t colon = text.find(':');
       const auto o = parseDecimal<std::uint16_t>(text.substr(0, colon));
       const auto i = colon == std::string_view::npos
                          ? std::nullopt
                          : parseDecimal<std::uint16_t>(text.substr(colon + 1));
-      if (!o || !i) return wrong(quoted(text) + " is not \"object:instance\"");
+      if (!o || !i) return wrong(quoteForMessage(text) + " is not \"object:instance\"");
       return one(Value::objlnk(*o, *i));
     }
     case DataType::kOpaque: {

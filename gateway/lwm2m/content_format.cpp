@@ -2,22 +2,12 @@
 
 #include <string>
 
+#include "gateway/lwm2m/codec_lwm2m_cbor.h"
+#include "gateway/lwm2m/codec_lwm2m_json.h"
+#include "gateway/lwm2m/codec_senml_cbor.h"
+#include "gateway/lwm2m/codec_senml_json.h"
 #include "gateway/lwm2m/codec_text.h"
 #include "gateway/lwm2m/codec_tlv.h"
-// The JSON and CBOR codecs are compiled in when their sources are present; CMake defines
-// LWGATE_HAVE_<FILE> for each (gateway/lwm2m/CMakeLists.txt).
-#ifdef LWGATE_HAVE_CODEC_SENML_JSON
-#include "gateway/lwm2m/codec_senml_json.h"
-#endif
-#ifdef LWGATE_HAVE_CODEC_LWM2M_JSON
-#include "gateway/lwm2m/codec_lwm2m_json.h"
-#endif
-#ifdef LWGATE_HAVE_CODEC_SENML_CBOR
-#include "gateway/lwm2m/codec_senml_cbor.h"
-#endif
-#ifdef LWGATE_HAVE_CODEC_LWM2M_CBOR
-#include "gateway/lwm2m/codec_lwm2m_cbor.h"
-#endif
 
 namespace lwgate::lwm2m {
 namespace {
@@ -41,23 +31,15 @@ bool isSupportedFormat(std::uint16_t contentFormat) {
     case format::kTlv:
     case format::kLegacyTlv:
       return true;
-#ifdef LWGATE_HAVE_CODEC_SENML_JSON
     case format::kSenmlJson:
       return true;
-#endif
-#ifdef LWGATE_HAVE_CODEC_LWM2M_JSON
     case format::kLwm2mJson:
     case format::kLegacyJson:
       return true;
-#endif
-#ifdef LWGATE_HAVE_CODEC_SENML_CBOR
     case format::kSenmlCbor:
       return true;
-#endif
-#ifdef LWGATE_HAVE_CODEC_LWM2M_CBOR
     case format::kLwm2mCbor:
       return true;
-#endif
     default:
       return false;
   }
@@ -74,23 +56,15 @@ Result<std::vector<Record>> decode(std::uint16_t contentFormat,
     case format::kTlv:
     case format::kLegacyTlv:
       return tlv::decode(payload, requestPath, model, limits);
-#ifdef LWGATE_HAVE_CODEC_SENML_JSON
     case format::kSenmlJson:
       return senml_json::decode(payload, requestPath, model, limits);
-#endif
-#ifdef LWGATE_HAVE_CODEC_LWM2M_JSON
     case format::kLwm2mJson:
     case format::kLegacyJson:
       return lwm2m_json::decode(payload, requestPath, model, limits);
-#endif
-#ifdef LWGATE_HAVE_CODEC_SENML_CBOR
     case format::kSenmlCbor:
       return senml_cbor::decode(payload, requestPath, model, limits);
-#endif
-#ifdef LWGATE_HAVE_CODEC_LWM2M_CBOR
     case format::kLwm2mCbor:
       return lwm2m_cbor::decode(payload, requestPath, model, limits);
-#endif
     default:
       return unsupported(contentFormat);
   }
@@ -120,23 +94,15 @@ Result<std::vector<std::uint8_t>> encode(std::uint16_t contentFormat,
     case format::kTlv:
     case format::kLegacyTlv:
       return tlv::encode(records, requestPath);
-#ifdef LWGATE_HAVE_CODEC_SENML_JSON
     case format::kSenmlJson:
       return senml_json::encode(records, requestPath);
-#endif
-#ifdef LWGATE_HAVE_CODEC_LWM2M_JSON
     case format::kLwm2mJson:
     case format::kLegacyJson:
       return lwm2m_json::encode(records, requestPath);
-#endif
-#ifdef LWGATE_HAVE_CODEC_SENML_CBOR
     case format::kSenmlCbor:
       return senml_cbor::encode(records, requestPath);
-#endif
-#ifdef LWGATE_HAVE_CODEC_LWM2M_CBOR
     case format::kLwm2mCbor:
       return lwm2m_cbor::encode(records, requestPath);
-#endif
     default:
       return unsupported(contentFormat);
   }

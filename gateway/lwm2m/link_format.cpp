@@ -8,40 +8,18 @@
 #include <system_error>
 #include <utility>
 
+#include "gateway/lwm2m/diagnostic.h"
+
 namespace lwgate::lwm2m {
 namespace {
 
 // Error messages go back to the device as a CoAP diagnostic payload (RFC 7252 5.5.2), which must
 // be UTF-8 and should be short (under 120 characters): echo at most this many characters of the
 // peer's input, fewer when one message echoes two things.
-constexpr std::size_t kMaxEcho = 40;
 constexpr std::size_t kShortEcho = 16;
 constexpr std::size_t kMidEcho = 24;
 
 constexpr std::string_view kHexDigits = "0123456789ABCDEF";
-
-// Peer bytes made safe for a one-line message: printable ASCII as is ('"' and '\' escaped),
-// anything else as \xNN, cut with "..." once `budget` characters are used.
-std::string escapeForMessage(std::string_view in, std::size_t budget = kMaxEcho) {
-  std::string out;
-  for (char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    std::string piece;
-    if (c == '"' || c == '\\') {
-      piece = {'\\', ch};
-    } else if (c >= 0x20 && c < 0x7f) {
-      piece = ch;
-    } else {
-      piece = {'\\', 'x', kHexDigits[c >> 4], kHexDigits[c & 0xf]};
-    }
-    if (out.size() + piece.size() > budget) {
-      out += "...";
-      break;
-    }
-    out += piece;
-  }
-  return out;
-}
 
 std::string quoted(std::string_view in, std::size_t budget = kMaxEcho) {
   return '"' + escapeForMessage(in, budget) + '"';

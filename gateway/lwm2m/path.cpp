@@ -3,37 +3,13 @@
 #include <cassert>
 #include <string>
 
+#include "gateway/lwm2m/diagnostic.h"
+
 namespace lwgate::lwm2m {
 namespace {
 
-constexpr std::size_t kMaxEcho = 40;
-constexpr std::string_view kHexDigits = "0123456789ABCDEF";
-
-// Peer text made safe for a one-line diagnostic (RFC 7252 5.5.2): printable ASCII as is, other
-// bytes as \xNN, cut with "..." after kMaxEcho characters.
-std::string quoted(std::string_view in) {
-  std::string out = "\"";
-  for (char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    std::string piece;
-    if (c == '"' || c == '\\') {
-      piece = {'\\', ch};
-    } else if (c >= 0x20 && c < 0x7f) {
-      piece = ch;
-    } else {
-      piece = {'\\', 'x', kHexDigits[c >> 4], kHexDigits[c & 0xf]};
-    }
-    if (out.size() - 1 + piece.size() > kMaxEcho) {
-      out += "...";
-      break;
-    }
-    out += piece;
-  }
-  return out + '"';
-}
-
 Error badPath(std::string_view text, const std::string& why) {
-  return makeError(ErrorCode::kBadRequest, "path " + quoted(text) + ": " + why);
+  return makeError(ErrorCode::kBadRequest, "path " + quoteForMessage(text) + ": " + why);
 }
 
 }  // namespace

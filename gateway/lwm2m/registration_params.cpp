@@ -4,37 +4,13 @@
 #include <system_error>
 #include <utility>
 
+#include "gateway/lwm2m/diagnostic.h"
+
 namespace lwgate::lwm2m {
 namespace {
 
 // Error messages go back to the device as a CoAP diagnostic payload (RFC 7252 5.5.2), which must
 // be UTF-8 and should be short: echo at most this many characters of the peer's input.
-constexpr std::size_t kMaxEcho = 40;
-
-constexpr std::string_view kHexDigits = "0123456789ABCDEF";
-
-// Peer bytes made safe for a one-line message: printable ASCII as is ('"' and '\' escaped),
-// anything else as \xNN, cut with "..." once kMaxEcho characters are used.
-std::string quoted(std::string_view in) {
-  std::string out;
-  for (char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    std::string piece;
-    if (c == '"' || c == '\\') {
-      piece = {'\\', ch};
-    } else if (c >= 0x20 && c < 0x7f) {
-      piece = ch;
-    } else {
-      piece = {'\\', 'x', kHexDigits[c >> 4], kHexDigits[c & 0xf]};
-    }
-    if (out.size() + piece.size() > kMaxEcho) {
-      out += "...";
-      break;
-    }
-    out += piece;
-  }
-  return '"' + out + '"';
-}
 
 Error badRequest(std::string message) {
   return makeError(ErrorCode::kBadRequest, std::move(message));
@@ -78,7 +54,7 @@ Result<RawParams> collect(const std::vector<std::string_view>& queries, Operatio
     if (key == "Q") {
       // LwM2M 1.1 TS 6.2.1: Q is a flag, it has no value.
       if (!value.empty()) {
-        return badRequest("invalid parameter " + quoted(query) + ": Q takes no value");
+        return badRequest("invalid parameter " + quoteForMessage(query) + ": Q takes no value");
       }
       if (raw.queue) return badRequest("parameter \"Q\" given twice");
       raw.queue = true;
@@ -99,10 +75,10 @@ Result<RawParams> collect(const std::vector<std::string_view>& queries, Operatio
       }
       slot = key == "ep" ? &raw.endpoint : &raw.version;
     } else if (key.empty()) {
-      return badRequest("registration parameter without a name: " + quoted(query));
+      return badRequest("registration parameter without a name: " + quoteForMessage(query));
     } else {
       // LwM2M 1.1 TS 6.2.1: 4.00 Bad Request when "an unknown parameter is specified".
-      return badRequest("unknown registration parameter " + quoted(key));
+      return badRequest("unknown registration parameter " + quoteForMessage(key));
     }
     if (slot->has_value()) {
       return badRequest("parameter \"" + std::string(key) + "\" given twice");
@@ -117,7 +93,7 @@ Result<std::uint32_t> parseLifetime(std::string_view text) {
   // from_chars takes no sign and no whitespace for unsigned types, and fails on "".
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value == 0) {
-    return badRequest("invalid lifetime " + quoted(text) +
+    return badRequest("invalid lifetime " + quoteForMessage(text) +
                       ": expected a number of seconds from 1 to 4294967295");
   }
   return value;
@@ -159,18 +135,19 @@ std::size_t invalidUtf8At(std::string_view s) {
 
 Result<void> checkEndpoint(std::string_view ep) {
   if (ep.empty() || ep.size() > kMaxEndpointLength) {
-    return badRequest("invalid endpoint name " + quoted(ep) + ": " + std::to_string(ep.size()) +
-                      " bytes, expected 1 to " + std::to_string(kMaxEndpointLength));
+    return badRequest("invalid endpoint name " + quoteForMessage(ep) + ": " +
+                      std::to_string(ep.size()) + " bytes, expected 1 to " +
+                      std::to_string(kMaxEndpointLength));
   }
   if (const auto at = invalidUtf8At(ep); at != std::string_view::npos) {
-    return badRequest("invalid endpoint name " + quoted(ep) + ": not valid UTF-8 at byte " +
-                      std::to_string(at));
+    return badRequest("invalid endpoint name " + quoteForMessage(ep) +
+                      ": not valid UTF-8 at byte " + std::to_string(at));
   }
   for (std::size_t i = 0; i < ep.size(); ++i) {
     const auto c = static_cast<unsigned char>(ep[i]);
     if (c < 0x20 || c == 0x7f) {
-      return badRequest("invalid endpoint name " + quoted(ep) + ": control character at byte " +
-                        std::to_string(i));
+      return badRequest("invalid endpoint name " + quoteForMessage(ep) +
+                        ": control character at byte " + std::to_string(i));
     }
   }
   return {};
@@ -188,17 +165,17 @@ Result<Binding> parseBinding(std::string_view text) {
   bool seen[128] = {};
   for (char c : text) {
     if (std::string_view("USTNMHQ").find(c) == std::string_view::npos) {
-      return badRequest("invalid binding " + quoted(text) + ": " + quoted(std::string_view(&c, 1)) +
-                        " is not one of U S T N M H Q");
+      return badRequest("invalid binding " + quoteForMessage(text) + ": " +
+                        quoteForMessage(std::string_view(&c, 1)) + " is not one of U S T N M H Q");
     }
     if (seen[static_cast<unsigned char>(c)]) {
-      return badRequest("invalid binding " + quoted(text) + ": '" + c + "' given twice");
+      return badRequest("invalid binding " + quoteForMessage(text) + ": '" + c + "' given twice");
     }
     seen[static_cast<unsigned char>(c)] = true;
     if (c == 'Q') {
       // 1.0 style: Q qualifies the transport before it, so it cannot come first.
       if (binding.transports.empty()) {
-        return badRequest("invalid binding " + quoted(text) +
+        return badRequest("invalid binding " + quoteForMessage(text) +
                           ": Q must follow a transport letter, e.g. UQ");
       }
       binding.queueMode = true;
@@ -213,7 +190,7 @@ Result<Binding> parseBinding(std::string_view text) {
 Result<void> checkSms(std::string_view sms) {
   const std::string_view digits = sms.starts_with('+') ? sms.substr(1) : sms;
   if (!isDigits(digits) || digits.size() > 15) {
-    return badRequest("invalid sms " + quoted(sms) +
+    return badRequest("invalid sms " + quoteForMessage(sms) +
                       ": expected an MSISDN, optional '+' then 1 to 15 digits");
   }
   return {};
@@ -233,7 +210,7 @@ Result<RegisterParams> parseRegisterParams(const std::vector<std::string_view>& 
     const std::string_view version = query.substr(6);
     if (isWellFormedVersion(version) && !isSupportedVersion(version)) {
       return makeError(ErrorCode::kPreconditionFailed,
-                       "unsupported LwM2M version " + quoted(version) +
+                       "unsupported LwM2M version " + quoteForMessage(version) +
                            ": this server supports 1.0, 1.1 and 1.2");
     }
   }
@@ -255,7 +232,7 @@ Result<RegisterParams> parseRegisterParams(const std::vector<std::string_view>& 
   if (raw->version) {
     // Unsupported well-formed versions were answered above.
     if (!isWellFormedVersion(*raw->version)) {
-      return badRequest("invalid LwM2M version " + quoted(*raw->version) +
+      return badRequest("invalid LwM2M version " + quoteForMessage(*raw->version) +
                         ": expected lwm2m=1.0, 1.1 or 1.2");
     }
     params.version = std::string(*raw->version);
