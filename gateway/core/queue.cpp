@@ -31,6 +31,7 @@ Result<DownlinkQueue::Restored> DownlinkQueue::restore() {
       ++out.resumed;
     } else {
       ++out.queued;
+      trackDeadline(r);
     }
     requests_.emplace(id, std::move(r));
     device(endpoint).queue.push_back(id);
@@ -70,6 +71,7 @@ Result<DownlinkQueue::Submitted> DownlinkQueue::submit(DownlinkRequest request) 
   if (!id) return id.error();
   request.id = *id;
   const std::string endpoint = request.endpoint;
+  trackDeadline(request);
   requests_.emplace(*id, std::move(request));
   d.queue.push_back(*id);
   dispatch(endpoint);
@@ -155,6 +157,8 @@ void DownlinkQueue::transportFailed(std::int64_t id, std::string_view why) {
   r.state = RequestState::kQueued;
   r.reason = std::string(why);
   (void)store_.saveRequest(r);  // at worst it is found in flight after a restart: same rules
+  resumed_.erase(id);
+  trackDeadline(r);
   d.queue.push_front(id);
 }
 
@@ -175,14 +179,9 @@ void DownlinkQueue::tick() {
     if (!store_.saveRequest(r)) unsaved_.push_back(std::move(r));
   }
   const WallTime now = clock_.wallNow();
-  std::vector<std::int64_t> expired;
-  for (auto& [endpoint, d] : devices_) {
-    for (std::int64_t id : d.queue) {
-      const DownlinkRequest& r = requests_.at(id);
-      if (r.deadline && *r.deadline <= now && !resumed_.contains(id)) expired.push_back(id);
-    }
-  }
-  for (std::int64_t id : expired) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const std::int64_t id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
     std::erase(device(requests_.at(id).endpoint).queue, id);
     finish(id, RequestState::kExpired, "its deadline passed before the device could be reached");
   }
@@ -190,15 +189,10 @@ void DownlinkQueue::tick() {
 
 std::optional<SteadyTime> DownlinkQueue::nextTimer() const {
   std::optional<SteadyTime> next;
-  auto consider = [&](SteadyTime t) {
-    if (!next || t < *next) next = t;
-  };
-  if (!unsaved_.empty()) consider(clock_.steadyNow() + Seconds(1));
-  for (const auto& [endpoint, d] : devices_) {
-    for (std::int64_t id : d.queue) {
-      const DownlinkRequest& r = requests_.at(id);
-      if (r.deadline) consider(steadyFor(*r.deadline));
-    }
+  if (!deadlines_.empty()) next = steadyFor(deadlines_.begin()->first);
+  if (!unsaved_.empty()) {
+    const SteadyTime retry = clock_.steadyNow() + Seconds(1);
+    if (!next || retry < *next) next = retry;
   }
   return next;
 }
@@ -268,6 +262,7 @@ void DownlinkQueue::dispatch(std::string_view endpoint) {
     d.queue.pop_front();
     d.inFlight = id;
     resumed_.erase(id);
+    untrackDeadline(before);
     if (listener_) listener_->send(r);
   }
 }
@@ -278,12 +273,21 @@ DownlinkRequest DownlinkQueue::finish(std::int64_t id, RequestState state, std::
   DownlinkRequest r = std::move(it->second);
   requests_.erase(it);
   resumed_.erase(id);
+  untrackDeadline(r);
   r.state = state;
   r.reason = std::move(reason);
   r.finishedAt = clock_.wallNow();
   if (!store_.saveRequest(r)) unsaved_.push_back(r);
   if (listener_) listener_->finished(r);
   return r;
+}
+
+void DownlinkQueue::trackDeadline(const DownlinkRequest& r) {
+  if (r.deadline) deadlines_.emplace(*r.deadline, r.id);
+}
+
+void DownlinkQueue::untrackDeadline(const DownlinkRequest& r) {
+  if (r.deadline) deadlines_.erase({*r.deadline, r.id});
 }
 
 SteadyTime DownlinkQueue::steadyFor(WallTime t) const {

@@ -130,6 +130,10 @@ class DownlinkQueue {
   // Persists and reports a final state; removes the request from memory and returns it.
   DownlinkRequest finish(std::int64_t id, RequestState state, std::string reason);
   SteadyTime steadyFor(WallTime t) const;
+  // Deadlines of queued requests, so the timer and tick() never walk every device (the daemon
+  // asks for nextTimer() after every event).
+  void trackDeadline(const DownlinkRequest& r);
+  void untrackDeadline(const DownlinkRequest& r);
 
   const Clock& clock_;
   RequestStore& store_;
@@ -144,6 +148,7 @@ class DownlinkQueue {
   // Final states the store refused; tick() tries again, so a request that is done is never
   // found unfinished (and re-sent) after a restart if the disk recovers.
   std::vector<DownlinkRequest> unsaved_;
+  std::set<std::pair<WallTime, std::int64_t>> deadlines_;
 };
 
 }  // namespace lwgate::core
