@@ -249,6 +249,23 @@ TEST_F(QueueTest, QueuedRequestsExpireAtTheirDeadline) {
   EXPECT_EQ(q->nextTimer(), clock.steadyNow() + seconds(86400 - 30));
 }
 
+TEST_F(QueueTest, InFlightDoesNotExpireButARequeuedOneDoes) {
+  q->deviceRegistered("dev", false);
+  DownlinkRequest r = request("/3/0/0");
+  r.deadline = clock.wallNow() + seconds(30);
+  auto s = q->submit(r);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(q->nextTimer().has_value()) << "in flight: the CoAP layer decides";
+  clock.advance(seconds(31));
+  q->tick();
+  EXPECT_EQ(store.rows[s->id].state, RequestState::kInFlight);
+  q->transportFailed(s->id, "no answer");
+  EXPECT_EQ(q->nextTimer(), clock.steadyNow() - seconds(1)) << "back in the queue, overdue";
+  q->tick();
+  EXPECT_EQ(store.rows[s->id].state, RequestState::kExpired);
+  EXPECT_FALSE(q->nextTimer().has_value());
+}
+
 TEST_F(QueueTest, IdempotencyKeyReturnsTheFirstRequest) {
   DownlinkRequest r = request("/3/0/4", Operation::kExecute);
   r.idempotencyKey = "reboot-2026-11-22";
