@@ -60,6 +60,7 @@ Result<void> Downlink::open() {
 Result<void> Downlink::discardAndReload() {
   pending_.clear();
   inFlight_.clear();
+  peerUsers_.clear();  // rebuilt below from the reloaded registry
   queue_ = makeQueue();
   auto loaded = queue_->restore();
   if (!loaded) return loaded.error();
@@ -67,25 +68,49 @@ Result<void> Downlink::discardAndReload() {
   return {};
 }
 
+namespace {
+std::string peerKey(const core::Peer& p) {
+  return p.transport + "|" + p.address + "|" + std::to_string(p.port);
+}
+}  // namespace
+
+void Downlink::usePeer(const core::Peer& peer) {
+  ++peerUsers_[peerKey(peer)];
+  server_.keepSession(peer);  // the session of the request being handled, if any
+}
+
+void Downlink::releasePeer(const core::Peer& peer) {
+  auto it = peerUsers_.find(peerKey(peer));
+  if (it == peerUsers_.end()) return;
+  if (--it->second > 0) return;
+  peerUsers_.erase(it);
+  server_.dropSession(peer);
+}
+
 void Downlink::restored(const core::Registration& reg) {
+  ++peerUsers_[peerKey(reg.peer)];
   queue_->deviceRegistered(reg.endpoint, reg.queueMode(), std::nullopt, /*heardNow=*/false);
 }
 
 void Downlink::registered(const core::Registration& reg, const core::Registration* replaced) {
-  if (replaced && replaced->peer != reg.peer) server_.dropSession(replaced->peer);
-  server_.keepSession(reg.peer);
+  usePeer(reg.peer);
+  if (replaced) releasePeer(replaced->peer);
   queue_->deviceRegistered(reg.endpoint, reg.queueMode());
   if (reg.lifetimeSyncPending) syncLifetime(reg);
 }
 
 void Downlink::updated(const core::Registration& reg, const core::Peer& previousPeer) {
-  if (previousPeer != reg.peer) server_.dropSession(previousPeer);
-  server_.keepSession(reg.peer);
+  if (previousPeer != reg.peer) {
+    usePeer(reg.peer);
+    releasePeer(previousPeer);
+  } else {
+    server_.keepSession(reg.peer);  // a new session object after libcoap dropped an idle one
+  }
   queue_->deviceRegistered(reg.endpoint, reg.queueMode());
 }
 
 void Downlink::gone(const core::Registration& reg) {
-  server_.dropSession(reg.peer);
+  releasePeer(reg.peer);
   queue_->deviceGone(reg.endpoint);
 }
 

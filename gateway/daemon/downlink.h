@@ -57,6 +57,10 @@ class Downlink final : public core::QueueListener {
   void adoptSyncedLifetime(const core::DownlinkRequest& request);
   std::unique_ptr<core::DownlinkQueue> makeQueue();
   static std::string exchangeKey(const core::Peer& peer, const std::vector<std::uint8_t>& token);
+  // Several registrations can share one peer address (endpoints behind one NAT mapping, or a
+  // device re-registering from the same port): its session is let go with the last of them.
+  void usePeer(const core::Peer& peer);
+  void releasePeer(const core::Peer& peer);
 
   const core::Clock& clock_;
   db::Connection& connection_;
@@ -67,6 +71,7 @@ class Downlink final : public core::QueueListener {
   std::unique_ptr<core::DownlinkQueue> queue_;
   std::vector<std::int64_t> pending_;             // decided, not yet transmitted
   std::map<std::string, std::int64_t> inFlight_;  // exchange key -> request id
+  std::map<std::string, std::size_t> peerUsers_;  // peer -> registrations at that address
   std::uint16_t nextMessageId_ = 0;
 };
 
