@@ -13,57 +13,16 @@
 
 #include "gateway/lwm2m/codec_lwm2m_json.h"
 #include "tests/unit/lwm2m/error_assertions.h"
+#include "tests/unit/lwm2m/json_codec_support.h"
 
 namespace lwgate::lwm2m {
 namespace {
 
 using testing::failsWith;
 
-// The same hand-written model as senml_json_test.cpp: Device (3) as far as the examples need
-// it, a test object 9999 with one resource per data type, 3303 unknown.
-class TestModel final : public ObjectModel {
- public:
-  TestModel() {
-    for (std::uint16_t r : {0, 1, 2, 3, 14, 15, 16, 17, 18, 19}) add(3, r, DataType::kString);
-    for (std::uint16_t r : {9, 10, 20, 21}) add(3, r, DataType::kInteger);
-    for (std::uint16_t r : {6, 7, 8, 11}) add(3, r, DataType::kInteger, true);
-    add(3, 13, DataType::kTime);
-    add(9999, 0, DataType::kString);
-    add(9999, 1, DataType::kInteger);
-    add(9999, 2, DataType::kUnsignedInteger);
-    add(9999, 3, DataType::kFloat);
-    add(9999, 4, DataType::kBoolean);
-    add(9999, 5, DataType::kOpaque);
-    add(9999, 6, DataType::kTime);
-    add(9999, 7, DataType::kObjlnk);
-    add(9999, 8, DataType::kCoreLink);
-    add(9999, 9, DataType::kInteger, true);
-  }
-  std::optional<ResourceInfo> resource(std::uint16_t objectId,
-                                       std::uint16_t resourceId) const override {
-    auto it = resources_.find({objectId, resourceId});
-    if (it == resources_.end()) return std::nullopt;
-    return it->second;
-  }
-
- private:
-  void add(std::uint16_t o, std::uint16_t r, DataType type, bool multiple = false) {
-    resources_[{o, r}] = ResourceInfo{type, multiple, false};
-  }
-  std::map<std::pair<std::uint16_t, std::uint16_t>, ResourceInfo> resources_;
-};
-
-const TestModel kModel;
-
-std::span<const std::uint8_t> bytes(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-Path path(std::string_view text) {
-  auto p = Path::parse(text);
-  EXPECT_TRUE(p.ok()) << text;
-  return p.ok() ? *p : Path();
-}
+using testing::json_codec::bytes;
+using testing::json_codec::kModel;
+using testing::json_codec::path;
 
 Record rec(std::string_view p, Value v, std::optional<double> t = std::nullopt) {
   return Record{path(p), std::move(v), t};

@@ -9,88 +9,19 @@
 
 #include "gateway/lwm2m/cbor.h"
 #include "gateway/lwm2m/codec_senml_cbor.h"
+#include "tests/unit/lwm2m/cbor_codec_support.h"
 #include "tests/unit/lwm2m/error_assertions.h"
 
 namespace lwgate::lwm2m {
 namespace {
 
 using testing::failsWith;
-using Bytes = std::vector<std::uint8_t>;
+using testing::cbor_codec::Bytes;
 
-// Part of the Device object (3) and a test object (9000) with one resource of every type;
-// anything else is unknown.
-class TestModel final : public ObjectModel {
- public:
-  std::optional<ResourceInfo> resource(std::uint16_t o, std::uint16_t r) const override {
-    if (o == 3) {
-      switch (r) {
-        case 0:
-        case 1:
-        case 2:
-        case 3:
-        case 14:
-        case 15:
-        case 16:
-          return ResourceInfo{DataType::kString};
-        case 6:
-        case 7:
-        case 8:
-        case 11:
-          return ResourceInfo{DataType::kInteger, true};
-        case 9:
-        case 10:
-          return ResourceInfo{DataType::kInteger};
-        case 13:
-          return ResourceInfo{DataType::kTime};
-        case 22:
-          return ResourceInfo{DataType::kObjlnk, true};
-        default:
-          return std::nullopt;
-      }
-    }
-    if (o == 9000 && r <= 8) {
-      static constexpr DataType kTypes[] = {
-          DataType::kString, DataType::kInteger, DataType::kUnsignedInteger,
-          DataType::kFloat,  DataType::kBoolean, DataType::kOpaque,
-          DataType::kTime,   DataType::kObjlnk,  DataType::kCoreLink};
-      return ResourceInfo{kTypes[r]};
-    }
-    if (o == 9000 && r == 9) return ResourceInfo{DataType::kInteger, true};
-    return std::nullopt;
-  }
-};
-
-const TestModel kModel;
-
-Path path(std::string_view text) {
-  return *Path::parse(text);
-}
-
-std::string toHex(const Bytes& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (auto b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 0xf];
-  }
-  return out;
-}
-
-Bytes hex(std::string_view text) {
-  Bytes out;
-  int high = -1;
-  for (char c : text) {
-    if (c == ' ') continue;
-    const int digit = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-    if (high < 0) {
-      high = digit;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(high * 16 + digit));
-      high = -1;
-    }
-  }
-  return out;
-}
+using testing::cbor_codec::hex;
+using testing::cbor_codec::kModel;
+using testing::cbor_codec::path;
+using testing::cbor_codec::toHex;
 
 Result<std::vector<Record>> decode(const Bytes& payload, std::string_view requestPath = "/",
                                    DecodeLimits limits = {}) {
