@@ -152,6 +152,12 @@ void Downlink::onAnswer(const coap::Server::Answer& a) {
   if (it == inFlight_.end()) return;  // a late duplicate, or a notification (not handled yet)
   const std::int64_t id = it->second;
   inFlight_.erase(it);
+  if (const core::DownlinkRequest* r = queue_->find(id); r && registry_) {
+    if (const core::Registration* reg = registry_->findByEndpoint(r->endpoint)) {
+      registry_->touch(reg->location,
+                       clock_.wallNow());  // "last seen"; persisted by the next Update
+    }
+  }
   queue_->responded(id, a.code, std::vector<std::uint8_t>(a.payload.begin(), a.payload.end()),
                     a.contentFormat);
 }
