@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh -DLWGATE_WERROR=ON
+# Third-party peers for the e2e tests, pinned by tests/interop/package-lock.json.
+npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 ctest --test-dir build --output-on-failure -j2 --timeout 300

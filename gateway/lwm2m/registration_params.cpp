@@ -68,12 +68,15 @@ Result<RawParams> collect(const std::vector<std::string_view>& queries, Operatio
       slot = &raw.binding;
     } else if (key == "sms") {
       slot = &raw.sms;
-    } else if (key == "ep" || key == "lwm2m") {
+    } else if (key == "ep") {
       if (op == Operation::kUpdate) {
-        return badRequest("parameter \"" + std::string(key) +
-                          "\" is not allowed in an Update (only lt, b, sms, Q)");
+        return badRequest("parameter \"ep\" is not allowed in an Update (only lt, b, sms, Q)");
       }
-      slot = key == "ep" ? &raw.endpoint : &raw.version;
+      slot = &raw.endpoint;
+    } else if (key == "lwm2m") {
+      // Not an Update parameter in the TS, but LwM2M 1.0 clients such as lwm2m-node-lib repeat
+      // it on every Update; it is checked and otherwise ignored (the version is the Register's).
+      slot = &raw.version;
     } else if (key.empty()) {
       return badRequest("registration parameter without a name: " + quoteForMessage(query));
     } else {
@@ -257,6 +260,12 @@ Result<RegisterParams> parseRegisterParams(const std::vector<std::string_view>& 
 Result<UpdateParams> parseUpdateParams(const std::vector<std::string_view>& queries) {
   auto raw = collect(queries, Operation::kUpdate);
   if (!raw) return raw.error();
+  // No version negotiation in an Update (so no 4.12): anything but a version this server speaks
+  // is just a bad parameter.
+  if (raw->version && !isSupportedVersion(*raw->version)) {
+    return badRequest("invalid LwM2M version " + quoteForMessage(*raw->version) +
+                      " in an Update: expected lwm2m=1.0, 1.1 or 1.2, or none");
+  }
 
   UpdateParams params;
   if (raw->lifetime) {

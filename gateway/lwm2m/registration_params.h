@@ -66,7 +66,9 @@ bool isSupportedVersion(std::string_view version);
 // Names are case-sensitive; a bare "lt" counts as "lt=" (empty, so invalid).
 Result<RegisterParams> parseRegisterParams(const std::vector<std::string_view>& queries);
 
-// Update accepts lt, b, sms and Q (all optional); ep or lwm2m on an Update is kBadRequest.
+// Update accepts lt, b, sms and Q (all optional); ep on an Update is kBadRequest. lwm2m= is not
+// an Update parameter in the TS, but LwM2M 1.0 clients such as lwm2m-node-lib repeat it on every
+// Update: a well-formed supported version is accepted and ignored (the Register's stays).
 Result<UpdateParams> parseUpdateParams(const std::vector<std::string_view>& queries);
 
 }  // namespace lwgate::lwm2m

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <regex>
 
 #include "tests/e2e/harness.h"
@@ -153,6 +154,24 @@ TEST_F(RegistrationE2E, BlockwiseRegisterIsReassembled) {
   EXPECT_NE(r.out.find("c:2.01"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(queryInt(gw.database(), "SELECT length(object_links) FROM registrations"),
             static_cast<std::int64_t>(links.size()));
+}
+
+// npm's lwm2m-node-lib client (LwM2M 1.0; it repeats lwm2m= on every Update and sends each
+// message from a new source port) registers, updates and de-registers.
+TEST_F(RegistrationE2E, ThirdPartyNodeClientRegistersUpdatesAndDeregisters) {
+  const std::string dir = std::string(LWGATE_SOURCE_DIR) + "/tests/interop";
+  ASSERT_TRUE(std::filesystem::exists(dir + "/node_modules/lwm2m-node-lib"))
+      << "run: npm ci --prefix tests/interop (scripts/test.sh does)";
+  RunResult r = run(
+      {"node", dir + "/node_client.js", "127.0.0.1", std::to_string(gw.port()), "node-client-1"},
+      30s);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err << gw.log();
+  EXPECT_NE(r.out.find("register ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("update ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unregister ok"), std::string::npos) << r.out;
+  EXPECT_TRUE(gw.waitForLog("LWG2001 registered endpoint=node-client-1")) << gw.log();
+  EXPECT_TRUE(gw.waitForLog("LWG2004 de-registered endpoint=node-client-1")) << gw.log();
+  EXPECT_EQ(count("registrations"), 0);
 }
 
 TEST_F(RegistrationE2E, SimulatorRegistersUpdatesAndDeregisters) {

@@ -467,14 +467,21 @@ TEST(ParseUpdateParams, AllTogether) {
                                   .smsNumber = std::string("491234")}));
 }
 
-TEST(ParseUpdateParams, EndpointAndVersionAreNotAllowed) {
+TEST(ParseUpdateParams, EndpointIsNotAllowedAndVersionIsTolerated) {
   EXPECT_TRUE(failsWith(parseUpdateParams({"ep=dev1"}), ErrorCode::kBadRequest,
                         "parameter \"ep\" is not allowed in an Update (only lt, b, sms, Q)"));
-  EXPECT_TRUE(failsWith(parseUpdateParams({"lt=5", "lwm2m=1.1"}), ErrorCode::kBadRequest,
-                        "parameter \"lwm2m\" is not allowed in an Update"));
+  // lwm2m-node-lib sends "lt=..&lwm2m=1.0&b=U" on every Update: accepted, changes nothing.
+  EXPECT_EQ(
+      updateOk({"lt=85671", "lwm2m=1.0", "b=U"}),
+      (UpdateParams{
+          .lifetime = 85671u, .binding = binding("U", false, "U"), .smsNumber = std::nullopt}));
   // Not 4.12: there is no version negotiation in an Update.
   EXPECT_TRUE(failsWith(parseUpdateParams({"lwm2m=1.3"}), ErrorCode::kBadRequest,
-                        "not allowed in an Update"));
+                        "invalid LwM2M version \"1.3\" in an Update"));
+  EXPECT_TRUE(
+      failsWith(parseUpdateParams({"lwm2m=one"}), ErrorCode::kBadRequest, "invalid LwM2M version"));
+  EXPECT_TRUE(failsWith(parseUpdateParams({"lwm2m=1.0", "lwm2m=1.0"}), ErrorCode::kBadRequest,
+                        "given twice"));
 }
 
 TEST(ParseUpdateParams, SameValueRulesAsRegister) {
