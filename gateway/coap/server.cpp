@@ -294,34 +294,28 @@ Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerO
   return self;
 }
 
-namespace {
-std::string sessionKey(const core::Peer& p) {
-  return p.transport + "|" + p.address + "|" + std::to_string(p.port);
-}
-}  // namespace
-
 void Server::keepSession(const core::Peer& peer) {
   if (!current_) return;
-  auto& slot = sessions_[sessionKey(peer)];
+  auto& slot = sessions_[core::peerKey(peer)];
   if (slot == current_) return;
   if (slot) coap_session_release(slot);
   slot = coap_session_reference(current_);
 }
 
 void Server::dropSession(const core::Peer& peer) {
-  auto it = sessions_.find(sessionKey(peer));
+  auto it = sessions_.find(core::peerKey(peer));
   if (it == sessions_.end()) return;
   coap_session_release(it->second);
   sessions_.erase(it);
 }
 
 bool Server::hasSession(const core::Peer& peer) const {
-  return sessions_.contains(sessionKey(peer));
+  return sessions_.contains(core::peerKey(peer));
 }
 
 Result<void> Server::sendRequest(const core::Peer& peer, const core::OutgoingRequest& request,
                                  std::uint16_t messageId, const std::vector<std::uint8_t>& token) {
-  auto it = sessions_.find(sessionKey(peer));
+  auto it = sessions_.find(core::peerKey(peer));
   if (it == sessions_.end()) {
     return makeError(ErrorCode::kNotFound, "no session with " + peer.address + ":" +
                                                std::to_string(peer.port) +

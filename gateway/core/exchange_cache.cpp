@@ -3,14 +3,7 @@
 namespace lwgate::core {
 
 std::string ExchangeCache::keyOf(const Peer& peer, std::uint16_t messageId) {
-  std::string key = peer.transport;
-  key += '|';
-  key += peer.address;
-  key += '|';
-  key += std::to_string(peer.port);
-  key += '|';
-  key += std::to_string(messageId);
-  return key;
+  return peerKey(peer) + "|" + std::to_string(messageId);
 }
 
 const Response* ExchangeCache::find(const Peer& peer, std::uint16_t messageId) {

@@ -19,6 +19,12 @@ struct Peer {
   bool operator==(const Peer&) const = default;
 };
 
+// A stable text key for a peer ("udp|127.0.0.1|5683"), for maps keyed by where a message came
+// from (deduplication, sessions, exchanges).
+inline std::string peerKey(const Peer& p) {
+  return p.transport + "|" + p.address + "|" + std::to_string(p.port);
+}
+
 struct Registration {
   std::string location;  // the id in Location-Path "rd/<location>"
   std::string endpoint;

@@ -68,19 +68,13 @@ Result<void> Downlink::discardAndReload() {
   return {};
 }
 
-namespace {
-std::string peerKey(const core::Peer& p) {
-  return p.transport + "|" + p.address + "|" + std::to_string(p.port);
-}
-}  // namespace
-
 void Downlink::usePeer(const core::Peer& peer) {
-  ++peerUsers_[peerKey(peer)];
+  ++peerUsers_[core::peerKey(peer)];
   server_.keepSession(peer);  // the session of the request being handled, if any
 }
 
 void Downlink::releasePeer(const core::Peer& peer) {
-  auto it = peerUsers_.find(peerKey(peer));
+  auto it = peerUsers_.find(core::peerKey(peer));
   if (it == peerUsers_.end()) return;
   if (--it->second > 0) return;
   peerUsers_.erase(it);
@@ -88,7 +82,7 @@ void Downlink::releasePeer(const core::Peer& peer) {
 }
 
 void Downlink::restored(const core::Registration& reg) {
-  ++peerUsers_[peerKey(reg.peer)];
+  ++peerUsers_[core::peerKey(reg.peer)];
   queue_->deviceRegistered(reg.endpoint, reg.queueMode(), std::nullopt, /*heardNow=*/false);
 }
 
@@ -233,7 +227,7 @@ void Downlink::adoptSyncedLifetime(const core::DownlinkRequest& r) {
 }
 
 std::string Downlink::exchangeKey(const core::Peer& peer, const std::vector<std::uint8_t>& token) {
-  std::string key = peer.transport + "|" + peer.address + "|" + std::to_string(peer.port) + "|";
+  std::string key = core::peerKey(peer) + "|";
   key.append(token.begin(), token.end());
   return key;
 }
