@@ -237,22 +237,25 @@ class Daemon final : public core::RegistryListener {
     return {.maxPayload = config_.maxPayload, .maxObjects = config_.maxObjects};
   }
 
-  // Called after every batch of CoAP traffic, so it only touches the timer (a syscall) when
-  // the earliest deadline moved.
-  void rearmExpiry() {
-    auto next = registry_->nextExpiry();
-    if (next == armedExpiry_) return;
-    armedExpiry_ = next;
+  // Points a one-shot CLOCK_MONOTONIC source at `next` (off when nullopt). Called after every
+  // batch of traffic, so it only touches the timer (a syscall) when the deadline moved; `armed`
+  // remembers what the source is set to and is reset when the source fires.
+  static void armTimer(sd_event_source* source, std::optional<core::SteadyTime> next,
+                       std::optional<core::SteadyTime>* armed) {
+    if (next == *armed) return;
+    *armed = next;
     if (!next) {
-      sd_event_source_set_enabled(expirySource_, SD_EVENT_OFF);
+      sd_event_source_set_enabled(source, SD_EVENT_OFF);
       return;
     }
     // std::chrono::steady_clock is CLOCK_MONOTONIC on Linux, which is what the source uses.
     const auto usec =
         std::chrono::duration_cast<std::chrono::microseconds>(next->time_since_epoch()).count();
-    sd_event_source_set_time(expirySource_, static_cast<uint64_t>(std::max<int64_t>(usec, 1)));
-    sd_event_source_set_enabled(expirySource_, SD_EVENT_ONESHOT);
+    sd_event_source_set_time(source, static_cast<uint64_t>(std::max<int64_t>(usec, 1)));
+    sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
   }
+
+  void rearmExpiry() { armTimer(expirySource_, registry_->nextExpiry(), &armedExpiry_); }
 
   void reload() {
     std::string source;
@@ -330,19 +333,12 @@ class Daemon final : public core::RegistryListener {
 
   void rearmTimers() {
     rearmExpiry();
-    auto next = downlink_->nextTimer();
-    if (!next) {
-      sd_event_source_set_enabled(queueSource_, SD_EVENT_OFF);
-      return;
-    }
-    const auto usec =
-        std::chrono::duration_cast<std::chrono::microseconds>(next->time_since_epoch()).count();
-    sd_event_source_set_time(queueSource_, static_cast<uint64_t>(std::max<int64_t>(usec, 1)));
-    sd_event_source_set_enabled(queueSource_, SD_EVENT_ONESHOT);
+    armTimer(queueSource_, downlink_->nextTimer(), &armedQueue_);
   }
 
   static int onQueueTimer(sd_event_source*, uint64_t, void* userdata) {
     auto* self = static_cast<Daemon*>(userdata);
+    self->armedQueue_.reset();  // a oneshot source is off once it fired
     self->downlink_->tick();
     self->downlink_->flush();
     self->rearmTimers();
@@ -406,6 +402,7 @@ class Daemon final : public core::RegistryListener {
   sd_event_source* expirySource_ = nullptr;
   sd_event_source* queueSource_ = nullptr;
   std::optional<core::SteadyTime> armedExpiry_;
+  std::optional<core::SteadyTime> armedQueue_;
 };
 
 }  // namespace
