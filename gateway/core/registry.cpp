@@ -93,15 +93,7 @@ Result<const Registration*> Registry::update(std::string_view location,
   next.peer = peer;
   next.updatedAt = next.lastSeen = clock_.wallNow();
   next.expiresAt = deadlineFor(next);
-
-  if (auto saved = store_.updateRegistration(next); !saved) return saved.error();
-
-  eraseInMemory(location);
-  std::string loc = next.location;
-  insertInMemory(std::move(next));
-  const Registration* updated = findByLocation(loc);
-  if (listener_) listener_->updated(*updated, previousPeer);
-  return updated;
+  return replace(std::move(next), previousPeer);
 }
 
 Result<const Registration*> Registry::adoptLifetime(std::string_view location,
@@ -112,14 +104,18 @@ Result<const Registration*> Registry::adoptLifetime(std::string_view location,
   next.lifetime = lifetime;
   next.lifetimeSyncPending = false;
   next.expiresAt = current->expiresAt - Seconds(current->lifetime) + Seconds(lifetime);
-  if (auto saved = store_.updateRegistration(next); !saved) return saved.error();
-  eraseInMemory(location);
-  std::string loc = next.location;
   const Peer peer = next.peer;
+  return replace(std::move(next), peer);
+}
+
+Result<const Registration*> Registry::replace(Registration next, const Peer& previousPeer) {
+  if (auto saved = store_.updateRegistration(next); !saved) return saved.error();
+  const std::string location = next.location;
+  eraseInMemory(location);
   insertInMemory(std::move(next));
-  const Registration* adopted = findByLocation(loc);
-  if (listener_) listener_->updated(*adopted, peer);
-  return adopted;
+  const Registration* replaced = findByLocation(location);
+  if (listener_) listener_->updated(*replaced, previousPeer);
+  return replaced;
 }
 
 Result<Registration> Registry::deregister(std::string_view location) {

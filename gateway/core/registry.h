@@ -108,6 +108,8 @@ class Registry {
 
  private:
   std::string freshLocation();
+  // Persists a changed registration at the same location, swaps it in and tells the listener.
+  Result<const Registration*> replace(Registration next, const Peer& previousPeer);
   SteadyTime deadlineFor(const Registration& reg) const;
   void insertInMemory(Registration reg);
   Registration eraseInMemory(std::string_view location);
