@@ -309,10 +309,6 @@ void Server::dropSession(const core::Peer& peer) {
   sessions_.erase(it);
 }
 
-bool Server::hasSession(const core::Peer& peer) const {
-  return sessions_.contains(core::peerKey(peer));
-}
-
 Result<void> Server::sendRequest(const core::Peer& peer, const core::OutgoingRequest& request,
                                  std::uint16_t messageId, const std::vector<std::uint8_t>& token) {
   auto it = sessions_.find(core::peerKey(peer));

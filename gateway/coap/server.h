@@ -78,7 +78,6 @@ class Server {
   // handling the peer's request (Register/Update). dropSession() lets it go.
   void keepSession(const core::Peer& peer);
   void dropSession(const core::Peer& peer);
-  bool hasSession(const core::Peer& peer) const;
 
   // Sends a confirmable request with the given Message ID and token (both chosen and persisted
   // by the caller beforehand) on the peer's session. libcoap retransmits it, reassembles a

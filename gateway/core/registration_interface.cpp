@@ -45,8 +45,8 @@ Response RegistrationInterface::handle(const Request& request) {
 }
 
 Result<std::optional<lwm2m::ObjectList>> RegistrationInterface::objectsFrom(const Request& request,
-                                                                            bool required) {
-  if (request.payload.empty() && !required) return std::optional<lwm2m::ObjectList>{};
+                                                                            bool isUpdate) {
+  if (request.payload.empty() && isUpdate) return std::optional<lwm2m::ObjectList>{};
   if (request.contentFormat && *request.contentFormat != kFormatLinkFormat) {
     // RFC 7252 5.9.2.10: a payload in a format the resource does not take is 4.15.
     return makeError(ErrorCode::kUnsupportedFormat,
@@ -66,7 +66,7 @@ Result<std::optional<lwm2m::ObjectList>> RegistrationInterface::objectsFrom(cons
 Response RegistrationInterface::registerClient(const Request& request) {
   auto params = lwm2m::parseRegisterParams(request.uriQuery);
   if (!params) return errorResponse(params.error());
-  auto objects = objectsFrom(request, /*required=*/true);
+  auto objects = objectsFrom(request, /*isUpdate=*/false);
   if (!objects) return errorResponse(objects.error());
   auto done = registry_.registerClient(*params, std::move(**objects), request.peer);
   if (!done) return errorResponse(done.error());
@@ -83,7 +83,7 @@ Response RegistrationInterface::update(std::string_view location, const Request&
   }
   auto params = lwm2m::parseUpdateParams(request.uriQuery);
   if (!params) return errorResponse(params.error());
-  auto objects = objectsFrom(request, /*required=*/false);
+  auto objects = objectsFrom(request, /*isUpdate=*/true);
   if (!objects) return errorResponse(objects.error());
   auto done = registry_.update(location, *params, std::move(*objects), request.peer);
   if (!done) return errorResponse(done.error());

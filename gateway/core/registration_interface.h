@@ -34,8 +34,9 @@ class RegistrationInterface {
   Response registerClient(const Request& request);
   Response update(std::string_view location, const Request& request);
   Response deregister(std::string_view location);
-  // The object list of a Register/Update payload; nullopt for an empty Update payload.
-  Result<std::optional<lwm2m::ObjectList>> objectsFrom(const Request& request, bool required);
+  // The object list of a Register/Update payload. An empty Update payload is nullopt (the list
+  // stays as it was); an empty Register payload is an empty list.
+  Result<std::optional<lwm2m::ObjectList>> objectsFrom(const Request& request, bool isUpdate);
 
   Registry& registry_;
   RegistrationLimits limits_;
