@@ -8,8 +8,9 @@ packages=(
   cmake ninja-build g++ pkg-config
   # libraries (DESIGN.md: all from Debian 12)
   libcoap3-dev libsqlite3-dev libsystemd-dev libtomlplusplus-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libsdbus-c++-dev libsdbus-c++-bin
   # tests: GoogleTest, a CoAP peer nobody here wrote (coap-client-notls), sqlite3 CLI, dbus
-  libgtest-dev libgmock-dev libcoap3-bin sqlite3 python3 clang-format git
+  libgtest-dev libgmock-dev libcoap3-bin sqlite3 python3 clang-format git dbus-daemon
 )
 
 as_root() {
