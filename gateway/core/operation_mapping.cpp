@@ -66,11 +66,13 @@ std::uint16_t preferredFormat(const Registration& reg) {
 }
 
 Result<OutgoingRequest> toCoapRequest(const DownlinkRequest& request, const Registration& reg) {
-  auto path = lwm2m::Path::parse(request.path);
-  if (!path) return path.error();
   const bool composite = request.operation == Operation::kReadComposite ||
                          request.operation == Operation::kWriteComposite ||
                          request.operation == Operation::kObserveComposite;
+  // A composite request's path lists its paths for people ("/3/0/9 /1/0/1"); the payload
+  // carries them to the device and the request goes to the root.
+  auto path = composite ? Result<lwm2m::Path>(lwm2m::Path()) : lwm2m::Path::parse(request.path);
+  if (!path) return path.error();
   if (composite && reg.version == "1.0") {
     return bad("composite operations need an LwM2M 1.1 or newer device (it registered as 1.0)");
   }

@@ -209,6 +209,12 @@ std::string_view dataTypeName(DataType type) {
   return "unknown";
 }
 
+std::string toJsonString(std::string_view s) {
+  std::string out;
+  appendJsonString(out, s);
+  return out;
+}
+
 std::string toJson(const std::vector<Record>& records) {
   std::string out = "[";
   for (std::size_t i = 0; i < records.size(); ++i) {

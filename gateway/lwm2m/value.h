@@ -87,6 +87,8 @@ struct Record {
 // with "time":<seconds> added when the record has a timestamp. Strings are escaped per RFC 8259;
 // non-finite floats become null. Pure code, no third-party headers.
 std::string toJson(const std::vector<Record>& records);
+// One JSON string (RFC 8259; bytes that are not UTF-8 become U+FFFD), quotes included.
+std::string toJsonString(std::string_view s);
 
 std::string_view dataTypeName(DataType type);  // "string", "integer", "unsigned", ...
 
