@@ -178,18 +178,52 @@ Result<void> SqliteRequestStore::saveRequest(const core::DownlinkRequest& r) {
   return {};
 }
 
-Result<std::vector<core::DownlinkRequest>> SqliteRequestStore::loadUnfinished() {
+Result<std::vector<core::DownlinkRequest>> SqliteRequestStore::all(Statement& query) {
   std::vector<core::DownlinkRequest> out;
-  ScopedReset reset(loadUnfinished_);
+  ScopedReset reset(query);
   for (;;) {
-    auto row = loadUnfinished_.step();
+    auto row = query.step();
     if (!row) return row.error();
     if (!*row) break;
-    auto r = readRequest(loadUnfinished_);
+    auto r = readRequest(query);
     if (!r) return r.error();
     out.push_back(std::move(*r));
   }
   return out;
+}
+
+Result<std::vector<core::DownlinkRequest>> SqliteRequestStore::loadUnfinished() {
+  return all(loadUnfinished_);
+}
+
+Result<std::vector<core::DownlinkRequest>> SqliteRequestStore::listRequests(const Filter& f) {
+  // Built per call (a handful of shapes); states are bound from the fixed set of names.
+  std::string sql = fmt::format(
+      "SELECT {} FROM requests r JOIN devices d ON d.id = r.device_id WHERE r.id > ?1", kColumns);
+  if (f.endpoint) sql += " AND d.endpoint = ?2";
+  if (!f.states.empty()) {
+    sql += " AND r.state IN (";
+    for (std::size_t k = 0; k < f.states.size(); ++k) {
+      sql += fmt::format("{}?{}", k ? ", " : "", k + 4);
+    }
+    sql += ")";
+  }
+  sql += " ORDER BY r.id LIMIT ?3";
+  auto query = connection_->prepare(sql, "list requests");
+  if (!query) return query.error();
+  query->bindInt(1, f.afterId).bindInt(3, static_cast<std::int64_t>(f.limit));
+  if (f.endpoint) query->bindText(2, *f.endpoint);
+  for (std::size_t k = 0; k < f.states.size(); ++k) {
+    query->bindText(static_cast<int>(k + 4), core::stateName(f.states[k]));
+  }
+  return all(*query);
+}
+
+Result<bool> SqliteRequestStore::deviceKnown(std::string_view endpoint) {
+  ScopedReset reset(findDevice_);
+  auto row = findDevice_.bindText(1, endpoint).step();
+  if (!row) return row.error();
+  return *row;
 }
 
 }  // namespace lwgate::db

@@ -3,6 +3,7 @@
 // request from submission to its final state.
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,9 +27,21 @@ class SqliteRequestStore final : public core::RequestStore {
   // One request in any state (callers asking for a result after it left the queue's memory).
   Result<std::optional<core::DownlinkRequest>> findRequest(std::int64_t id);
 
+  struct Filter {
+    std::optional<std::string> endpoint;
+    std::vector<core::RequestState> states;  // empty: any
+    std::int64_t afterId = 0;                // ids above this only (paging)
+    std::size_t limit = 100;
+  };
+  // Requests matching the filter, oldest (lowest id) first.
+  Result<std::vector<core::DownlinkRequest>> listRequests(const Filter& filter);
+  // Whether the endpoint ever registered (or had a request queued for it).
+  Result<bool> deviceKnown(std::string_view endpoint);
+
  private:
   explicit SqliteRequestStore(Connection& connection) : connection_(&connection) {}
   Result<std::optional<core::DownlinkRequest>> one(Statement& query);
+  static Result<std::vector<core::DownlinkRequest>> all(Statement& query);
 
   Connection* connection_;
   Statement findDevice_;

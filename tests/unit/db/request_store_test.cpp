@@ -114,6 +114,46 @@ TEST_F(RequestStoreTest, UnfinishedComeBackPerDeviceInQueueOrder) {
   EXPECT_EQ(order, (std::vector<std::int64_t>{ids[0], ids[4], ids[1], ids[3]}));
 }
 
+TEST_F(RequestStoreTest, ListFiltersByDeviceAndStateAndPages) {
+  std::vector<std::int64_t> ids;
+  for (const char* ep : {"a", "b", "a", "a"}) {
+    core::DownlinkRequest r = fullRequest(ep);
+    r.idempotencyKey.reset();
+    ids.push_back(*store->insertRequest(r));
+  }
+  core::DownlinkRequest d = **store->findRequest(ids[2]);
+  d.state = core::RequestState::kDone;
+  d.finishedAt = at(2);
+  ASSERT_TRUE(store->saveRequest(d).ok());
+  auto idsOf = [&](const SqliteRequestStore::Filter& f) {
+    auto listed = store->listRequests(f);
+    EXPECT_TRUE(listed.ok()) << listed.error().message;
+    std::vector<std::int64_t> out;
+    for (const auto& r : *listed) out.push_back(r.id);
+    return out;
+  };
+  auto filter = [](std::optional<std::string> endpoint, std::vector<core::RequestState> states = {},
+                   std::int64_t after = 0, std::size_t limit = 100) {
+    SqliteRequestStore::Filter f;
+    f.endpoint = std::move(endpoint);
+    f.states = std::move(states);
+    f.afterId = after;
+    f.limit = limit;
+    return f;
+  };
+  EXPECT_EQ(idsOf(filter(std::nullopt)), ids);
+  EXPECT_EQ(idsOf(filter("a")), (std::vector<std::int64_t>{ids[0], ids[2], ids[3]}));
+  EXPECT_EQ(idsOf(filter("a", {core::RequestState::kQueued})),
+            (std::vector<std::int64_t>{ids[0], ids[3]}));
+  EXPECT_EQ(idsOf(filter(std::nullopt, {core::RequestState::kDone, core::RequestState::kFailed})),
+            (std::vector<std::int64_t>{ids[2]}));
+  EXPECT_EQ(idsOf(filter(std::nullopt, {}, ids[0], 2)),
+            (std::vector<std::int64_t>{ids[1], ids[2]}));
+  EXPECT_TRUE(idsOf(filter("nobody")).empty());
+  EXPECT_TRUE(*store->deviceKnown("a"));
+  EXPECT_FALSE(*store->deviceKnown("nobody"));
+}
+
 TEST_F(RequestStoreTest, IdempotencyKeyIsPerDevice) {
   ASSERT_TRUE(store->insertRequest(fullRequest("dev")).ok());
   auto found = store->findByIdempotencyKey("dev", "tz-2026");
