@@ -74,4 +74,12 @@ struct DownlinkRequest {
   std::optional<WallTime> finishedAt;
 };
 
+// Which requests a caller wants to see (D-Bus ListRequests).
+struct RequestFilter {
+  std::optional<std::string> endpoint;
+  std::vector<RequestState> states;  // empty: any
+  std::int64_t afterId = 0;          // ids above this only (paging)
+  std::size_t limit = 100;
+};
+
 }  // namespace lwgate::core

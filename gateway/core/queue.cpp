@@ -295,4 +295,10 @@ SteadyTime DownlinkQueue::steadyFor(WallTime t) const {
          std::chrono::duration_cast<SteadyTime::duration>(t - clock_.wallNow());
 }
 
+std::size_t DownlinkQueue::totalInFlight() const {
+  std::size_t n = 0;
+  for (const auto& [endpoint, d] : devices_) n += d.inFlight ? 1 : 0;
+  return n;
+}
+
 }  // namespace lwgate::core

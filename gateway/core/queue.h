@@ -112,6 +112,8 @@ class DownlinkQueue {
   std::size_t unfinished(std::string_view endpoint) const;
   bool reachable(std::string_view endpoint) const;
   std::optional<std::int64_t> inFlight(std::string_view endpoint) const;
+  std::size_t totalUnfinished() const { return requests_.size(); }
+  std::size_t totalInFlight() const;
 
  private:
   struct Device {

@@ -357,7 +357,7 @@ Result<DownlinkRequest> prepareRequest(const CallerRequest& caller, const Regist
       std::vector<Path> paths;
       for (const auto& text : caller.paths) {
         auto p = Path::parse(text);
-        if (!p) return bad("path " + lwm2m::quoteForMessage(text) + ": " + p.error().message);
+        if (!p) return p.error();
         paths.push_back(*p);
         r.path += (r.path.empty() ? "" : " ") + p->toString();
       }

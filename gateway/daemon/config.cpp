@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "gateway/coap/server.h"
+#include "gateway/dbus/service.h"
 
 namespace lwgate::daemon {
 namespace {
@@ -135,7 +136,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
   }
   Config c;
   Checker ck(origin);
-  ck.onlyKeys(root, "", {"server", "coap", "registration", "queue", "log"});
+  ck.onlyKeys(root, "", {"server", "coap", "registration", "queue", "dbus", "log"});
 
   if (const toml::table* s = ck.section(root, "server")) {
     ck.onlyKeys(*s, "[server] ",
@@ -191,6 +192,12 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     ck.seconds(s, "queue", "request_ttl", 1, 31'536'000, &c.requestTtl);
     ck.count(s, "queue", "max_per_device", 1, 1'000'000, &c.maxPerDevice);
     ck.count(s, "queue", "max_attempts", 1, 100, &c.maxAttempts);
+  }
+  if (const toml::table* s = ck.section(root, "dbus")) {
+    ck.onlyKeys(*s, "[dbus] ", {"bus"});
+    ck.string(s, "dbus", "bus", &c.bus);
+    if (auto b = dbus::parseBusChoice(c.bus); !b)
+      ck.problem(s->get("bus"), "[dbus] bus", b.error().message);
   }
   if (const toml::table* s = ck.section(root, "log")) {
     ck.onlyKeys(*s, "[log] ", {"level"});

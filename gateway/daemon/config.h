@@ -32,6 +32,8 @@ struct Config {
   double requestTtl = 86400;  // seconds
   std::size_t maxPerDevice = 1000;
   std::size_t maxAttempts = 5;
+  // [dbus]
+  std::string bus = "system";  // "system", "session", "none" or a D-Bus address
   // [log]
   log::Level logLevel = log::Level::kInfo;
 };

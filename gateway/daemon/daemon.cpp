@@ -15,7 +15,10 @@
 #include "gateway/coap/server.h"
 #include "gateway/core/registration_interface.h"
 #include "gateway/core/registry.h"
+#include "gateway/core/submission.h"
 #include "gateway/daemon/downlink.h"
+#include "gateway/dbus/service.h"
+#include "gateway/lwm2m/diagnostic.h"
 #include "gateway/util/log.h"
 #include "lwgate/version.h"
 
@@ -68,7 +71,7 @@ const char* methodText(core::Method m) {
   return "?";
 }
 
-class Daemon final : public core::RegistryListener {
+class Daemon final : public core::RegistryListener, public dbus::Backend, public DownlinkEvents {
  public:
   Daemon(Config config, Overrides overrides, std::string configSource)
       : config_(std::move(config)),
@@ -76,6 +79,8 @@ class Daemon final : public core::RegistryListener {
         configSource_(std::move(configSource)) {}
 
   ~Daemon() override {
+    dropBus();
+    if (busRetrySource_) sd_event_source_unref(busRetrySource_);
     if (coapSource_) sd_event_source_unref(coapSource_);
     if (queueSource_) sd_event_source_unref(queueSource_);
     if (expirySource_) sd_event_source_unref(expirySource_);
@@ -93,6 +98,7 @@ class Daemon final : public core::RegistryListener {
       log::error("LWG1091 cannot start: {}", started.error().message);
       return 1;
     }
+    connectBus();
     log::notice("LWG1000 lwgated {} ready: {} devices registered", kVersion, registry_->size());
     notifyStatus("READY=1\n");
     int rc = sd_event_loop(event_);
@@ -115,20 +121,154 @@ class Daemon final : public core::RegistryListener {
         r.queueMode() ? " queue-mode" : "", r.objects.links.size(),
         replaced ? " replaces=rd/" + replaced->location : "");
     downlink_->registered(r, replaced);
+    if (bus_) bus_->deviceRegistered(r, replaced != nullptr);
   }
   void updated(const core::Registration& r, const core::Peer& previousPeer) override {
     log::debug("LWG2003 updated endpoint={} location=rd/{} from={} lifetime={}s", r.endpoint,
                r.location, peerText(r.peer), r.lifetime);
     downlink_->updated(r, previousPeer);
+    if (bus_) bus_->deviceUpdated(r);
   }
   void deregistered(const core::Registration& r) override {
     log::info("LWG2004 de-registered endpoint={} location=rd/{}", r.endpoint, r.location);
     downlink_->gone(r);
+    if (bus_) bus_->deviceRemoved(r, false);
   }
   void expired(const core::Registration& r) override {
     log::info("LWG2005 registration expired endpoint={} location=rd/{} (no Update within {}s)",
               r.endpoint, r.location, r.lifetime);
     downlink_->gone(r);
+    if (bus_) bus_->deviceRemoved(r, true);
+  }
+
+  // DownlinkEvents: after the commit that made them true.
+  void requestSent(const core::DownlinkRequest& r) override {
+    if (bus_) bus_->requestProgress(r.id, r.endpoint, "sent");
+  }
+  void requestWaiting(std::int64_t id, const std::string& endpoint) override {
+    if (bus_) {
+      bus_->requestProgress(id, endpoint, "waiting");
+      bus_->queueChanged(endpoint);
+    }
+  }
+  void requestFinished(const core::DownlinkRequest& r) override {
+    if (bus_) bus_->requestFinished(r, core::renderResult(r, lwm2m::coreObjects()));
+  }
+
+  // dbus::Backend
+  Result<std::vector<std::int64_t>> submit(const std::vector<core::CallerRequest>& batch) override {
+    auto where = [&](std::size_t k) {
+      return batch.size() > 1 ? "request " + std::to_string(k) + ": " : std::string();
+    };
+    // Everything is checked before anything is stored.
+    std::vector<core::DownlinkRequest> prepared;
+    prepared.reserve(batch.size());
+    const core::WallTime now = clock_.wallNow();
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      const auto& c = batch[k];
+      const core::Registration* reg = registry_->findByEndpoint(c.endpoint);
+      if (!reg) {
+        auto known = downlink_->store().deviceKnown(c.endpoint);
+        if (!known) return known.error();
+        if (!*known) {
+          return makeError(ErrorCode::kNotFound, where(k) + "no device " +
+                                                     lwm2m::quoteForMessage(c.endpoint) +
+                                                     " (it never registered here)");
+        }
+      }
+      auto r = core::prepareRequest(c, reg, lwm2m::coreObjects(), {}, now);
+      if (!r) return makeError(r.error().code, where(k) + r.error().message);
+      prepared.push_back(std::move(*r));
+    }
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> waiting;
+    std::optional<Error> failure;
+    {
+      auto tx = db::Transaction::begin(db_->connection());
+      if (!tx) return tx.error();
+      for (std::size_t k = 0; k < prepared.size() && !failure; ++k) {
+        const std::string endpoint = prepared[k].endpoint;
+        auto s = downlink_->queue().submit(std::move(prepared[k]));
+        if (!s) {
+          failure = makeError(s.error().code, where(k) + s.error().message);
+        } else {
+          ids.push_back(s->id);
+          if (!s->existing && !downlink_->queue().reachable(endpoint)) {
+            waiting.push_back(endpoint);
+          }
+        }
+      }
+      if (!failure) {
+        if (auto committed = tx->commit(); !committed) failure = committed.error();
+      }
+    }  // rolled back unless committed
+    if (failure) {
+      // The queue's memory holds what the rollback undid: the database is the truth.
+      if (!ids.empty()) reloadQueue();
+      return *failure;
+    }
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      if (bus_) bus_->queueChanged(batch[k].endpoint);
+    }
+    if (bus_) {
+      for (std::size_t k = 0, w = 0; k < ids.size() && w < waiting.size(); ++k) {
+        if (batch[k].endpoint == waiting[w]) {
+          bus_->requestProgress(ids[k], waiting[w++], "waiting");
+        }
+      }
+    }
+    return ids;
+  }
+
+  Result<core::DownlinkRequest> request(std::int64_t id) override {
+    if (const auto* r = downlink_->queue().find(id)) return *r;
+    auto stored = downlink_->store().findRequest(id);
+    if (!stored) return stored.error();
+    if (!*stored) return makeError(ErrorCode::kNotFound, "no request " + std::to_string(id));
+    return std::move(**stored);
+  }
+
+  Result<std::vector<core::DownlinkRequest>> listRequests(
+      const core::RequestFilter& filter) override {
+    auto listed = downlink_->store().listRequests(filter);
+    if (!listed) return listed.error();
+    // The store has what was committed; attempts of requests in flight live in memory too.
+    for (auto& r : *listed) {
+      if (const auto* live = downlink_->queue().find(r.id)) r = *live;
+    }
+    return listed;
+  }
+
+  Result<void> cancel(std::int64_t id) override {
+    auto known = request(id);
+    if (!known) return known.error();
+    if (core::isFinal(known->state)) {
+      return makeError(ErrorCode::kPreconditionFailed,
+                       "request " + std::to_string(id) + " is already " +
+                           std::string(core::stateName(known->state)));
+    }
+    if (auto c = downlink_->queue().cancel(id, "cancelled over D-Bus"); !c) {
+      return makeError(ErrorCode::kPreconditionFailed, c.error().message);
+    }
+    return {};
+  }
+
+  Totals totals() override {
+    return {.devices = static_cast<std::uint32_t>(registry_->size()),
+            .queued = static_cast<std::uint32_t>(downlink_->queue().totalUnfinished()),
+            .inFlight = static_cast<std::uint32_t>(downlink_->queue().totalInFlight())};
+  }
+  std::vector<std::string> listenUrls() override { return listenUrls_; }
+  std::uint64_t uptimeSeconds() override {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<core::Seconds>(clock_.steadyNow() - startedAt_).count());
+  }
+  const core::Registration* registration(std::string_view endpoint) override {
+    return registry_->findByEndpoint(endpoint);
+  }
+  bool awake(std::string_view endpoint) override { return downlink_->queue().reachable(endpoint); }
+  std::uint32_t unfinished(std::string_view endpoint) override {
+    return static_cast<std::uint32_t>(downlink_->queue().unfinished(endpoint));
   }
 
  private:
@@ -183,6 +323,7 @@ class Daemon final : public core::RegistryListener {
     coap_ = std::move(*server);
 
     downlink_ = std::make_unique<Downlink>(clock_, db_->connection(), *coap_, queueConfig());
+    downlink_->setEvents(this);
     if (auto opened = downlink_->open(); !opened) return opened.error();
     auto restored = loadRegistry();
     if (!restored) return restored.error();
@@ -196,7 +337,10 @@ class Daemon final : public core::RegistryListener {
       if (!address) return address.error();
       auto urls = coap_->listenUdp(*address);
       if (!urls) return urls.error();
-      for (const auto& url : *urls) log::notice("LWG1002 listening on {}", url);
+      for (const auto& url : *urls) {
+        log::notice("LWG1002 listening on {}", url);
+        listenUrls_.push_back(url);
+      }
     }
     int rc = sd_event_add_io(event_, &coapSource_, coap_->fd(), EPOLLIN, &Daemon::onCoapIo, this);
     if (rc < 0) return makeError(ErrorCode::kInternal, "cannot watch the CoAP sockets");
@@ -207,6 +351,123 @@ class Daemon final : public core::RegistryListener {
     downlink_->flush();
     rearmTimers();
     return {};
+  }
+
+  void reloadQueue() {
+    if (auto queue = downlink_->discardAndReload(); !queue) {
+      log::error("LWG1097 cannot reload the downlink queue: {}", queue.error().message);
+    }
+  }
+
+  // D-Bus is optional (DESIGN.md "Degrade, don't die"): without a bus, or while another process
+  // owns the name, lwgated serves CoAP and tries again every kBusRetry.
+  static constexpr std::uint64_t kBusRetryUsec = 10'000'000;
+
+  void connectBus() {
+    auto choice = dbus::parseBusChoice(config_.bus);
+    if (!choice || choice->kind == dbus::BusChoice::Kind::kNone) {
+      log::notice("LWG4000 D-Bus is turned off ([dbus] bus = \"none\")");
+      return;
+    }
+    auto service = dbus::Service::connect(*choice, *this);
+    if (!service) {
+      if (!busWarned_) {
+        log::warning(
+            "LWG4002 D-Bus not available, serving CoAP without it and retrying every {}s: {}",
+            kBusRetryUsec / 1'000'000, service.error().message);
+        busWarned_ = true;
+      }
+      scheduleBusRetry();
+      return;
+    }
+    bus_ = std::move(*service);
+    int rc = sd_event_add_io(event_, &busIoSource_, bus_->fd(), bus_->events(), &Daemon::onBusEvent,
+                             this);
+    if (rc >= 0) {
+      rc = sd_event_add_time(event_, &busTimeSource_, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                             &Daemon::onBusTimer, this);
+    }
+    if (rc >= 0) rc = sd_event_add_post(event_, &busPostSource_, &Daemon::onBusPost, this);
+    if (rc < 0) {
+      log::error("LWG4004 cannot watch the D-Bus connection: {}", std::strerror(-rc));
+      dropBus();
+      scheduleBusRetry();
+      return;
+    }
+    registry_->forEach([this](const core::Registration& r) { bus_->deviceRestored(r); });
+    busWarned_ = false;
+    log::notice("LWG4001 on D-Bus as {} ({})", dbus::kBusName, dbus::describe(*choice));
+    refreshBusSources();
+  }
+
+  void dropBus() {
+    for (auto** source : {&busIoSource_, &busTimeSource_, &busPostSource_}) {
+      if (*source) *source = sd_event_source_disable_unref(*source);
+    }
+    bus_.reset();
+  }
+
+  void scheduleBusRetry() {
+    const std::uint64_t at =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       clock_.steadyNow().time_since_epoch())
+                                       .count()) +
+        kBusRetryUsec;
+    if (!busRetrySource_) {
+      sd_event_add_time(event_, &busRetrySource_, CLOCK_MONOTONIC, at, 0, &Daemon::onBusRetry,
+                        this);
+    } else {
+      sd_event_source_set_time(busRetrySource_, at);
+    }
+    if (busRetrySource_) sd_event_source_set_enabled(busRetrySource_, SD_EVENT_ONESHOT);
+  }
+
+  static int onBusRetry(sd_event_source*, uint64_t, void* userdata) {
+    static_cast<Daemon*>(userdata)->connectBus();
+    return 0;
+  }
+
+  static int onBusEvent(sd_event_source*, int, uint32_t, void* userdata) {
+    static_cast<Daemon*>(userdata)->processBus();
+    return 0;
+  }
+  static int onBusTimer(sd_event_source*, uint64_t, void* userdata) {
+    static_cast<Daemon*>(userdata)->processBus();
+    return 0;
+  }
+
+  void processBus() {
+    if (!bus_) return;
+    auto processed = bus_->process();
+    downlink_->flush();
+    rearmTimers();
+    if (!processed) {
+      log::warning("LWG4005 {}; reconnecting", processed.error().message);
+      dropBus();
+      scheduleBusRetry();
+    }
+  }
+
+  // After every dispatch of any source: emit the collected property changes and point the bus
+  // sources at what the connection now waits for (it may have output queued by a signal).
+  static int onBusPost(sd_event_source*, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    if (self->bus_) {
+      self->bus_->flushChanges();
+      self->refreshBusSources();
+    }
+    return 0;
+  }
+
+  void refreshBusSources() {
+    sd_event_source_set_io_events(busIoSource_, bus_->events());
+    const std::uint64_t timeout = bus_->timeout();
+    if (timeout == UINT64_MAX) {
+      sd_event_source_set_enabled(busTimeSource_, SD_EVENT_OFF);
+    } else {
+      sd_event_source_set_time(busTimeSource_, std::max<std::uint64_t>(timeout, 1));
+      sd_event_source_set_enabled(busTimeSource_, SD_EVENT_ONESHOT);
+    }
   }
 
   core::Response handle(const core::Request& request) {
@@ -267,15 +528,17 @@ class Daemon final : public core::RegistryListener {
     }
     if (fresh->listen != config_.listen || fresh->database != config_.database ||
         fresh->databaseSyncFull != config_.databaseSyncFull ||
-        fresh->ackTimeout != config_.ackTimeout || fresh->maxRetransmit != config_.maxRetransmit) {
+        fresh->ackTimeout != config_.ackTimeout || fresh->maxRetransmit != config_.maxRetransmit ||
+        fresh->bus != config_.bus) {
       log::warning(
-          "LWG1007 listen, database and [coap] changes take effect at the next restart, "
+          "LWG1007 listen, database, [coap] and [dbus] changes take effect at the next restart, "
           "ignoring them for now");
       fresh->listen = config_.listen;
       fresh->database = config_.database;
       fresh->databaseSyncFull = config_.databaseSyncFull;
       fresh->ackTimeout = config_.ackTimeout;
       fresh->maxRetransmit = config_.maxRetransmit;
+      fresh->bus = config_.bus;
     }
     config_ = std::move(*fresh);
     log::setLevel(config_.logLevel);
@@ -403,6 +666,14 @@ class Daemon final : public core::RegistryListener {
   sd_event_source* queueSource_ = nullptr;
   std::optional<core::SteadyTime> armedExpiry_;
   std::optional<core::SteadyTime> armedQueue_;
+  std::unique_ptr<dbus::Service> bus_;
+  sd_event_source* busIoSource_ = nullptr;
+  sd_event_source* busTimeSource_ = nullptr;
+  sd_event_source* busPostSource_ = nullptr;
+  sd_event_source* busRetrySource_ = nullptr;
+  bool busWarned_ = false;
+  std::vector<std::string> listenUrls_;
+  core::SteadyTime startedAt_ = clock_.steadyNow();
 };
 
 }  // namespace
@@ -424,6 +695,11 @@ Result<Config> resolveConfig(const Overrides& o, std::string* source) {
   if (o.database) config.database = *o.database;
   if (!o.listen.empty()) config.listen = o.listen;
   if (o.logLevel) config.logLevel = *o.logLevel;
+  if (o.bus) {
+    if (auto b = dbus::parseBusChoice(*o.bus); !b)
+      return makeError(b.error().code, "--bus: " + b.error().message);
+    config.bus = *o.bus;
+  }
   if (config.database.empty()) return makeError(ErrorCode::kBadRequest, "--db: empty path");
   for (const auto& l : config.listen) {
     if (auto a = coap::parseListenAddress(l); !a) return a.error();

@@ -17,6 +17,7 @@ struct Overrides {
   std::optional<std::string> database;    // --db
   std::vector<std::string> listen;        // --listen (repeatable; replaces [server] listen)
   std::optional<log::Level> logLevel;     // --log-level
+  std::optional<std::string> bus;         // --bus (replaces [dbus] bus)
 };
 
 // Loads the config file named by the overrides (or the default one when it exists, or built-in

@@ -59,6 +59,8 @@ Result<void> Downlink::open() {
 
 Result<void> Downlink::discardAndReload() {
   pending_.clear();
+  completed_.clear();
+  waiting_.clear();
   inFlight_.clear();
   peerUsers_.clear();  // rebuilt below from the reloaded registry
   queue_ = makeQueue();
@@ -113,6 +115,15 @@ void Downlink::send(const core::DownlinkRequest& request) {
 }
 
 void Downlink::flush() {
+  // Results first: a request that finished frees its device's queue for the next, sent below.
+  std::vector<core::DownlinkRequest> completed;
+  completed.swap(completed_);
+  std::vector<std::pair<std::int64_t, std::string>> waiting;
+  waiting.swap(waiting_);
+  if (events_) {
+    for (const auto& r : completed) events_->requestFinished(r);
+    for (const auto& [id, endpoint] : waiting) events_->requestWaiting(id, endpoint);
+  }
   std::vector<std::int64_t> ids;
   ids.swap(pending_);
   for (std::int64_t id : ids) {
@@ -136,6 +147,7 @@ void Downlink::flush() {
       continue;
     }
     inFlight_[key] = id;
+    if (events_) events_->requestSent(*r);
     log::debug("LWG3003 sent request {} {} {} to {} (mid {})", id,
                core::operationName(r->operation), r->path, r->endpoint, *r->messageId);
   }
@@ -163,6 +175,7 @@ void Downlink::onFailure(const core::Peer& peer, const std::vector<std::uint8_t>
   const std::int64_t id = it->second;
   inFlight_.erase(it);
   queue_->transportFailed(id, why);
+  if (const core::DownlinkRequest* r = queue_->find(id)) waiting_.emplace_back(id, r->endpoint);
 }
 
 void Downlink::finished(const core::DownlinkRequest& r) {
@@ -171,6 +184,7 @@ void Downlink::finished(const core::DownlinkRequest& r) {
             r.responseCode ? " " + core::codeText(static_cast<core::Code>(*r.responseCode)) : "",
             r.reason.empty() ? "" : " (" + r.reason + ")");
   if (r.idempotencyKey && r.idempotencyKey->starts_with(kLifetimeSyncKey)) adoptSyncedLifetime(r);
+  completed_.push_back(r);
 }
 
 // spec/cr-registration-lifetime.txt: "if the parameter Lifetime is absent, the Server MUST

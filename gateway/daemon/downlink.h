@@ -17,6 +17,17 @@
 
 namespace lwgate::daemon {
 
+// What callers of the queue hear about their requests (the D-Bus signals), told only after the
+// change is committed: from flush().
+class DownlinkEvents {
+ public:
+  virtual ~DownlinkEvents() = default;
+  virtual void requestSent(const core::DownlinkRequest& request) = 0;
+  // Back in the queue after a transmission got no answer: it waits for the device to wake.
+  virtual void requestWaiting(std::int64_t id, const std::string& endpoint) = 0;
+  virtual void requestFinished(const core::DownlinkRequest& request) = 0;
+};
+
 class Downlink final : public core::QueueListener {
  public:
   Downlink(const core::Clock& clock, db::Connection& connection, coap::Server& server,
@@ -27,6 +38,7 @@ class Downlink final : public core::QueueListener {
   // rebuilt after a failed commit).
   void setRegistry(core::Registry* registry) { registry_ = registry; }
   void setConfig(const core::QueueConfig& config) { queue_->setConfig(config); }
+  void setEvents(DownlinkEvents* events) { events_ = events; }
 
   // From the registry (called by the daemon's RegistryListener).
   void registered(const core::Registration& reg, const core::Registration* replaced);
@@ -44,6 +56,7 @@ class Downlink final : public core::QueueListener {
   void tick() { queue_->tick(); }
   std::optional<core::SteadyTime> nextTimer() const { return queue_->nextTimer(); }
   core::DownlinkQueue& queue() { return *queue_; }
+  db::SqliteRequestStore& store() { return *store_; }
 
   // QueueListener
   void send(const core::DownlinkRequest& request) override;
@@ -69,7 +82,12 @@ class Downlink final : public core::QueueListener {
   core::Registry* registry_ = nullptr;
   std::unique_ptr<db::SqliteRequestStore> store_;
   std::unique_ptr<core::DownlinkQueue> queue_;
-  std::vector<std::int64_t> pending_;             // decided, not yet transmitted
+  std::vector<std::int64_t> pending_;  // decided, not yet transmitted
+  // Told to events_ at the next flush(), after the commit: finished requests, and ids back in
+  // the queue after a failed transmission (id, endpoint).
+  std::vector<core::DownlinkRequest> completed_;
+  std::vector<std::pair<std::int64_t, std::string>> waiting_;
+  DownlinkEvents* events_ = nullptr;
   std::map<std::string, std::int64_t> inFlight_;  // exchange key -> request id
   std::map<std::string, std::size_t> peerUsers_;  // peer -> registrations at that address
   std::uint16_t nextMessageId_ = 0;

@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   app.add_option("--listen", o.listen,
                  "CoAP/UDP address HOST:PORT or [IPv6]:PORT to listen on, repeatable; port 0 "
                  "picks a free port (logged). Replaces [server] listen");
+  std::string bus;
+  app.add_option("--bus", bus,
+                 "D-Bus to offer org.lwgate.Gateway1 on: system (default), session, none, or an "
+                 "address such as unix:path=/run/dbus/system_bus_socket. Replaces [dbus] bus");
   app.add_option("--log-level", logLevel, "error, warning, notice, info (default) or debug");
   auto* check = app.add_option("--check-config", checkFile,
                                "validate the configuration (FILE, or --config, or the default "
@@ -44,6 +48,7 @@ int main(int argc, char** argv) {
   }
   if (!configPath.empty()) o.configPath = configPath;
   if (!database.empty()) o.database = database;
+  if (!bus.empty()) o.bus = bus;
   if (!logLevel.empty()) {
     log::Level level;
     if (!log::parseLevel(logLevel, &level)) {

@@ -1,0 +1,722 @@
+#include "gateway/dbus/service.h"
+
+#include <poll.h>
+#include <sdbus-c++/sdbus-c++.h>
+#include <sys/epoll.h>
+#include <systemd/sd-bus.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+
+#include "gateway/core/message.h"
+#include "gateway/lwm2m/diagnostic.h"
+#include "gateway/lwm2m/link_format.h"
+#include "gateway/util/log.h"
+#include "lwgate/dbus/gateway1_adaptor.h"
+#include "lwgate/version.h"
+
+namespace lwgate::dbus {
+namespace {
+
+using Options = std::map<std::string, sdbus::Variant>;
+constexpr const char* kDeviceInterface = "org.lwgate.Gateway1.Device";
+constexpr std::size_t kMaxBatch = 10000;
+constexpr std::size_t kMaxList = 10000;
+
+// The named errors of the XML's header comment.
+[[noreturn]] void fail(const char* name, const std::string& message) {
+  throw sdbus::Error(std::string("org.lwgate.Gateway1.Error.") + name, message);
+}
+[[noreturn]] void invalid(const std::string& message) {
+  fail("InvalidArgs", message);
+}
+[[noreturn]] void fail(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kNotFound:
+      fail("NotFound", e.message);
+    case ErrorCode::kLimitReached:
+      fail("QueueFull", e.message);
+    case ErrorCode::kTooLarge:
+      fail("TooLarge", e.message);
+    case ErrorCode::kPreconditionFailed:
+      fail("NotCancellable", e.message);
+    case ErrorCode::kBadRequest:
+    case ErrorCode::kUnsupportedFormat:
+    case ErrorCode::kForbidden:
+      fail("InvalidArgs", e.message);
+    case ErrorCode::kStorage:
+    case ErrorCode::kInternal:
+      break;
+  }
+  fail("Failed", e.message);
+}
+
+template <class T>
+T unwrap(Result<T> r) {
+  if (!r) fail(r.error());
+  return std::move(*r);
+}
+
+// A handler's own exceptions become sdbus::Error replies; anything else thrown inside a
+// callback would otherwise unwind through sd-bus's C code.
+template <class F>
+auto guarded(const char* method, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const sdbus::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    log::error("LWG4010 D-Bus {} failed: {}", method, e.what());
+    throw sdbus::Error("org.lwgate.Gateway1.Error.Failed",
+                       std::string("internal error: ") + e.what());
+  }
+}
+
+std::optional<std::int64_t> integerOf(const sdbus::Variant& v) {
+  const std::string t = v.peekValueType();
+  if (t == "x") return v.get<std::int64_t>();
+  if (t == "i") return v.get<std::int32_t>();
+  if (t == "n") return v.get<std::int16_t>();
+  if (t == "t") {
+    auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<std::int64_t>(u);
+  }
+  if (t == "u") return v.get<std::uint32_t>();
+  if (t == "q") return v.get<std::uint16_t>();
+  if (t == "y") return v.get<std::uint8_t>();
+  return std::nullopt;
+}
+
+lwm2m::Value valueOf(const sdbus::Variant& v, const std::string& where) {
+  const std::string t = v.peekValueType();
+  if (t == "s") return lwm2m::Value::string(v.get<std::string>());
+  if (t == "b") return lwm2m::Value::boolean(v.get<bool>());
+  if (t == "d") return lwm2m::Value::floating(v.get<double>());
+  if (t == "ay") return lwm2m::Value::opaque(v.get<std::vector<std::uint8_t>>());
+  if (t == "t") return lwm2m::Value::unsignedInteger(v.get<std::uint64_t>());
+  if (t == "x" || t == "i" || t == "n" || t == "u" || t == "q" || t == "y") {
+    return lwm2m::Value::integer(*integerOf(v));
+  }
+  invalid(where + ": a value of D-Bus type \"" + t +
+          "\" cannot be an LwM2M value (use s, b, x, t, i, u, n, q, y, d or ay)");
+}
+
+std::vector<core::CallerValue> valuesOf(const Options& values, const char* what) {
+  std::vector<core::CallerValue> out;
+  for (const auto& [path, v] : values)
+    out.push_back({path, valueOf(v, std::string(what) + " " + path)});
+  return out;
+}
+
+core::SubmitOptions optionsOf(const Options& options, core::Operation op) {
+  core::SubmitOptions o;
+  for (const auto& [key, v] : options) {
+    const std::string t = v.peekValueType();
+    if (key == "ttl") {
+      double seconds = 0;
+      if (t == "d") {
+        seconds = v.get<double>();
+      } else if (auto i = integerOf(v)) {
+        seconds = static_cast<double>(*i);
+      } else {
+        invalid("option ttl: give seconds as d or u");
+      }
+      if (!(seconds >= 1 && seconds <= 10.0 * 365 * 86400)) {
+        invalid("option ttl: between 1 second and 10 years");
+      }
+      o.ttl = core::Seconds(static_cast<std::int64_t>(seconds));
+    } else if (key == "idempotency_key" && t == "s") {
+      o.idempotencyKey = v.get<std::string>();
+    } else if (key == "format") {
+      if (t == "s") {
+        o.format = unwrap(core::parseFormat(v.get<std::string>()));
+      } else if (auto n = integerOf(v); n && *n >= 0 && *n <= 65535) {
+        o.format = unwrap(core::parseFormat(std::to_string(*n)));
+      } else {
+        invalid("option format: a name (\"tlv\") or a Content-Format number");
+      }
+    } else if (key == "partial" && t == "b" &&
+               (op == core::Operation::kWrite || op == core::Operation::kWritePartial)) {
+      o.partial = v.get<bool>();
+    } else if (key == "instance" && op == core::Operation::kCreate) {
+      auto n = integerOf(v);
+      if (!n || *n < 0 || *n > 65534) invalid("option instance: an instance id 0..65534");
+      o.instance = static_cast<std::uint16_t>(*n);
+    } else {
+      invalid("unknown option \"" + key + "\" (of type " + t + ") for " +
+              std::string(core::operationName(op)));
+    }
+  }
+  return o;
+}
+
+// Write-Attributes' a{sv} as the query string the CoAP mapping checks.
+std::string attributesOf(const Options& attributes) {
+  std::string out;
+  for (const auto& [name, v] : attributes) {
+    std::string value;
+    const std::string t = v.peekValueType();
+    if (t == "d") {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", v.get<double>());
+      value = buf;
+    } else if (auto i = integerOf(v)) {
+      value = std::to_string(*i);
+    } else if (t == "s") {
+      value = v.get<std::string>();  // "" removes the attribute; the mapping checks numbers
+    } else {
+      invalid("attribute " + name + ": a number (u, d) or \"\" to remove it");
+    }
+    if (!out.empty()) out += '&';
+    out += name + "=" + value;
+  }
+  return out;
+}
+
+core::CallerRequest makeRequest(core::Operation op, const std::string& endpoint,
+                                const std::string& path, const Options& options) {
+  core::CallerRequest c;
+  c.operation = op;
+  c.endpoint = endpoint;
+  c.path = path;
+  c.options = optionsOf(options, op);
+  return c;
+}
+
+// SubmitBatch's element: the value as the single method takes it.
+core::CallerRequest batchElement(const std::string& endpoint, const std::string& operation,
+                                 const std::string& path, const sdbus::Variant& value,
+                                 const Options& options) {
+  auto op = core::parseOperation(operation);
+  if (!op) invalid("unknown operation \"" + lwm2m::escapeForMessage(operation) + "\"");
+  auto c = makeRequest(*op, endpoint, path, options);
+  const std::string t = value.peekValueType();
+  switch (*op) {
+    case core::Operation::kWrite:
+    case core::Operation::kWritePartial:
+      if (t == "a{sv}") {
+        c.values = valuesOf(value.get<Options>(), "value");
+      } else {
+        c.values = {{"", valueOf(value, "value")}};
+      }
+      break;
+    case core::Operation::kCreate:
+    case core::Operation::kWriteComposite:
+      if (t != "a{sv}") invalid(operation + " takes its values as a{sv}");
+      c.values = valuesOf(value.get<Options>(), "value");
+      break;
+    case core::Operation::kWriteAttributes:
+      if (t != "a{sv}") invalid("write-attributes takes its attributes as a{sv}");
+      c.text = attributesOf(value.get<Options>());
+      break;
+    case core::Operation::kExecute:
+      if (t != "s") invalid("execute takes its arguments as s");
+      c.text = value.get<std::string>();
+      break;
+    case core::Operation::kReadComposite:
+    case core::Operation::kObserveComposite:
+      if (t != "as") invalid(operation + " takes its paths as as");
+      c.paths = value.get<std::vector<std::string>>();
+      break;
+    default:
+      break;
+  }
+  return c;
+}
+
+std::uint64_t unixMillis(core::WallTime t) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(core::toUnixMillis(t), 0));
+}
+
+Options requestDictionary(const core::DownlinkRequest& r) {
+  Options d;
+  d["id"] = sdbus::Variant(static_cast<std::uint64_t>(r.id));
+  d["endpoint"] = sdbus::Variant(r.endpoint);
+  d["operation"] = sdbus::Variant(std::string(core::operationName(r.operation)));
+  d["path"] = sdbus::Variant(r.path);
+  d["state"] = sdbus::Variant(std::string(core::stateName(r.state)));
+  d["created"] = sdbus::Variant(unixMillis(r.createdAt));
+  d["attempts"] = sdbus::Variant(static_cast<std::uint32_t>(r.attempts));
+  if (r.deadline) d["deadline"] = sdbus::Variant(unixMillis(*r.deadline));
+  if (r.sentAt) d["sent"] = sdbus::Variant(unixMillis(*r.sentAt));
+  if (r.finishedAt) d["finished"] = sdbus::Variant(unixMillis(*r.finishedAt));
+  if (r.idempotencyKey) d["idempotency_key"] = sdbus::Variant(*r.idempotencyKey);
+  if (!r.reason.empty()) d["reason"] = sdbus::Variant(r.reason);
+  if (r.responseCode) {
+    d["code"] = sdbus::Variant(core::codeText(static_cast<core::Code>(*r.responseCode)));
+    d["payload"] = sdbus::Variant(r.responsePayload);
+    if (r.responseFormat) d["format"] = sdbus::Variant(*r.responseFormat);
+    auto rendered = core::renderResult(r, lwm2m::coreObjects());
+    d["json"] = sdbus::Variant(rendered.json);
+    if (!rendered.decodeError.empty()) d["decode_error"] = sdbus::Variant(rendered.decodeError);
+  }
+  return d;
+}
+
+std::string peerUri(const core::Peer& p) {
+  const bool v6 = p.address.find(':') != std::string::npos;
+  return p.transport + "://" + (v6 ? "[" + p.address + "]" : p.address) + ":" +
+         std::to_string(p.port);
+}
+
+}  // namespace
+
+Result<BusChoice> parseBusChoice(std::string_view text) {
+  BusChoice b;
+  if (text == "system") {
+    b.kind = BusChoice::Kind::kSystem;
+  } else if (text == "session") {
+    b.kind = BusChoice::Kind::kSession;
+  } else if (text == "none") {
+    b.kind = BusChoice::Kind::kNone;
+  } else if (text.find(':') != std::string_view::npos && text.find('=') != std::string_view::npos) {
+    b.kind = BusChoice::Kind::kAddress;
+    b.address = std::string(text);
+  } else {
+    return makeError(ErrorCode::kBadRequest,
+                     "bus " + lwm2m::quoteForMessage(text) +
+                         ": use \"system\", \"session\", \"none\" or a D-Bus address such as "
+                         "\"unix:path=/run/dbus/system_bus_socket\"");
+  }
+  return b;
+}
+
+std::string describe(const BusChoice& bus) {
+  switch (bus.kind) {
+    case BusChoice::Kind::kNone:
+      return "no bus";
+    case BusChoice::Kind::kSystem:
+      return "the system bus";
+    case BusChoice::Kind::kSession:
+      return "the session bus";
+    case BusChoice::Kind::kAddress:
+      return "the bus at " + bus.address;
+  }
+  return "?";
+}
+
+std::string devicePath(std::string_view endpoint) {
+  char* out = nullptr;
+  const std::string ep(endpoint);
+  if (sd_bus_path_encode("/org/lwgate/Gateway1/device", ep.c_str(), &out) < 0 || !out) {
+    throw std::bad_alloc();
+  }
+  std::string path(out);
+  std::free(out);
+  return path;
+}
+
+class Service::Root final
+    : public sdbus::AdaptorInterfaces<org::lwgate::Gateway1_adaptor, sdbus::ObjectManager_adaptor,
+                                      sdbus::Properties_adaptor> {
+ public:
+  Root(sdbus::IConnection& connection, Backend& backend)
+      : AdaptorInterfaces(connection, kRootPath), backend_(backend) {
+    registerAdaptor();
+  }
+  ~Root() { unregisterAdaptor(); }
+
+ private:
+  std::uint64_t one(core::CallerRequest c) {
+    return static_cast<std::uint64_t>(unwrap(backend_.submit({std::move(c)})).front());
+  }
+
+  uint64_t Read(const std::string& ep, const std::string& path, const Options& o) override {
+    return guarded("Read", [&] { return one(makeRequest(core::Operation::kRead, ep, path, o)); });
+  }
+  uint64_t Discover(const std::string& ep, const std::string& path, const Options& o) override {
+    return guarded("Discover",
+                   [&] { return one(makeRequest(core::Operation::kDiscover, ep, path, o)); });
+  }
+  uint64_t Write(const std::string& ep, const std::string& path, const sdbus::Variant& value,
+                 const Options& o) override {
+    return guarded("Write", [&] { return one(batchElement(ep, "write", path, value, o)); });
+  }
+  uint64_t Execute(const std::string& ep, const std::string& path, const std::string& arguments,
+                   const Options& o) override {
+    return guarded("Execute", [&] {
+      auto c = makeRequest(core::Operation::kExecute, ep, path, o);
+      c.text = arguments;
+      return one(std::move(c));
+    });
+  }
+  uint64_t Create(const std::string& ep, const std::string& path, const Options& values,
+                  const Options& o) override {
+    return guarded("Create", [&] {
+      auto c = makeRequest(core::Operation::kCreate, ep, path, o);
+      c.values = valuesOf(values, "value");
+      return one(std::move(c));
+    });
+  }
+  uint64_t Delete(const std::string& ep, const std::string& path, const Options& o) override {
+    return guarded("Delete",
+                   [&] { return one(makeRequest(core::Operation::kDelete, ep, path, o)); });
+  }
+  uint64_t WriteAttributes(const std::string& ep, const std::string& path,
+                           const Options& attributes, const Options& o) override {
+    return guarded("WriteAttributes", [&] {
+      auto c = makeRequest(core::Operation::kWriteAttributes, ep, path, o);
+      c.text = attributesOf(attributes);
+      return one(std::move(c));
+    });
+  }
+  uint64_t Observe(const std::string& ep, const std::string& path, const Options& o) override {
+    return guarded("Observe",
+                   [&] { return one(makeRequest(core::Operation::kObserve, ep, path, o)); });
+  }
+  uint64_t CancelObserve(const std::string& ep, const std::string& path,
+                         const Options& o) override {
+    return guarded("CancelObserve",
+                   [&] { return one(makeRequest(core::Operation::kCancelObserve, ep, path, o)); });
+  }
+  uint64_t ReadComposite(const std::string& ep, const std::vector<std::string>& paths,
+                         const Options& o) override {
+    return guarded("ReadComposite", [&] {
+      auto c = makeRequest(core::Operation::kReadComposite, ep, "", o);
+      c.paths = paths;
+      return one(std::move(c));
+    });
+  }
+  uint64_t WriteComposite(const std::string& ep, const Options& values, const Options& o) override {
+    return guarded("WriteComposite", [&] {
+      auto c = makeRequest(core::Operation::kWriteComposite, ep, "", o);
+      c.values = valuesOf(values, "value");
+      return one(std::move(c));
+    });
+  }
+  uint64_t ObserveComposite(const std::string& ep, const std::vector<std::string>& paths,
+                            const Options& o) override {
+    return guarded("ObserveComposite", [&] {
+      auto c = makeRequest(core::Operation::kObserveComposite, ep, "", o);
+      c.paths = paths;
+      return one(std::move(c));
+    });
+  }
+  std::vector<uint64_t> SubmitBatch(
+      const std::vector<sdbus::Struct<std::string, std::string, std::string, sdbus::Variant,
+                                      Options>>& requests) override {
+    return guarded("SubmitBatch", [&] {
+      if (requests.size() > kMaxBatch) {
+        fail("TooLarge", "a batch takes at most " + std::to_string(kMaxBatch) + " requests");
+      }
+      std::vector<core::CallerRequest> batch;
+      batch.reserve(requests.size());
+      for (std::size_t k = 0; k < requests.size(); ++k) {
+        const auto& e = requests[k];
+        try {
+          batch.push_back(batchElement(std::get<0>(e), std::get<1>(e), std::get<2>(e),
+                                       std::get<3>(e), std::get<4>(e)));
+        } catch (const sdbus::Error& e) {
+          throw sdbus::Error(e.getName(), "request " + std::to_string(k) + ": " + e.getMessage());
+        }
+      }
+      auto ids = unwrap(backend_.submit(batch));
+      return std::vector<uint64_t>(ids.begin(), ids.end());
+    });
+  }
+  std::map<std::string, sdbus::Variant> GetRequest(const uint64_t& id) override {
+    return guarded("GetRequest", [&] {
+      if (id > static_cast<std::uint64_t>(INT64_MAX))
+        fail("NotFound", "no request " + std::to_string(id));
+      return requestDictionary(unwrap(backend_.request(static_cast<std::int64_t>(id))));
+    });
+  }
+  std::vector<Options> ListRequests(const Options& filter) override {
+    return guarded("ListRequests", [&] {
+      core::RequestFilter f;
+      for (const auto& [key, v] : filter) {
+        const std::string t = v.peekValueType();
+        if (key == "endpoint" && t == "s") {
+          f.endpoint = v.get<std::string>();
+        } else if (key == "state" && t == "s") {
+          const auto name = v.get<std::string>();
+          if (name == "unfinished") {
+            f.states = {core::RequestState::kQueued, core::RequestState::kInFlight};
+          } else if (auto s = core::parseState(name)) {
+            f.states = {*s};
+          } else {
+            invalid(
+                "filter state: queued, in_flight, done, failed, expired, cancelled or "
+                "unfinished");
+          }
+        } else if (key == "after" && integerOf(v)) {
+          f.afterId = *integerOf(v);
+        } else if (key == "limit" && integerOf(v)) {
+          const auto n = *integerOf(v);
+          if (n < 1 || n > static_cast<std::int64_t>(kMaxList)) {
+            invalid("filter limit: 1 to " + std::to_string(kMaxList));
+          }
+          f.limit = static_cast<std::size_t>(n);
+        } else {
+          invalid("unknown filter \"" + key + "\" (endpoint s, state s, after t, limit u)");
+        }
+      }
+      std::vector<Options> out;
+      for (const auto& r : unwrap(backend_.listRequests(f))) out.push_back(requestDictionary(r));
+      return out;
+    });
+  }
+  void CancelRequest(const uint64_t& id) override {
+    guarded("CancelRequest", [&] {
+      if (id > static_cast<std::uint64_t>(INT64_MAX))
+        fail("NotFound", "no request " + std::to_string(id));
+      if (auto done = backend_.cancel(static_cast<std::int64_t>(id)); !done) fail(done.error());
+    });
+  }
+
+  std::string Version() override { return kVersion; }
+  uint64_t Uptime() override { return backend_.uptimeSeconds(); }
+  uint32_t DeviceCount() override { return backend_.totals().devices; }
+  uint32_t QueuedRequests() override { return backend_.totals().queued; }
+  uint32_t InFlightRequests() override { return backend_.totals().inFlight; }
+  std::vector<std::string> Listen() override { return backend_.listenUrls(); }
+  std::string ModemState() override { return "none"; }
+
+  Backend& backend_;
+};
+
+class Service::Device final
+    : public sdbus::AdaptorInterfaces<org::lwgate::Gateway1::Device_adaptor,
+                                      sdbus::ManagedObject_adaptor, sdbus::Properties_adaptor> {
+ public:
+  Device(sdbus::IConnection& connection, Backend& backend, std::string endpoint)
+      : AdaptorInterfaces(connection, devicePath(endpoint)),
+        backend_(backend),
+        endpoint_(std::move(endpoint)) {
+    registerAdaptor();
+  }
+  ~Device() { unregisterAdaptor(); }
+
+ private:
+  // The registration, or an empty one between its removal and this object's.
+  const core::Registration& reg() {
+    static const core::Registration kNone;
+    const auto* r = backend_.registration(endpoint_);
+    return r ? *r : kNone;
+  }
+  std::string Endpoint() override { return endpoint_; }
+  std::string Location() override { return "rd/" + reg().location; }
+  std::string Address() override { return peerUri(reg().peer); }
+  std::string Binding() override { return reg().binding.text; }
+  bool QueueMode() override { return reg().queueMode(); }
+  std::string SmsNumber() override { return reg().smsNumber; }
+  uint32_t Lifetime() override { return reg().lifetime; }
+  std::string LwM2MVersion() override { return reg().version; }
+  uint64_t RegisteredAt() override { return unixMillis(reg().registeredAt); }
+  uint64_t LastSeen() override { return unixMillis(reg().lastSeen); }
+  bool Awake() override { return backend_.awake(endpoint_); }
+  uint32_t QueuedRequests() override { return backend_.unfinished(endpoint_); }
+  std::vector<std::string> Objects() override {
+    std::vector<std::string> out;
+    for (const auto& link : reg().objects.links) {
+      std::string text = "</" + std::to_string(link.objectId);
+      if (link.instanceId) text += "/" + std::to_string(*link.instanceId);
+      text += ">";
+      if (link.version) text += ";ver=" + *link.version;
+      out.push_back(std::move(text));
+    }
+    return out;
+  }
+
+  Backend& backend_;
+  std::string endpoint_;
+};
+
+struct Service::State {
+  BusChoice bus;
+  Backend* backend = nullptr;
+  std::unique_ptr<sdbus::IConnection> connection;
+  std::unique_ptr<Root> root;
+  std::map<std::string, std::unique_ptr<Device>, std::less<>> devices;
+  std::set<std::string, std::less<>> changedQueues;
+  bool totalsChanged = false;
+  unsigned emitFailures = 0;
+};
+
+Result<std::unique_ptr<Service>> Service::connect(const BusChoice& bus, Backend& backend) {
+  std::unique_ptr<Service> s(new Service());
+  s->state_ = std::make_unique<State>();
+  auto& st = *s->state_;
+  st.bus = bus;
+  st.backend = &backend;
+  try {
+    switch (bus.kind) {
+      case BusChoice::Kind::kNone:
+        return makeError(ErrorCode::kBadRequest, "D-Bus is turned off");
+      case BusChoice::Kind::kSystem:
+        st.connection = sdbus::createSystemBusConnection();
+        break;
+      case BusChoice::Kind::kSession:
+        st.connection = sdbus::createSessionBusConnection();
+        break;
+      case BusChoice::Kind::kAddress:
+        st.connection = sdbus::createSessionBusConnectionWithAddress(bus.address);
+        break;
+    }
+    // Objects first, then the name: whoever sees the name appear finds them in place.
+    st.root = std::make_unique<Root>(*st.connection, backend);
+    st.connection->requestName(kBusName);
+  } catch (const sdbus::Error& e) {
+    const bool taken = e.getMessage().find("File exists") != std::string::npos ||
+                       e.getName().find("EEXIST") != std::string::npos;
+    return makeError(taken ? ErrorCode::kLimitReached : ErrorCode::kInternal,
+                     "cannot take " + std::string(kBusName) + " on " + describe(bus) + ": " +
+                         (taken ? std::string("another process owns the name") : e.getMessage()));
+  }
+  return s;
+}
+
+Service::~Service() {
+  if (!state_ || !state_->connection) return;
+  state_->devices.clear();
+  state_->root.reset();
+  try {
+    state_->connection->releaseName(kBusName);
+  } catch (const sdbus::Error&) {
+    // The bus is gone already.
+  }
+}
+
+int Service::fd() const {
+  return state_->connection->getEventLoopPollData().fd;
+}
+
+std::uint32_t Service::events() const {
+  const short e = state_->connection->getEventLoopPollData().events;
+  std::uint32_t out = 0;
+  if (e & POLLIN) out |= EPOLLIN;
+  if (e & POLLOUT) out |= EPOLLOUT;
+  return out;
+}
+
+std::uint64_t Service::timeout() const {
+  return state_->connection->getEventLoopPollData().timeout_usec;
+}
+
+Result<void> Service::process() {
+  try {
+    // Bounded: one wake-up handles at most this many messages; the loop comes back for more.
+    for (int k = 0; k < 256 && state_->connection->processPendingRequest(); ++k) {
+    }
+  } catch (const sdbus::Error& e) {
+    return makeError(ErrorCode::kInternal, "the D-Bus connection failed: " + e.getMessage());
+  }
+  return {};
+}
+
+void Service::emitSafely(const char* what, const std::function<void()>& emit) {
+  try {
+    emit();
+  } catch (const sdbus::Error& e) {
+    // The connection's queue is full (a stuck bus): signals are dropped, never waited for.
+    if (state_->emitFailures++ % 1000 == 0) {
+      log::warning("LWG4003 cannot emit the D-Bus signal {} ({} dropped so far): {}", what,
+                   state_->emitFailures, e.getMessage());
+    }
+  }
+}
+
+void Service::deviceRegistered(const core::Registration& reg, bool replaced) {
+  auto& st = *state_;
+  const std::string path = devicePath(reg.endpoint);
+  emitSafely("DeviceRegistered", [&] {
+    if (replaced && st.devices.contains(reg.endpoint)) {
+      // The same object, a new registration behind it.
+      st.devices[reg.endpoint]->emitPropertiesChangedSignal(kDeviceInterface);
+    } else {
+      auto device = std::make_unique<Device>(*st.connection, *st.backend, reg.endpoint);
+      device->emitInterfacesAddedSignal({kDeviceInterface});
+      st.devices[reg.endpoint] = std::move(device);
+    }
+    st.root->emitDeviceRegistered(reg.endpoint, sdbus::ObjectPath(path));
+  });
+  st.totalsChanged = true;
+}
+
+void Service::deviceRestored(const core::Registration& reg) {
+  auto& st = *state_;
+  if (st.devices.contains(reg.endpoint)) return;
+  emitSafely("InterfacesAdded", [&] {
+    auto device = std::make_unique<Device>(*st.connection, *st.backend, reg.endpoint);
+    device->emitInterfacesAddedSignal({kDeviceInterface});
+    st.devices[reg.endpoint] = std::move(device);
+  });
+}
+
+void Service::deviceUpdated(const core::Registration& reg) {
+  auto& st = *state_;
+  auto it = st.devices.find(reg.endpoint);
+  emitSafely("DeviceUpdated", [&] {
+    if (it != st.devices.end()) {
+      it->second->emitPropertiesChangedSignal(
+          kDeviceInterface, {"Location", "Address", "Binding", "QueueMode", "SmsNumber", "Lifetime",
+                             "LwM2MVersion", "Objects", "Awake"});
+    }
+    st.root->emitDeviceUpdated(reg.endpoint, sdbus::ObjectPath(devicePath(reg.endpoint)));
+  });
+}
+
+void Service::deviceRemoved(const core::Registration& reg, bool expired) {
+  auto& st = *state_;
+  const sdbus::ObjectPath path(devicePath(reg.endpoint));
+  emitSafely("DeviceDeregistered", [&] {
+    if (auto it = st.devices.find(reg.endpoint); it != st.devices.end()) {
+      it->second->emitInterfacesRemovedSignal({kDeviceInterface});
+      st.devices.erase(it);
+    }
+    if (expired) {
+      st.root->emitDeviceExpired(reg.endpoint, path);
+    } else {
+      st.root->emitDeviceDeregistered(reg.endpoint, path);
+    }
+  });
+  st.changedQueues.erase(reg.endpoint);
+  st.totalsChanged = true;
+}
+
+void Service::requestFinished(const core::DownlinkRequest& r, const core::RenderedResult& result) {
+  emitSafely("RequestCompleted", [&] {
+    state_->root->emitRequestCompleted(
+        static_cast<std::uint64_t>(r.id), r.endpoint, std::string(core::stateName(r.state)),
+        r.responseCode ? core::codeText(static_cast<core::Code>(*r.responseCode)) : "",
+        r.reason.empty() ? result.decodeError : r.reason, result.json, r.responsePayload,
+        r.responseFormat.value_or(65535));
+  });
+  queueChanged(r.endpoint);
+}
+
+void Service::requestProgress(std::int64_t id, std::string_view endpoint, std::string_view stage) {
+  emitSafely("RequestProgress", [&] {
+    state_->root->emitRequestProgress(static_cast<std::uint64_t>(id), std::string(endpoint),
+                                      std::string(stage));
+  });
+}
+
+void Service::queueChanged(std::string_view endpoint) {
+  auto& st = *state_;
+  if (st.devices.contains(endpoint)) st.changedQueues.emplace(endpoint);
+  st.totalsChanged = true;
+}
+
+void Service::flushChanges() {
+  auto& st = *state_;
+  for (const auto& ep : st.changedQueues) {
+    if (auto it = st.devices.find(ep); it != st.devices.end()) {
+      emitSafely("PropertiesChanged", [&] {
+        it->second->emitPropertiesChangedSignal(kDeviceInterface, {"QueuedRequests", "Awake"});
+      });
+    }
+  }
+  st.changedQueues.clear();
+  if (st.totalsChanged) {
+    st.totalsChanged = false;
+    emitSafely("PropertiesChanged", [&] {
+      st.root->emitPropertiesChangedSignal("org.lwgate.Gateway1",
+                                           {"DeviceCount", "QueuedRequests", "InFlightRequests"});
+    });
+  }
+}
+
+}  // namespace lwgate::dbus

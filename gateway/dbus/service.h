@@ -1,0 +1,107 @@
+#pragma once
+// lwgated on D-Bus: the org.lwgate.Gateway1 service (org.lwgate.Gateway1.xml) - the root object
+// with the operation methods and signals, one object per registered device under an
+// ObjectManager. The only place where sdbus-c++ (and its exceptions) meet the gateway: D-Bus
+// arguments become core::CallerRequest, gateway errors become named D-Bus errors.
+//
+// Runs on the main thread: the daemon's event loop watches fd()/events()/timeout() and calls
+// process(). Nothing here blocks on a bus peer: replies and signals are queued in the
+// connection and written when the socket takes them.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/core/downlink.h"
+#include "gateway/core/registration.h"
+#include "gateway/core/submission.h"
+#include "gateway/util/result.h"
+
+namespace lwgate::dbus {
+
+inline constexpr const char* kBusName = "org.lwgate.Gateway1";
+inline constexpr const char* kRootPath = "/org/lwgate/Gateway1";
+
+// What the service needs from the rest of the daemon.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Queues the requests, all or none (one transaction). Errors: kNotFound (unknown device),
+  // kBadRequest, kTooLarge, kLimitReached (queue full), kStorage.
+  virtual Result<std::vector<std::int64_t>> submit(
+      const std::vector<core::CallerRequest>& batch) = 0;
+  virtual Result<core::DownlinkRequest> request(std::int64_t id) = 0;
+  virtual Result<std::vector<core::DownlinkRequest>> listRequests(
+      const core::RequestFilter& filter) = 0;
+  virtual Result<void> cancel(std::int64_t id) = 0;
+
+  struct Totals {
+    std::uint32_t devices = 0;
+    std::uint32_t queued = 0;  // unfinished
+    std::uint32_t inFlight = 0;
+  };
+  virtual Totals totals() = 0;
+  virtual std::vector<std::string> listenUrls() = 0;
+  virtual std::uint64_t uptimeSeconds() = 0;
+  // nullptr when the endpoint is not registered now.
+  virtual const core::Registration* registration(std::string_view endpoint) = 0;
+  virtual bool awake(std::string_view endpoint) = 0;
+  virtual std::uint32_t unfinished(std::string_view endpoint) = 0;
+};
+
+// "system", "session" or a D-Bus address ("unix:path=/run/x"); "none" turns D-Bus off.
+struct BusChoice {
+  enum class Kind { kNone, kSystem, kSession, kAddress } kind = Kind::kSystem;
+  std::string address;
+};
+Result<BusChoice> parseBusChoice(std::string_view text);
+std::string describe(const BusChoice& bus);
+
+// /org/lwgate/Gateway1/device/<endpoint escaped as sd_bus_path_encode does>.
+std::string devicePath(std::string_view endpoint);
+
+class Service {
+ public:
+  // Connects, exports the objects and takes the well-known name (kLimitReached when another
+  // process owns it). The backend must outlive the service.
+  static Result<std::unique_ptr<Service>> connect(const BusChoice& bus, Backend& backend);
+  ~Service();
+
+  int fd() const;
+  std::uint32_t events() const;   // EPOLLIN | EPOLLOUT as the connection needs
+  std::uint64_t timeout() const;  // absolute CLOCK_MONOTONIC µs; UINT64_MAX for none
+  // Handles everything pending. An error means the connection is gone: drop the service.
+  Result<void> process();
+
+  // The daemon's events. Device objects exist while the device is registered.
+  void deviceRegistered(const core::Registration& reg, bool replaced);
+  // A registration restored at start-up (or found when the bus came back): its object appears
+  // (InterfacesAdded), without a DeviceRegistered signal.
+  void deviceRestored(const core::Registration& reg);
+  void deviceUpdated(const core::Registration& reg);
+  void deviceRemoved(const core::Registration& reg, bool expired);
+  void requestFinished(const core::DownlinkRequest& request, const core::RenderedResult& result);
+  void requestProgress(std::int64_t id, std::string_view endpoint, std::string_view stage);
+  // The device's queue or reachability changed: its QueuedRequests/Awake and the totals are
+  // announced (once per loop iteration, in flushChanges()).
+  void queueChanged(std::string_view endpoint);
+  // Emits the PropertiesChanged signals collected since the last call.
+  void flushChanges();
+
+  class Root;
+  class Device;
+
+ private:
+  Service() = default;
+  void emitSafely(const char* what, const std::function<void()>& emit);
+
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace lwgate::dbus
