@@ -95,6 +95,16 @@ TEST(ParseConfig, AckTimeoutTakesFractions) {
   EXPECT_EQ(parsedOk("[coap]\nack_timeout = 300\n").ackTimeout, 300.0);
 }
 
+TEST(ParseConfig, BusIsSystemSessionNoneOrAnAddress) {
+  EXPECT_EQ(parsedOk("").bus, "system");
+  for (const char* bus : {"system", "session", "none", "unix:path=/run/x"}) {
+    EXPECT_EQ(parsedOk(std::string("[dbus]\nbus = \"") + bus + "\"\n").bus, bus);
+  }
+  EXPECT_NE(errorOf("[dbus]\nbus = \"sytem\"\n").find("t.toml:2: [dbus] bus: bus \"sytem\""),
+            std::string::npos);
+  EXPECT_NE(errorOf("[dbus]\nbus = 1\n").find("expected a string"), std::string::npos);
+}
+
 TEST(ParseConfig, DatabaseSyncNormalIsNotFull) {
   EXPECT_FALSE(parsedOk("[server]\ndatabase_sync = \"normal\"\n").databaseSyncFull);
 }
@@ -235,9 +245,9 @@ TEST(ParseConfig, UnknownKeyListsTheKnownOnes) {
 
 TEST(ParseConfig, UnknownSectionListsTheKnownOnes) {
   EXPECT_EQ(errorOf("# lwgated\n[modem]\ndevice = \"/dev/ttyUSB0\"\n"),
-            "t.toml:2: modem: unknown key (known: server, coap, registration, queue, log)");
+            "t.toml:2: modem: unknown key (known: server, coap, registration, queue, dbus, log)");
   EXPECT_EQ(errorOf("listen = 1\n"),
-            "t.toml:1: listen: unknown key (known: server, coap, registration, queue, log)");
+            "t.toml:1: listen: unknown key (known: server, coap, registration, queue, dbus, log)");
 }
 
 TEST(ParseConfig, SectionThatIsNotATable) {
@@ -256,7 +266,7 @@ level = "loud"
 )");
   EXPECT_EQ(lines(message),
             (std::vector<std::string>{
-                "t.toml:8: extra: unknown key (known: server, coap, registration, queue, log)",
+                "t.toml:8: extra: unknown key (known: server, coap, registration, queue, dbus, log)",
                 "t.toml:3: [server] bogus: unknown key (known: listen, listen_dtls, database, "
                 "database_sync, max_devices)",
                 "t.toml:2: [server] max_devices: expected a whole number from 1 to 10000000",
