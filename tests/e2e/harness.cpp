@@ -114,6 +114,10 @@ bool Lwgated::start(const std::vector<std::string>& extraArgs) {
   if (std::find(extraArgs.begin(), extraArgs.end(), "--listen") == extraArgs.end()) {
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   }
+  // Tests never touch the machine's own buses; those that want D-Bus bring a PrivateBus.
+  if (std::find(extraArgs.begin(), extraArgs.end(), "--bus") == extraArgs.end()) {
+    argv.insert(argv.end(), {"--bus", "none"});
+  }
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
   pid_ = spawn(argv, dir_ + "/lwgated.out", logPath_, env_);
   int status = 0;
@@ -311,6 +315,84 @@ std::optional<std::string> udpExchange(std::uint16_t port, const std::string& da
   }
   close(fd);
   return out;
+}
+
+Background::~Background() {
+  kill9();
+}
+
+void Background::start(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  kill9();
+  pid_ = spawn(argv, dir_ + "/" + name_ + ".out", dir_ + "/" + name_ + ".err", env);
+}
+
+int Background::stop(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  const int code = reap(pid_, timeout);
+  pid_ = -1;
+  return code;
+}
+
+int Background::wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  const int code = reap(pid_, timeout);
+  pid_ = -1;
+  return code;
+}
+
+void Background::kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+bool Background::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+std::string Background::out() const {
+  return readFile(dir_ + "/" + name_ + ".out");
+}
+
+std::string Background::err() const {
+  return readFile(dir_ + "/" + name_ + ".err");
+}
+
+bool Background::waitForOut(const std::string& needle, std::chrono::milliseconds timeout) const {
+  return waitUntil([&] { return out().find(needle) != std::string::npos; }, timeout);
+}
+
+PrivateBus::PrivateBus(const std::string& dir) : daemon_(dir, "dbus-daemon") {
+  const std::string socket = dir + "/bus";
+  writeFile(dir + "/bus.conf",
+            R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=)" +
+                socket + R"(</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+)");
+  daemon_.start(
+      {"dbus-daemon", "--config-file=" + dir + "/bus.conf", "--nofork", "--print-address"});
+  if (!daemon_.waitForOut("unix:path=")) {
+    throw std::runtime_error("dbus-daemon did not start: " + daemon_.err());
+  }
+  address_ = "unix:path=" + socket;
 }
 
 }  // namespace lwgate::e2e

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lwgate::e2e {
@@ -111,5 +112,44 @@ CoapReply coapClient(const std::string& method, const std::string& uri,
 // Sends one raw datagram to 127.0.0.1:port and waits for one answer (bounded).
 std::optional<std::string> udpExchange(std::uint16_t port, const std::string& datagram,
                                        std::chrono::milliseconds timeout = 5s);
+
+// A child process that runs while the test goes on (a simulator, a bus), stdout and stderr in
+// files under `dir`; killed when the object goes away.
+class Background {
+ public:
+  Background(std::string dir, std::string name) : dir_(std::move(dir)), name_(std::move(name)) {}
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  void start(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+  // SIGTERM, then SIGKILL after timeout; returns the exit code (128+signal, -1 if killed).
+  int stop(std::chrono::milliseconds timeout = 5s);
+  // Waits for the process to end by itself; -1 on timeout (it is then killed).
+  int wait(std::chrono::milliseconds timeout = 30s);
+  void kill9();
+  bool running();
+  std::string out() const;  // stdout so far
+  std::string err() const;  // stderr so far
+  bool waitForOut(const std::string& needle, std::chrono::milliseconds timeout = 10s) const;
+
+ private:
+  std::string dir_;
+  std::string name_;
+  pid_t pid_ = -1;
+};
+
+// A private dbus-daemon for one test: a session-type bus on a socket in `dir` that lets
+// everyone own names and call everything (the shipped system-bus policy is tested separately).
+class PrivateBus {
+ public:
+  explicit PrivateBus(const std::string& dir);
+  const std::string& address() const { return address_; }  // "unix:path=..."
+  // For --bus: the address.
+  std::vector<std::string> lwgatedArgs() const { return {"--bus", address_}; }
+
+ private:
+  Background daemon_;
+  std::string address_;
+};
 
 }  // namespace lwgate::e2e
