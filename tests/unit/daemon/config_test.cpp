@@ -264,16 +264,17 @@ max_retransmit = 99
 level = "loud"
 [extra]
 )");
-  EXPECT_EQ(lines(message),
-            (std::vector<std::string>{
-                "t.toml:8: extra: unknown key (known: server, coap, registration, queue, dbus, log)",
-                "t.toml:3: [server] bogus: unknown key (known: listen, listen_dtls, database, "
-                "database_sync, max_devices)",
-                "t.toml:2: [server] max_devices: expected a whole number from 1 to 10000000",
-                "t.toml:5: [coap] max_retransmit: expected a whole number from 0 to 20",
-                "t.toml:7: [log] level: expected \"error\", \"warning\", \"notice\", \"info\" or "
-                "\"debug\"",
-            }))
+  EXPECT_EQ(
+      lines(message),
+      (std::vector<std::string>{
+          "t.toml:8: extra: unknown key (known: server, coap, registration, queue, dbus, log)",
+          "t.toml:3: [server] bogus: unknown key (known: listen, listen_dtls, database, "
+          "database_sync, max_devices)",
+          "t.toml:2: [server] max_devices: expected a whole number from 1 to 10000000",
+          "t.toml:5: [coap] max_retransmit: expected a whole number from 0 to 20",
+          "t.toml:7: [log] level: expected \"error\", \"warning\", \"notice\", \"info\" or "
+          "\"debug\"",
+      }))
       << message;
 }
 
