@@ -27,12 +27,7 @@ class SqliteRequestStore final : public core::RequestStore {
   // One request in any state (callers asking for a result after it left the queue's memory).
   Result<std::optional<core::DownlinkRequest>> findRequest(std::int64_t id);
 
-  struct Filter {
-    std::optional<std::string> endpoint;
-    std::vector<core::RequestState> states;  // empty: any
-    std::int64_t afterId = 0;                // ids above this only (paging)
-    std::size_t limit = 100;
-  };
+  using Filter = core::RequestFilter;
   // Requests matching the filter, oldest (lowest id) first.
   Result<std::vector<core::DownlinkRequest>> listRequests(const Filter& filter);
   // Whether the endpoint ever registered (or had a request queued for it).

@@ -102,6 +102,7 @@ void DownlinkQueue::deviceRegistered(std::string_view endpoint, bool queueMode,
   d.awakeWindow = awakeWindow;
   d.unreachable = !heardNow;
   if (heardNow) d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
+  noteReachability(std::string(endpoint), d);
   dispatch(endpoint);
 }
 
@@ -111,12 +112,15 @@ void DownlinkQueue::deviceMessage(std::string_view endpoint) {
   Device& d = it->second;
   d.unreachable = false;
   d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
+  noteReachability(it->first, d);
   dispatch(endpoint);
 }
 
 void DownlinkQueue::deviceGone(std::string_view endpoint) {
   auto it = devices_.find(endpoint);
-  if (it != devices_.end()) it->second.registered = false;
+  if (it == devices_.end()) return;
+  it->second.registered = false;
+  noteReachability(it->first, it->second);
 }
 
 void DownlinkQueue::responded(std::int64_t id, std::uint8_t code, std::vector<std::uint8_t> payload,
@@ -134,6 +138,7 @@ void DownlinkQueue::responded(std::int64_t id, std::uint8_t code, std::vector<st
   // The response is a message from the device: it is awake (TS Core 6.5).
   d.unreachable = false;
   d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
+  noteReachability(endpoint, d);
   dispatch(endpoint);
 }
 
@@ -147,6 +152,7 @@ void DownlinkQueue::transportFailed(std::int64_t id, std::string_view why) {
   d.inFlight.reset();
   d.unreachable = true;  // asleep, or gone behind a NAT: wait until it talks again
   d.awakeUntil = clock_.steadyNow();
+  noteReachability(endpoint, d);
   ++r.attempts;
   if (r.attempts >= config_.maxAttempts) {
     finish(id, RequestState::kFailed,
@@ -185,11 +191,36 @@ void DownlinkQueue::tick() {
     std::erase(device(requests_.at(id).endpoint).queue, id);
     finish(id, RequestState::kExpired, "its deadline passed before the device could be reached");
   }
+  const SteadyTime steadyNow = clock_.steadyNow();
+  while (!awakeEnds_.empty() && awakeEnds_.begin()->first <= steadyNow) {
+    const std::string endpoint = awakeEnds_.begin()->second;
+    Device& d = device(endpoint);
+    awakeEnds_.erase(awakeEnds_.begin());
+    d.awakeEnd.reset();
+    noteReachability(endpoint, d);
+  }
+}
+
+void DownlinkQueue::noteReachability(const std::string& endpoint, Device& d) {
+  const bool now = canSend(d);
+  if (d.awakeEnd) awakeEnds_.erase({*d.awakeEnd, endpoint});
+  d.awakeEnd.reset();
+  if (now && d.queueMode) {
+    d.awakeEnd = d.awakeUntil;
+    awakeEnds_.emplace(d.awakeUntil, endpoint);
+  }
+  if (now != d.wasReachable) {
+    d.wasReachable = now;
+    if (listener_) listener_->reachabilityChanged(endpoint, now);
+  }
 }
 
 std::optional<SteadyTime> DownlinkQueue::nextTimer() const {
   std::optional<SteadyTime> next;
   if (!deadlines_.empty()) next = steadyFor(deadlines_.begin()->first);
+  if (!awakeEnds_.empty() && (!next || awakeEnds_.begin()->first < *next)) {
+    next = awakeEnds_.begin()->first;
+  }
   if (!unsaved_.empty()) {
     const SteadyTime retry = clock_.steadyNow() + Seconds(1);
     if (!next || retry < *next) next = retry;

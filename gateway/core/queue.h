@@ -44,6 +44,12 @@ class QueueListener {
   virtual void send(const DownlinkRequest& request) = 0;
   // The request reached its final state (persisted).
   virtual void finished(const DownlinkRequest& request) = 0;
+  // Whether the device can be sent to changed: a queue-mode device woke or its awake window
+  // ended, a transmission failed, a silent device talked again, it registered or went away.
+  virtual void reachabilityChanged(std::string_view endpoint, bool reachable) {
+    (void)endpoint;
+    (void)reachable;
+  }
 };
 
 class DownlinkQueue {
@@ -124,6 +130,8 @@ class DownlinkQueue {
     SteadyTime awakeUntil{};
     std::deque<std::int64_t> queue;  // ids; the head goes next
     std::optional<std::int64_t> inFlight;
+    bool wasReachable = false;           // what the listener was last told
+    std::optional<SteadyTime> awakeEnd;  // its entry in awakeEnds_
   };
 
   Device& device(std::string_view endpoint);
@@ -136,6 +144,9 @@ class DownlinkQueue {
   // asks for nextTimer() after every event).
   void trackDeadline(const DownlinkRequest& r);
   void untrackDeadline(const DownlinkRequest& r);
+  // Tells the listener when canSend() changed, and keeps the awake window's end in awakeEnds_
+  // so tick() notices it.
+  void noteReachability(const std::string& endpoint, Device& d);
 
   const Clock& clock_;
   RequestStore& store_;
@@ -151,6 +162,7 @@ class DownlinkQueue {
   // found unfinished (and re-sent) after a restart if the disk recovers.
   std::vector<DownlinkRequest> unsaved_;
   std::set<std::pair<WallTime, std::int64_t>> deadlines_;
+  std::set<std::pair<SteadyTime, std::string>> awakeEnds_;  // of reachable queue-mode devices
 };
 
 }  // namespace lwgate::core

@@ -151,6 +151,10 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
       bus_->queueChanged(endpoint);
     }
   }
+  void deviceReachability(const std::string& endpoint, bool reachable) override {
+    log::debug("LWG3007 {} is {}", endpoint, reachable ? "awake" : "asleep");
+    if (bus_) bus_->deviceAwake(endpoint, reachable);
+  }
   void requestFinished(const core::DownlinkRequest& r) override {
     if (bus_) bus_->requestFinished(r, core::renderResult(r, lwm2m::coreObjects()));
   }

@@ -61,6 +61,7 @@ Result<void> Downlink::discardAndReload() {
   pending_.clear();
   completed_.clear();
   waiting_.clear();
+  reachability_.clear();
   inFlight_.clear();
   peerUsers_.clear();  // rebuilt below from the reloaded registry
   queue_ = makeQueue();
@@ -120,7 +121,12 @@ void Downlink::flush() {
   completed.swap(completed_);
   std::vector<std::pair<std::int64_t, std::string>> waiting;
   waiting.swap(waiting_);
+  std::vector<std::pair<std::string, bool>> reachability;
+  reachability.swap(reachability_);
   if (events_) {
+    for (const auto& [endpoint, reachable] : reachability) {
+      events_->deviceReachability(endpoint, reachable);
+    }
     for (const auto& r : completed) events_->requestFinished(r);
     for (const auto& [id, endpoint] : waiting) events_->requestWaiting(id, endpoint);
   }
@@ -176,6 +182,10 @@ void Downlink::onFailure(const core::Peer& peer, const std::vector<std::uint8_t>
   inFlight_.erase(it);
   queue_->transportFailed(id, why);
   if (const core::DownlinkRequest* r = queue_->find(id)) waiting_.emplace_back(id, r->endpoint);
+}
+
+void Downlink::reachabilityChanged(std::string_view endpoint, bool reachable) {
+  reachability_.emplace_back(endpoint, reachable);
 }
 
 void Downlink::finished(const core::DownlinkRequest& r) {

@@ -26,6 +26,7 @@ class DownlinkEvents {
   // Back in the queue after a transmission got no answer: it waits for the device to wake.
   virtual void requestWaiting(std::int64_t id, const std::string& endpoint) = 0;
   virtual void requestFinished(const core::DownlinkRequest& request) = 0;
+  virtual void deviceReachability(const std::string& endpoint, bool reachable) = 0;
 };
 
 class Downlink final : public core::QueueListener {
@@ -61,6 +62,7 @@ class Downlink final : public core::QueueListener {
   // QueueListener
   void send(const core::DownlinkRequest& request) override;
   void finished(const core::DownlinkRequest& request) override;
+  void reachabilityChanged(std::string_view endpoint, bool reachable) override;
 
  private:
   void onAnswer(const coap::Server::Answer& answer);
@@ -87,6 +89,7 @@ class Downlink final : public core::QueueListener {
   // the queue after a failed transmission (id, endpoint).
   std::vector<core::DownlinkRequest> completed_;
   std::vector<std::pair<std::int64_t, std::string>> waiting_;
+  std::vector<std::pair<std::string, bool>> reachability_;
   DownlinkEvents* events_ = nullptr;
   std::map<std::string, std::int64_t> inFlight_;  // exchange key -> request id
   std::map<std::string, std::size_t> peerUsers_;  // peer -> registrations at that address

@@ -700,6 +700,21 @@ void Service::queueChanged(std::string_view endpoint) {
   st.totalsChanged = true;
 }
 
+void Service::deviceAwake(std::string_view endpoint, bool awake) {
+  auto& st = *state_;
+  if (!st.devices.contains(endpoint)) return;
+  emitSafely(awake ? "DeviceAwake" : "DeviceAsleep", [&] {
+    const std::string ep(endpoint);
+    const sdbus::ObjectPath path(devicePath(ep));
+    if (awake) {
+      st.root->emitDeviceAwake(ep, path);
+    } else {
+      st.root->emitDeviceAsleep(ep, path);
+    }
+  });
+  st.changedQueues.emplace(endpoint);
+}
+
 void Service::flushChanges() {
   auto& st = *state_;
   for (const auto& ep : st.changedQueues) {

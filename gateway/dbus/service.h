@@ -90,6 +90,8 @@ class Service {
   // The device's queue or reachability changed: its QueuedRequests/Awake and the totals are
   // announced (once per loop iteration, in flushChanges()).
   void queueChanged(std::string_view endpoint);
+  // DeviceAwake / DeviceAsleep (for registered devices) and the Awake property.
+  void deviceAwake(std::string_view endpoint, bool awake);
   // Emits the PropertiesChanged signals collected since the last call.
   void flushChanges();
 

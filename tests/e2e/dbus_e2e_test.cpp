@@ -282,6 +282,15 @@ TEST_F(DbusE2E, SleepingDeviceGetsTheRequestWhenItWakesAndQueuedOnesCanBeCancell
   EXPECT_EQ(stages.front(), "waiting");
   EXPECT_EQ(stages.back(), "sent");
   EXPECT_TRUE(client->heard("updated sleepy"));
+  // Awake at the Register, asleep when the window ended, awake again at the Update.
+  std::vector<std::string> awake;
+  for (const auto& e : client->events()) {
+    if (e.starts_with("awake") || e.starts_with("asleep")) awake.push_back(e);
+  }
+  ASSERT_GE(awake.size(), 3u);
+  EXPECT_EQ(awake[0], "awake sleepy");
+  EXPECT_EQ(awake[1], "asleep sleepy");
+  EXPECT_EQ(awake[2], "awake sleepy");
 }
 
 TEST_F(DbusE2E, DeviceObjectsFollowRegistrations) {

@@ -63,9 +63,13 @@ class Recorder final : public QueueListener {
     sent.push_back(r);
   }
   void finished(const DownlinkRequest& r) override { done.push_back(r); }
+  void reachabilityChanged(std::string_view endpoint, bool reachable) override {
+    reachability.push_back(std::string(endpoint) + (reachable ? " awake" : " asleep"));
+  }
 
   std::vector<DownlinkRequest> sent;
   std::vector<DownlinkRequest> done;
+  std::vector<std::string> reachability;
 
  private:
   FakeRequestStore& store_;
@@ -117,6 +121,32 @@ TEST_F(QueueTest, NonQueueModeDeviceGetsRequestAtOnceAfterItIsPersisted) {
   EXPECT_EQ(store.rows[id].responseCode, 0x45);
   EXPECT_EQ(store.rows[id].responsePayload, (std::vector<std::uint8_t>{'4', '2'}));
   EXPECT_EQ(q->find(id), nullptr) << "final requests leave memory";
+}
+
+TEST_F(QueueTest, ReachabilityChangesAreToldOnceEachAndTheAwakeWindowEndsOnTheTimer) {
+  q->deviceRegistered("dev", /*queueMode=*/true);
+  EXPECT_EQ(rec.reachability, std::vector<std::string>{"dev awake"});
+  EXPECT_EQ(q->nextTimer(), clock.steadyNow() + milliseconds(93'000)) << "the window's end";
+  clock.advance(milliseconds(50'000));
+  q->deviceMessage("dev");  // still awake: nothing new, the window moves on
+  EXPECT_EQ(rec.reachability.size(), 1u);
+  EXPECT_EQ(q->nextTimer(), clock.steadyNow() + milliseconds(93'000));
+  clock.advance(milliseconds(93'000));
+  q->tick();
+  EXPECT_EQ(rec.reachability, (std::vector<std::string>{"dev awake", "dev asleep"}));
+  EXPECT_FALSE(q->reachable("dev"));
+  q->deviceMessage("dev");
+  const auto id = submit("/3/0/0");
+  q->transportFailed(id, "no answer");
+  q->deviceGone("dev");  // already unreachable: nothing new
+  EXPECT_EQ(rec.reachability,
+            (std::vector<std::string>{"dev awake", "dev asleep", "dev awake", "dev asleep"}));
+  // A device not in queue mode has no window: only failures and messages change it.
+  q->deviceRegistered("always", false);
+  clock.advance(milliseconds(200'000));
+  q->tick();
+  EXPECT_EQ(rec.reachability.back(), "always awake");
+  EXPECT_TRUE(q->reachable("always"));
 }
 
 TEST_F(QueueTest, OneRequestInFlightPerDeviceInSubmissionOrder) {
