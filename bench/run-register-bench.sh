@@ -11,6 +11,7 @@
 #   WARMUP=200       unmeasured registrations before each run
 #   LOG_LEVEL=info   lwgated --log-level (info is the daemon's default)
 #   LWGATE_BENCH=... the generator (default: bench/lwgate-bench-register in lwgated's build dir)
+#   LWGATE_BUS=none  lwgated --bus (none: the benchmark measures CoAP and SQLite only)
 #
 # Prints figures only; it never judges them. Exit status: 0 when lwgated started, every
 # registration was answered 2.01 and the row count matches; 1 otherwise; 2 on setup failure.
@@ -73,7 +74,7 @@ cat >"$tmp/lwgated.toml" <<EOF
 max_devices = $max_devices
 EOF
 
-"$lwgated" --config "$tmp/lwgated.toml" --db "$db" --listen 127.0.0.1:0 \
+"$lwgated" --bus "${LWGATE_BUS:-none}" --config "$tmp/lwgated.toml" --db "$db" --listen 127.0.0.1:0 \
   --log-level "$log_level" 2>"$log" &
 pid=$!
 
