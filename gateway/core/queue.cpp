@@ -116,6 +116,10 @@ void DownlinkQueue::deviceMessage(std::string_view endpoint) {
   dispatch(endpoint);
 }
 
+void DownlinkQueue::setAwakeWindow(std::string_view endpoint, std::optional<Millis> awakeWindow) {
+  device(endpoint).awakeWindow = awakeWindow;
+}
+
 void DownlinkQueue::deviceGone(std::string_view endpoint) {
   auto it = devices_.find(endpoint);
   if (it == devices_.end()) return;

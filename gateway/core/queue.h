@@ -94,6 +94,9 @@ class DownlinkQueue {
   // Any message from the device (Update, Notify, Send, a request, a response): a queue-mode
   // device is awake for awakeWindow from now; a device marked unreachable is reachable again.
   void deviceMessage(std::string_view endpoint);
+  // An operator changed the device's awake window (nullopt: the configured one). Applies from
+  // the device's next message.
+  void setAwakeWindow(std::string_view endpoint, std::optional<Millis> awakeWindow);
   // De-registered or expired: nothing is sent until it registers again; its queue stays.
   void deviceGone(std::string_view endpoint);
 

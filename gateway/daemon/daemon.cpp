@@ -11,6 +11,7 @@
 
 #include "db/checkpointer.h"
 #include "db/database.h"
+#include "db/device_settings_store.h"
 #include "db/registration_store.h"
 #include "gateway/coap/server.h"
 #include "gateway/core/registration_interface.h"
@@ -257,6 +258,32 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     return {};
   }
 
+  Result<core::DeviceSettings> deviceSettings(std::string_view endpoint) override {
+    auto loaded = settingsStore_->load(endpoint);
+    if (!loaded) return loaded.error();
+    if (!*loaded) {
+      return makeError(ErrorCode::kNotFound, "no device " + lwm2m::quoteForMessage(endpoint) +
+                                                 " (it never registered here)");
+    }
+    return std::move(**loaded);
+  }
+  Result<void> setDeviceSettings(std::string_view endpoint,
+                                 const core::DeviceSettings& settings) override {
+    if (auto saved = settingsStore_->save(endpoint, settings); !saved) return saved;
+    std::string ep(endpoint);
+    if (settings == core::DeviceSettings{}) {
+      settings_.erase(ep);
+    } else {
+      settings_[ep] = settings;
+    }
+    downlink_->queue().setAwakeWindow(endpoint, settings.awakeWindow);
+    log::info("LWG2011 settings of {} changed: awake_window={} sms_number={} server_instance={}",
+              ep, settings.awakeWindow ? std::to_string(settings.awakeWindow->count()) + "ms" : "-",
+              settings.smsNumber.empty() ? "-" : settings.smsNumber,
+              settings.serverInstance ? std::to_string(*settings.serverInstance) : "-");
+    return {};
+  }
+
   Totals totals() override {
     return {.devices = static_cast<std::uint32_t>(registry_->size()),
             .queued = static_cast<std::uint32_t>(downlink_->queue().totalUnfinished()),
@@ -328,6 +355,16 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
 
     downlink_ = std::make_unique<Downlink>(clock_, db_->connection(), *coap_, queueConfig());
     downlink_->setEvents(this);
+    auto settingsStore = db::SqliteDeviceSettingsStore::create(db_->connection());
+    if (!settingsStore) return settingsStore.error();
+    settingsStore_ = std::move(*settingsStore);
+    auto allSettings = settingsStore_->loadAll();
+    if (!allSettings) return allSettings.error();
+    for (auto& [ep, s] : *allSettings) settings_[ep] = std::move(s);
+    downlink_->setAwakeWindowLookup([this](std::string_view ep) -> std::optional<core::Millis> {
+      auto it = settings_.find(ep);
+      return it == settings_.end() ? std::nullopt : it->second.awakeWindow;
+    });
     if (auto opened = downlink_->open(); !opened) return opened.error();
     auto restored = loadRegistry();
     if (!restored) return restored.error();
@@ -671,6 +708,8 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
   std::optional<core::SteadyTime> armedExpiry_;
   std::optional<core::SteadyTime> armedQueue_;
   std::unique_ptr<dbus::Service> bus_;
+  std::unique_ptr<db::SqliteDeviceSettingsStore> settingsStore_;
+  std::map<std::string, core::DeviceSettings, std::less<>> settings_;  // devices with any set
   sd_event_source* busIoSource_ = nullptr;
   sd_event_source* busTimeSource_ = nullptr;
   sd_event_source* busPostSource_ = nullptr;

@@ -86,13 +86,14 @@ void Downlink::releasePeer(const core::Peer& peer) {
 
 void Downlink::restored(const core::Registration& reg) {
   ++peerUsers_[core::peerKey(reg.peer)];
-  queue_->deviceRegistered(reg.endpoint, reg.queueMode(), std::nullopt, /*heardNow=*/false);
+  queue_->deviceRegistered(reg.endpoint, reg.queueMode(), awakeWindowOf_(reg.endpoint),
+                           /*heardNow=*/false);
 }
 
 void Downlink::registered(const core::Registration& reg, const core::Registration* replaced) {
   usePeer(reg.peer);
   if (replaced) releasePeer(replaced->peer);
-  queue_->deviceRegistered(reg.endpoint, reg.queueMode());
+  queue_->deviceRegistered(reg.endpoint, reg.queueMode(), awakeWindowOf_(reg.endpoint));
   if (reg.lifetimeSyncPending) syncLifetime(reg);
 }
 
@@ -103,7 +104,7 @@ void Downlink::updated(const core::Registration& reg, const core::Peer& previous
   } else {
     server_.keepSession(reg.peer);  // a new session object after libcoap dropped an idle one
   }
-  queue_->deviceRegistered(reg.endpoint, reg.queueMode());
+  queue_->deviceRegistered(reg.endpoint, reg.queueMode(), awakeWindowOf_(reg.endpoint));
 }
 
 void Downlink::gone(const core::Registration& reg) {

@@ -5,6 +5,7 @@
 // answers and failures come back to the queue. Also the gateway's own requests: the lifetime
 // sync Read of /1/x/1 for devices that registered without lt=.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,9 @@ class Downlink final : public core::QueueListener {
   void setRegistry(core::Registry* registry) { registry_ = registry; }
   void setConfig(const core::QueueConfig& config) { queue_->setConfig(config); }
   void setEvents(DownlinkEvents* events) { events_ = events; }
+  // A device's own awake window (DeviceSettings), nullopt for the configured one.
+  using AwakeWindowLookup = std::function<std::optional<core::Millis>(std::string_view endpoint)>;
+  void setAwakeWindowLookup(AwakeWindowLookup lookup) { awakeWindowOf_ = std::move(lookup); }
 
   // From the registry (called by the daemon's RegistryListener).
   void registered(const core::Registration& reg, const core::Registration* replaced);
@@ -91,6 +95,7 @@ class Downlink final : public core::QueueListener {
   std::vector<std::pair<std::int64_t, std::string>> waiting_;
   std::vector<std::pair<std::string, bool>> reachability_;
   DownlinkEvents* events_ = nullptr;
+  AwakeWindowLookup awakeWindowOf_ = [](std::string_view) { return std::nullopt; };
   std::map<std::string, std::int64_t> inFlight_;  // exchange key -> request id
   std::map<std::string, std::size_t> peerUsers_;  // peer -> registrations at that address
   std::uint16_t nextMessageId_ = 0;

@@ -12,6 +12,7 @@
 #include "gateway/core/message.h"
 #include "gateway/lwm2m/diagnostic.h"
 #include "gateway/lwm2m/link_format.h"
+#include "gateway/lwm2m/registration_params.h"
 #include "gateway/util/log.h"
 #include "lwgate/dbus/gateway1_adaptor.h"
 #include "lwgate/version.h"
@@ -463,6 +464,65 @@ class Service::Root final
       if (id > static_cast<std::uint64_t>(INT64_MAX))
         fail("NotFound", "no request " + std::to_string(id));
       if (auto done = backend_.cancel(static_cast<std::int64_t>(id)); !done) fail(done.error());
+    });
+  }
+
+  void SetDeviceSettings(const std::string& ep, const Options& settings) override {
+    guarded("SetDeviceSettings", [&] {
+      core::DeviceSettings s = unwrap(backend_.deviceSettings(ep));
+      for (const auto& [key, v] : settings) {
+        const std::string t = v.peekValueType();
+        const bool clear = t == "s" && v.get<std::string>().empty();
+        if (key == "awake_window") {
+          if (clear) {
+            s.awakeWindow.reset();
+            continue;
+          }
+          double seconds = -1;
+          if (t == "d") {
+            seconds = v.get<double>();
+          } else if (auto i = integerOf(v)) {
+            seconds = static_cast<double>(*i);
+          }
+          if (!(seconds > 0 && seconds <= 86400)) {
+            invalid("awake_window: seconds from 0 to 86400 (d or u), or \"\" to clear it");
+          }
+          s.awakeWindow = core::Millis(static_cast<std::int64_t>(seconds * 1000));
+        } else if (key == "sms_number" && t == "s") {
+          const auto number = v.get<std::string>();
+          if (!clear) {
+            if (auto ok = lwm2m::checkMsisdn(number); !ok)
+              invalid("sms_number: " + ok.error().message);
+          }
+          s.smsNumber = number;
+        } else if (key == "server_instance") {
+          if (clear) {
+            s.serverInstance.reset();
+            continue;
+          }
+          auto n = integerOf(v);
+          if (!n || *n < 0 || *n > 65534) {
+            invalid("server_instance: an instance id 0..65534 (q or u), or \"\" to clear it");
+          }
+          s.serverInstance = static_cast<std::uint16_t>(*n);
+        } else {
+          invalid("unknown setting \"" + key + "\" of type " + t +
+                  " (awake_window, sms_number, server_instance)");
+        }
+      }
+      if (auto saved = backend_.setDeviceSettings(ep, s); !saved) fail(saved.error());
+    });
+  }
+  Options GetDeviceSettings(const std::string& ep) override {
+    return guarded("GetDeviceSettings", [&] {
+      const auto s = unwrap(backend_.deviceSettings(ep));
+      Options out;
+      if (s.awakeWindow) {
+        out["awake_window"] = sdbus::Variant(static_cast<double>(s.awakeWindow->count()) / 1000);
+      }
+      if (!s.smsNumber.empty()) out["sms_number"] = sdbus::Variant(s.smsNumber);
+      if (s.serverInstance) out["server_instance"] = sdbus::Variant(*s.serverInstance);
+      return out;
     });
   }
 

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/core/device_settings.h"
 #include "gateway/core/downlink.h"
 #include "gateway/core/registration.h"
 #include "gateway/core/submission.h"
@@ -39,6 +40,9 @@ class Backend {
   virtual Result<std::vector<core::DownlinkRequest>> listRequests(
       const core::RequestFilter& filter) = 0;
   virtual Result<void> cancel(std::int64_t id) = 0;
+  virtual Result<core::DeviceSettings> deviceSettings(std::string_view endpoint) = 0;
+  virtual Result<void> setDeviceSettings(std::string_view endpoint,
+                                         const core::DeviceSettings& settings) = 0;
 
   struct Totals {
     std::uint32_t devices = 0;

@@ -189,8 +189,10 @@ Result<Binding> parseBinding(std::string_view text) {
   return binding;
 }
 
+}  // namespace
+
 // MSISDN (ITU-T E.164): at most 15 digits; clients often write the international '+'.
-Result<void> checkSms(std::string_view sms) {
+Result<void> checkMsisdn(std::string_view sms) {
   const std::string_view digits = sms.starts_with('+') ? sms.substr(1) : sms;
   if (!isDigits(digits) || digits.size() > 15) {
     return badRequest("invalid sms " + quoteForMessage(sms) +
@@ -198,8 +200,6 @@ Result<void> checkSms(std::string_view sms) {
   }
   return {};
 }
-
-}  // namespace
 
 bool isSupportedVersion(std::string_view version) {
   return version == "1.0" || version == "1.1" || version == "1.2";
@@ -251,7 +251,7 @@ Result<RegisterParams> parseRegisterParams(const std::vector<std::string_view>& 
   params.binding.queueMode = params.binding.queueMode || raw->queue;
 
   if (raw->sms) {
-    if (auto ok = checkSms(*raw->sms); !ok) return ok.error();
+    if (auto ok = checkMsisdn(*raw->sms); !ok) return ok.error();
     params.smsNumber = std::string(*raw->sms);
   }
   return params;
@@ -283,7 +283,7 @@ Result<UpdateParams> parseUpdateParams(const std::vector<std::string_view>& quer
     params.binding = Binding{.transports = "", .queueMode = true, .text = ""};
   }
   if (raw->sms) {
-    if (auto ok = checkSms(*raw->sms); !ok) return ok.error();
+    if (auto ok = checkMsisdn(*raw->sms); !ok) return ok.error();
     params.smsNumber = std::string(*raw->sms);
   }
   return params;

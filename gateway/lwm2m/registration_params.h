@@ -71,4 +71,8 @@ Result<RegisterParams> parseRegisterParams(const std::vector<std::string_view>& 
 // Update: a well-formed supported version is accepted and ignored (the Register's stays).
 Result<UpdateParams> parseUpdateParams(const std::vector<std::string_view>& queries);
 
+// An MSISDN (ITU-T E.164) as sms= takes it: optional '+' then 1 to 15 digits; kBadRequest
+// naming the value otherwise.
+Result<void> checkMsisdn(std::string_view sms);
+
 }  // namespace lwgate::lwm2m

@@ -312,6 +312,44 @@ TEST_F(DbusE2E, DeviceObjectsFollowRegistrations) {
   EXPECT_EQ(client->DeviceCount(), 1u);
 }
 
+TEST_F(DbusE2E, DeviceSettingsAreCheckedAndStored) {
+  startSim("dev1", {"register", "awake=60"});
+  EXPECT_TRUE(client->GetDeviceSettings("dev1").empty());
+  client->SetDeviceSettings("dev1", {{"awake_window", sdbus::Variant(0.5)},
+                                     {"sms_number", sdbus::Variant(std::string("+4915112345"))},
+                                     {"server_instance", sdbus::Variant(uint16_t{1})}});
+  auto got = client->GetDeviceSettings("dev1");
+  EXPECT_EQ(got["awake_window"].get<double>(), 0.5);
+  EXPECT_EQ(got["sms_number"].get<std::string>(), "+4915112345");
+  EXPECT_EQ(got["server_instance"].get<uint16_t>(), 1u);
+  EXPECT_EQ(queryInt(gw.database(), "SELECT awake_window_ms FROM devices WHERE endpoint='dev1'"),
+            500);
+  const std::string invalid = "org.lwgate.Gateway1.Error.InvalidArgs";
+  EXPECT_EQ(errorName([&] {
+              client->SetDeviceSettings("dev1", {{"sms_number", sdbus::Variant("call me")}});
+            }).rfind(invalid, 0),
+            0u);
+  EXPECT_EQ(errorName([&] {
+              client->SetDeviceSettings("dev1", {{"awake_window", sdbus::Variant(-1.0)}});
+            }).rfind(invalid, 0),
+            0u);
+  EXPECT_EQ(errorName([&] {
+              client->SetDeviceSettings("dev1", {{"colour", sdbus::Variant(1)}});
+            }).rfind(invalid, 0),
+            0u);
+  EXPECT_EQ(errorName([&] {
+              client->GetDeviceSettings("nobody");
+            }).rfind("org.lwgate.Gateway1.Error.NotFound", 0),
+            0u);
+  EXPECT_EQ(client->GetDeviceSettings("dev1")["sms_number"].get<std::string>(), "+4915112345")
+      << "a refused call changes nothing";
+  // "" clears; the rest stays.
+  client->SetDeviceSettings("dev1", {{"sms_number", sdbus::Variant("")}});
+  got = client->GetDeviceSettings("dev1");
+  EXPECT_FALSE(got.contains("sms_number"));
+  EXPECT_EQ(got["awake_window"].get<double>(), 0.5);
+}
+
 // Without a bus lwgated serves CoAP and takes its name once the bus appears.
 TEST(DbusDegrade, ServesCoapWithoutABusAndConnectsWhenItAppears) {
   TempDir dir;

@@ -149,6 +149,23 @@ TEST_F(QueueTest, ReachabilityChangesAreToldOnceEachAndTheAwakeWindowEndsOnTheTi
   EXPECT_TRUE(q->reachable("always"));
 }
 
+TEST_F(QueueTest, APerDeviceAwakeWindowAppliesFromTheNextMessage) {
+  q->deviceRegistered("dev", /*queueMode=*/true, milliseconds(5'000));
+  clock.advance(milliseconds(6'000));
+  EXPECT_FALSE(q->reachable("dev"));
+  q->setAwakeWindow("dev", milliseconds(60'000));
+  EXPECT_FALSE(q->reachable("dev"));
+  q->deviceMessage("dev");
+  clock.advance(milliseconds(59'000));
+  EXPECT_TRUE(q->reachable("dev"));
+  q->setAwakeWindow("dev", std::nullopt);  // back to the configured 93 s
+  q->deviceMessage("dev");
+  clock.advance(milliseconds(92'000));
+  EXPECT_TRUE(q->reachable("dev"));
+  clock.advance(milliseconds(2'000));
+  EXPECT_FALSE(q->reachable("dev"));
+}
+
 TEST_F(QueueTest, OneRequestInFlightPerDeviceInSubmissionOrder) {
   q->deviceRegistered("dev", false);
   std::vector<std::int64_t> ids;
