@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "db/checkpointer.h"
 #include "db/database.h"
@@ -122,24 +123,25 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
         r.queueMode() ? " queue-mode" : "", r.objects.links.size(),
         replaced ? " replaces=rd/" + replaced->location : "");
     downlink_->registered(r, replaced);
-    if (bus_) bus_->deviceRegistered(r, replaced != nullptr);
+    toBus(
+        [r, replaced = replaced != nullptr](dbus::Service& b) { b.deviceRegistered(r, replaced); });
   }
   void updated(const core::Registration& r, const core::Peer& previousPeer) override {
     log::debug("LWG2003 updated endpoint={} location=rd/{} from={} lifetime={}s", r.endpoint,
                r.location, peerText(r.peer), r.lifetime);
     downlink_->updated(r, previousPeer);
-    if (bus_) bus_->deviceUpdated(r);
+    toBus([r](dbus::Service& b) { b.deviceUpdated(r); });
   }
   void deregistered(const core::Registration& r) override {
     log::info("LWG2004 de-registered endpoint={} location=rd/{}", r.endpoint, r.location);
     downlink_->gone(r);
-    if (bus_) bus_->deviceRemoved(r, false);
+    toBus([r](dbus::Service& b) { b.deviceRemoved(r, false); });
   }
   void expired(const core::Registration& r) override {
     log::info("LWG2005 registration expired endpoint={} location=rd/{} (no Update within {}s)",
               r.endpoint, r.location, r.lifetime);
     downlink_->gone(r);
-    if (bus_) bus_->deviceRemoved(r, true);
+    toBus([r](dbus::Service& b) { b.deviceRemoved(r, true); });
   }
 
   // DownlinkEvents: after the commit that made them true.
@@ -607,15 +609,28 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     return 0;
   }
 
+  // Device signals of a batch wait for its commit (a failed commit takes the changes back).
+  void toBus(std::function<void(dbus::Service&)> event) {
+    if (!bus_) return;
+    if (batchOpen_) {
+      busEvents_.push_back(std::move(event));
+    } else {
+      event(*bus_);
+    }
+  }
+
   void processCoap() {
     auto batch = db::Transaction::begin(db_->connection());
     // Without a batch (the database is busy) each store call commits on its own, as before.
     coap_->setDeferResponses(batch.ok());
+    batchOpen_ = batch.ok();
     for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
       if (coap_->process() == 0) break;
     }
+    bool committedOrNoBatch = true;
     if (batch) {
       if (auto committed = batch->commit(); !committed) {
+        committedOrNoBatch = false;
         log::error(
             "LWG1096 cannot commit a batch of requests, answering them 5.00 and reloading "
             "the registrations from the database: {}",
@@ -628,6 +643,12 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
           log::error("LWG1097 cannot reload the downlink queue: {}", queue.error().message);
         }
       }
+    }
+    std::vector<std::function<void(dbus::Service&)>> events;
+    events.swap(busEvents_);
+    batchOpen_ = false;
+    if (committedOrNoBatch && bus_) {
+      for (auto& e : events) e(*bus_);
     }
     coap_->setDeferResponses(false);
     coap_->flushResponses();
@@ -708,6 +729,8 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
   std::optional<core::SteadyTime> armedExpiry_;
   std::optional<core::SteadyTime> armedQueue_;
   std::unique_ptr<dbus::Service> bus_;
+  bool batchOpen_ = false;
+  std::vector<std::function<void(dbus::Service&)>> busEvents_;  // told after the commit
   std::unique_ptr<db::SqliteDeviceSettingsStore> settingsStore_;
   std::map<std::string, core::DeviceSettings, std::less<>> settings_;  // devices with any set
   sd_event_source* busIoSource_ = nullptr;
