@@ -11,6 +11,9 @@ packages=(
   libsdbus-c++-dev libsdbus-c++-bin
   # tests: GoogleTest, a CoAP peer nobody here wrote (coap-client-notls), sqlite3 CLI, dbus
   libgtest-dev libgmock-dev libcoap3-bin sqlite3 python3 clang-format git dbus-daemon
+  # service and packaging tests (tests/packaging): systemd-analyze, systemd-sysusers, a private
+  # dbus-daemon and dbus-send, the .deb (dpkg-shlibdeps), the man page (man, groff), kill
+  systemd dbus-bin dpkg-dev man-db groff-base procps
 )
 
 as_root() {
