@@ -197,8 +197,9 @@ TEST_F(QueueE2E, HundredQueuedRequestsDrainInOrderOneAtATimeAfterAWake) {
     const auto finished = u64(r, "finished");
     ASSERT_GT(sent, 0u) << ids[k];
     EXPECT_LE(sent, finished) << ids[k];
-    EXPECT_GE(finished, previousFinished) << "request " << ids[k] << " finished before " << ids[k - 1];
     if (k > 0) {
+      EXPECT_GE(finished, previousFinished)
+          << "request " << ids[k] << " finished before " << ids[k - 1];
       EXPECT_GE(sent, previousFinished)
           << "request " << ids[k] << " was sent before " << ids[k - 1] << " finished (NSTART=1)";
     }
@@ -214,7 +215,6 @@ TEST_F(QueueE2E, HundredQueuedRequestsDrainInOrderOneAtATimeAfterAWake) {
   }
 }
 
-
 // kill -9 in the middle of a drain, three times at different moments, on one database: every
 // request still ends in exactly one final state, nothing is lost, and the device executes each
 // Execute at most once - as often as execute requests ended done.
@@ -222,8 +222,8 @@ TEST_F(QueueE2E, KillNineDuringADrainLosesNothingAndExecutesNothingTwice) {
   const std::string port = std::to_string(gw.port());
   // Queue mode, an Update about every second (the awake window is 2 s) for at most ~80 s: it
   // keeps answering while lwgated is down (its Update retransmits until lwgated is back).
-  std::vector<std::string> argv{LWGATE_SIM_PATH, "--server", gw.url(), "--ep", "crashy",
-                                "--queue", "register"};
+  std::vector<std::string> argv{LWGATE_SIM_PATH, "--server", gw.url(),  "--ep",
+                                "crashy",        "--queue",  "register"};
   for (int k = 0; k < 80; ++k) argv.insert(argv.end(), {"awake=1", "update"});
   sim.start(argv);
   ASSERT_TRUE(waitUntil([&] { return sim.out().find("register 2.01") != std::string::npos; }))
@@ -236,7 +236,10 @@ TEST_F(QueueE2E, KillNineDuringADrainLosesNothingAndExecutesNothingTwice) {
   std::set<std::uint64_t> executes;
   int midDrainKills = 0;
   int executesInFlightAtKill = 0;
-  for (std::size_t cycle = 0; cycle < killAfter.size(); ++cycle) {
+  // Three kills in the middle of a drain; a kill that came too late (the drain of 60 takes a
+  // fraction of a second, and a loaded machine may not schedule the poll in time) is repeated,
+  // up to six cycles in all.
+  for (std::size_t cycle = 0; cycle < 2 * killAfter.size() && midDrainKills < 3; ++cycle) {
     std::vector<Element> batch;
     for (int k = 0; k < kPerCycle; ++k) {
       if (k % 5 == 2) {
@@ -253,16 +256,17 @@ TEST_F(QueueE2E, KillNineDuringADrainLosesNothingAndExecutesNothingTwice) {
       all.push_back(ids[k]);
       if (k % 5 == 2) executes.insert(ids[k]);
     }
-    const std::string mine = "id BETWEEN " + std::to_string(ids.front()) + " AND " +
-                             std::to_string(ids.back());
+    const std::string mine =
+        "id BETWEEN " + std::to_string(ids.front()) + " AND " + std::to_string(ids.back());
     // Poll the database as fast as it answers (bounded) and kill at the chosen moment.
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     while (std::chrono::steady_clock::now() < deadline &&
-           count(mine + " AND state = 'done'") < killAfter[cycle]) {
+           count(mine + " AND state = 'done'") < killAfter[cycle % killAfter.size()]) {
     }
     gw.kill9();
     const auto doneAtKill = count(mine + " AND state = 'done'");
-    ASSERT_GE(doneAtKill, killAfter[cycle]) << "the drain did not start\n" << gw.log();
+    ASSERT_GE(doneAtKill, killAfter[cycle % killAfter.size()]) << "the drain did not start\n"
+                                                               << gw.log();
     if (doneAtKill < kPerCycle) ++midDrainKills;
     if (queryText(gw.database(), "SELECT operation FROM requests WHERE state = 'in_flight' AND " +
                                      mine) == "execute") {
@@ -314,8 +318,8 @@ TEST_F(QueueE2E, KillNineDuringADrainLosesNothingAndExecutesNothingTwice) {
     EXPECT_LE(executedBySim, executedDone + executesInFlightAtKill) << executeReport(simOut);
   }
   EXPECT_EQ(queryText(gw.database(), "PRAGMA integrity_check"), "ok");
-  std::cerr << all.size() << " requests, " << executedDone << " executes done, "
-            << executedBySim << " executed by the device ("
+  std::cerr << all.size() << " requests, " << executedDone << " executes done, " << executedBySim
+            << " executed by the device ("
             << (simDeduplicates ? "it deduplicates" : "it does not deduplicate") << "), "
             << executesInFlightAtKill << " executes in flight at a kill, "
             << linesStarting(simOut, "duplicate mid=").size() << " duplicates answered as before\n";
