@@ -4,7 +4,11 @@
 # stand-in service owning org.lwgate.Gateway1 and callers of three kinds: root, a member of the
 # gateway's group, and an unprivileged user (nobody).
 #
-#   dbus_policy_test.sh POLICY_FILE STAND_IN_BINARY
+#   dbus_policy_test.sh POLICY_FILE STAND_IN_BINARY [LWGATED_BINARY]
+#
+# With LWGATED_BINARY the real daemon then owns the name as the service user and is called the
+# same way: nobody gets AccessDenied from the bus, the group member reaches lwgated (whose own
+# answer, NotFound for an unknown request, proves the call got through).
 #
 # Needs root (it creates users and switches to them); skips with exit 77 otherwise. The users
 # and group it creates have unique names (the policy's "lwgate" is renamed to them in a copy,
@@ -13,6 +17,7 @@ set -euo pipefail
 
 policy=$1
 stand_in=$2
+lwgated=${3:-}
 
 skip() {
   echo "SKIP: $*"
@@ -226,6 +231,44 @@ if start_service root "root"; then
   expect "$operator" allow "call a gateway method (service run by root)" \
     /org/lwgate/Gateway1 org.lwgate.Gateway1.Ping
   stop_service
+fi
+
+# The real lwgated, as its unit runs it: user lwgate (here the service user) on the bus.
+if [ -n "$lwgated" ]; then
+  install -m 0755 "$lwgated" "$tmp/lwgated"
+  install -d -o "$svc_user" -m 0700 "$tmp/state"
+  (as_user "$svc_user" "$tmp/lwgated" --db "$tmp/state/lw.db" --listen 127.0.0.1:0 \
+    --bus "$address") >"$tmp/lwgated.out" 2>"$tmp/lwgated.log" &
+  server_pid=$!
+  for i in $(seq 200); do
+    grep -q LWG4001 "$tmp/lwgated.log" && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if grep -q LWG4001 "$tmp/lwgated.log"; then
+    pass "lwgated (as the service user) owns org.lwgate.Gateway1"
+    expect nobody allow "read lwgated's Version" /org/lwgate/Gateway1 \
+      org.freedesktop.DBus.Properties.Get string:org.lwgate.Gateway1 string:Version
+    expect nobody deny "call lwgated's GetRequest" /org/lwgate/Gateway1 \
+      org.lwgate.Gateway1.GetRequest uint64:1
+    expect nobody deny "call lwgated's CancelRequest" /org/lwgate/Gateway1 \
+      org.lwgate.Gateway1.CancelRequest uint64:1
+    for user in "$operator" root; do
+      out=$(as_user "$user" timeout 20 dbus-send --bus="$address" --print-reply \
+        --reply-timeout=10000 --dest=org.lwgate.Gateway1 /org/lwgate/Gateway1 \
+        org.lwgate.Gateway1.GetRequest uint64:1 2>&1) && rc=0 || rc=$?
+      if [[ "$out" == *org.lwgate.Gateway1.Error.NotFound* ]]; then
+        pass "$user reaches lwgated's GetRequest (its answer: NotFound)"
+      else
+        fail "$user calling lwgated's GetRequest: exit $rc, $out"
+      fi
+    done
+  else
+    fail "lwgated did not take org.lwgate.Gateway1: $(cat "$tmp/lwgated.log")"
+  fi
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
 fi
 
 if [ "$failures" -ne 0 ]; then
