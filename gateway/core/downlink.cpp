@@ -71,6 +71,11 @@ bool isIdempotent(Operation op) {
   return false;
 }
 
+bool takesCallerToken(Operation op) {
+  return op == Operation::kObserve || op == Operation::kCancelObserve ||
+         op == Operation::kObserveComposite;
+}
+
 std::string_view stateName(RequestState state) {
   for (const auto& [s, name] : kStates) {
     if (s == state) return name;

@@ -38,6 +38,11 @@ std::optional<Operation> parseOperation(std::string_view name);
 // "failed" with the reason "outcome unknown".
 bool isIdempotent(Operation op);
 
+// Whether a caller may choose the request's token: an Observe sent again to re-establish an
+// observation (RFC 7641 3.3.1) and a Cancel-Observe (3.6) must carry the observation's token.
+// Every other request gets a fresh random token from the queue.
+bool takesCallerToken(Operation op);
+
 enum class RequestState : std::uint8_t { kQueued, kInFlight, kDone, kFailed, kExpired, kCancelled };
 std::string_view stateName(RequestState state);  // "queued", "in_flight", "done", ...
 std::optional<RequestState> parseState(std::string_view name);
@@ -61,7 +66,8 @@ struct DownlinkRequest {
   unsigned attempts = 0;             // transmissions that ended without a response
 
   // The (last) transmission, persisted before it is sent: a restart retransmits with the same
-  // Message ID and token so the device's deduplication drops the repeat.
+  // Message ID and token so the device's deduplication drops the repeat. A caller may set the
+  // token of an operation that takesCallerToken(); it is then kept for every transmission.
   std::optional<std::uint16_t> messageId;
   std::vector<std::uint8_t> token;
   std::optional<WallTime> sentAt;

@@ -160,6 +160,16 @@ Result<OutgoingRequest> toCoapRequest(const DownlinkRequest& request, const Regi
       out.method = Method::kGet;
       out.observe = request.operation == Operation::kObserve ? 0 : 1;
       out.accept = format;
+      // Notification attributes may ride on the Observe itself (the early TS's table 7
+      // "GET with Observe option /O/R?pmin=..&pmax=..", LwM2M 1.2 6.4.1).
+      if (request.operation == Operation::kObserve && !request.payload.empty()) {
+        auto q =
+            attributeQuery(std::string_view(reinterpret_cast<const char*>(request.payload.data()),
+                                            request.payload.size()),
+                           reg);
+        if (!q) return q.error();
+        out.uriQuery = std::move(*q);
+      }
       break;
     case Operation::kReadComposite:
     case Operation::kObserveComposite:

@@ -9,7 +9,7 @@
 //   Execute            POST   path                 optional text/plain arguments
 //   Create             POST   object path          Content-Format
 //   Delete             DELETE instance path
-//   Observe            GET    path, Observe: 0     Accept
+//   Observe            GET    path, Observe: 0     Accept, optional ?pmin=..&pmax=.. (payload)
 //   Cancel Observe     GET    path, Observe: 1     Accept (same token as the observation)
 //   Read-Composite     FETCH  / (alt path)         Content-Format (names), Accept
 //   Write-Composite    iPATCH / (alt path)         Content-Format
@@ -47,8 +47,8 @@ std::uint16_t preferredFormat(const Registration& reg);
 // Builds the CoAP request. For Write-Attributes the request payload holds the attributes as a
 // query string ("pmin=10&pmax=60&gt=20.5"); names must be pmin, pmax, gt, lt, st, epmin, epmax
 // (LwM2M 1.2 also: edge, con, hqmax) and values numbers, at most once each; an empty value
-// ("pmin=") removes the attribute. For Execute the payload is the arguments' text (TS Core
-// 5.4.5 grammar: 0='v',1 ...) sent as text/plain.
+// ("pmin=") removes the attribute. An Observe may carry attributes the same way. For Execute the
+// payload is the arguments' text (TS Core 5.4.5 grammar: 0='v',1 ...) sent as text/plain.
 // kBadRequest for a path or payload the operation cannot take, e.g. Create on an instance
 // path, Delete of a resource, Execute of an object, composite operations for a 1.0 device.
 Result<OutgoingRequest> toCoapRequest(const DownlinkRequest& request, const Registration& reg);

@@ -60,7 +60,9 @@ Result<DownlinkQueue::Submitted> DownlinkQueue::submit(DownlinkRequest request) 
   if (!request.deadline && config_.defaultTtl) request.deadline = now + *config_.defaultTtl;
   request.attempts = 0;
   request.messageId.reset();
-  request.token.clear();
+  if (!takesCallerToken(request.operation)) request.token.clear();
+  if (request.token.size() > 8)
+    return makeError(ErrorCode::kBadRequest, "a token has 0 to 8 bytes");
   request.sentAt.reset();
   request.responseCode.reset();
   request.responsePayload.clear();
@@ -285,7 +287,9 @@ void DownlinkQueue::dispatch(std::string_view endpoint) {
       // and token are reused, so a device that did get it drops the repeat (RFC 7252 4.5).
       TransmissionIds fresh = ids_();
       r.messageId = fresh.messageId;
-      r.token = std::move(fresh.token);
+      // An Observe keeps its token across exchanges too: sent again, it renews the same
+      // observation on the device instead of adding a second one (RFC 7641 3.3.1).
+      if (!takesCallerToken(r.operation) || r.token.empty()) r.token = std::move(fresh.token);
       r.sentAt = now;
     }
     r.state = RequestState::kInFlight;

@@ -122,6 +122,15 @@ TEST(OperationMapping, ObserveAndCancel) {
   EXPECT_EQ(obs.method, Method::kGet);
   EXPECT_EQ(obs.observe, 0u);
   EXPECT_EQ(ok(op(Operation::kCancelObserve, "/3/0/9")).observe, 1u);
+  EXPECT_TRUE(obs.uriQuery.empty());
+}
+
+TEST(OperationMapping, ObserveCarriesNotificationAttributesAsQuery) {
+  auto obs = ok(op(Operation::kObserve, "/3303/0/5700", "pmin=1&pmax=30"));
+  EXPECT_EQ(obs.observe, 0u);
+  EXPECT_EQ(obs.uriQuery, (std::vector<std::string>{"pmin=1", "pmax=30"}));
+  EXPECT_NE(rejected(op(Operation::kObserve, "/3/0/9", "color=red")).find("unknown attribute"),
+            std::string::npos);
 }
 
 TEST(OperationMapping, CompositesNeedLwm2m11AndSenml) {

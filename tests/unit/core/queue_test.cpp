@@ -473,6 +473,42 @@ TEST_F(QueueRestartTest, QueuedRequestsSurviveInOrder) {
   }
 }
 
+TEST_F(QueueTest, ObserveAndCancelObserveKeepTheCallersTokenOtherOperationsGetAFreshOne) {
+  q->deviceRegistered("dev", false);
+  const std::vector<std::uint8_t> token{1, 2, 3, 4, 5, 6, 7, 8};
+  DownlinkRequest read = request("/3/0/9");
+  read.token = token;
+  auto r = q->submit(read);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(rec.sent.back().token, token);
+  q->responded(r->id, 0x45, {}, std::nullopt);
+  for (Operation op : {Operation::kObserve, Operation::kCancelObserve}) {
+    DownlinkRequest o = request("/3/0/9", op);
+    o.token = token;
+    auto s = q->submit(o);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(store.rows[s->id].token, token) << "persisted with the submission";
+    EXPECT_EQ(rec.sent.back().token, token);
+    EXPECT_EQ(rec.sent.back().messageId, mid) << "the Message ID is still a fresh one";
+    q->responded(s->id, 0x45, {}, std::nullopt);
+  }
+  DownlinkRequest tooLong = request("/3/0/9", Operation::kObserve);
+  tooLong.token.assign(9, 0);
+  EXPECT_EQ(q->submit(tooLong).error().code, ErrorCode::kBadRequest);
+}
+
+TEST_F(QueueTest, AnObserveSentAgainAsANewExchangeKeepsItsToken) {
+  q->deviceRegistered("dev", false);
+  const auto id = submit("/3/0/9", Operation::kObserve);
+  const auto first = rec.sent.back();
+  q->transportFailed(id, "no answer");
+  clock.advance(seconds(300));  // past EXCHANGE_LIFETIME: a new exchange
+  q->deviceMessage("dev");
+  ASSERT_EQ(rec.sent.size(), 2u);
+  EXPECT_NE(rec.sent.back().messageId, first.messageId);
+  EXPECT_EQ(rec.sent.back().token, first.token) << "RFC 7641 3.3.1: renews, never doubles";
+}
+
 TEST_F(QueueTest, AbortEndsTheRequestInFlightAndGoesOn) {
   q->deviceRegistered("dev", false);
   const auto a = submit("/3/0/0");
