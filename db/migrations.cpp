@@ -150,9 +150,19 @@ CREATE INDEX sms_log_reference ON sms_log(msisdn, reference) WHERE reference IS 
 CREATE INDEX sms_log_request ON sms_log(request_id) WHERE request_id IS NOT NULL;
 )sql";
 
+// Notifications keep their payload as received; one the LwM2M codecs could not decode says why
+// (the gateway stores it anyway: a malformed notification is data about the device too).
+// Observe-Composite observations (FETCH) are told apart from plain ones (GET).
+constexpr std::string_view kSchema2 = R"sql(
+ALTER TABLE notifications ADD COLUMN decode_error TEXT;
+ALTER TABLE observations ADD COLUMN composite INTEGER NOT NULL DEFAULT 0
+  CHECK (composite IN (0, 1));
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "devices, registrations, requests, observations, notifications, sms_log",
               kSchema1},
+    Migration{2, "notifications.decode_error, observations.composite", kSchema2},
 };
 
 }  // namespace

@@ -83,9 +83,9 @@ Result<std::unique_ptr<SqliteRequestStore>> SqliteRequestStore::create(Connectio
        // inserts/s after 20,000 requests (bench/run-drain-bench.sh). Every seq so taken is above
        // every earlier one, old per-device numbering included, since those never exceed max(id).
        "INSERT INTO requests (device_id, seq, operation, path, payload, content_format, "
-       "accept_format, idempotency_key, state, created_at, deadline) VALUES (?1, "
+       "accept_format, idempotency_key, state, created_at, deadline, coap_token) VALUES (?1, "
        "(SELECT coalesce(max(id), 0) + 1 FROM requests), ?2, ?3, ?4, ?5, "
-       "?6, ?7, 'queued', ?8, ?9)",
+       "?6, ?7, 'queued', ?8, ?9, ?10)",
        "insert request"},
       {&store->findByKey_, select + "WHERE d.endpoint = ?1 AND r.idempotency_key = ?2",
        "find request by idempotency key"},
@@ -133,6 +133,7 @@ Result<std::int64_t> SqliteRequestStore::insertRequest(const core::DownlinkReque
                       .bindTextOrNull(7, r.idempotencyKey.value_or(""))
                       .bindInt(8, core::toUnixMillis(r.createdAt))
                       .bindOptionalInt(9, optionalMillis(r.deadline))
+                      .bindBlob(10, r.token)  // a caller's token (Observe, Cancel-Observe)
                       .run();
   if (!inserted) return inserted.error();
   const std::int64_t id = connection_->lastInsertRowid();

@@ -147,6 +147,16 @@ struct VersionFixture {
 };
 const std::array kFixtures = {
     VersionFixture{"", "SELECT count(*) FROM devices", 0},
+    // Version 2 added notifications.decode_error and observations.composite.
+    VersionFixture{
+        "INSERT INTO devices (id, endpoint, created_at) VALUES (1, 'dev', 0);"
+        "INSERT INTO observations (id, device_id, path, token, created_at) "
+        "  VALUES (1, 1, '/3/0/9', x'0102', 0);"
+        "INSERT INTO notifications (device_id, observation_id, path, received_at, payload) "
+        "  VALUES (1, 1, '/3/0/9', 0, '95');",
+        "SELECT count(*) FROM notifications n JOIN observations o ON o.id = n.observation_id "
+        "WHERE n.decode_error IS NULL AND o.composite = 0 AND n.payload = '95'",
+        1},
 };
 
 TEST(DatabaseTest, FixturesCoverEveryEarlierVersion) {

@@ -89,6 +89,18 @@ TEST_F(RequestStoreTest, EveryFieldRoundTrips) {
   EXPECT_EQ(g.finishedAt, r.finishedAt);
 }
 
+TEST_F(RequestStoreTest, ACallersTokenIsStoredWithTheSubmission) {
+  core::DownlinkRequest r = fullRequest("dev");
+  r.operation = core::Operation::kCancelObserve;
+  r.token = {9, 8, 7};
+  auto id = store->insertRequest(r);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  auto loaded = store->loadUnfinished();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].token, r.token);
+}
+
 TEST_F(RequestStoreTest, UnfinishedComeBackPerDeviceInQueueOrder) {
   std::vector<std::int64_t> ids;
   for (const char* ep : {"b", "a", "b", "a", "b"}) {
