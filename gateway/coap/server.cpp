@@ -184,17 +184,22 @@ struct ServerCallbacks {
     if (coap_opt_t* o = coap_check_option(received, COAP_OPTION_OBSERVE, &it)) {
       a.observe = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
     }
+    const coap_pdu_type_t type = coap_pdu_get_type(received);
+    a.piggybacked = type == COAP_MESSAGE_ACK;
     size_t len = 0, offset = 0, total = 0;
     const uint8_t* data = nullptr;
     if (coap_get_data_large(received, &len, &data, &offset, &total) && data) {
       a.payload.assign(reinterpret_cast<const char*>(data), len);
     }
+    bool wanted = true;  // after an internal error: ACK it, the device did nothing wrong
     try {
-      self->onAnswer_(a);
+      wanted = self->onAnswer_(a);
     } catch (const std::exception& e) {
       log::error("LWG1901 internal error handling an answer from {}: {}", a.peer.address, e.what());
     }
-    return COAP_RESPONSE_OK;
+    // COAP_RESPONSE_FAIL makes libcoap answer RST (net.c handle_response); for an ACK there is
+    // nothing to answer.
+    return wanted || type == COAP_MESSAGE_ACK ? COAP_RESPONSE_OK : COAP_RESPONSE_FAIL;
   }
 
   static void onNack(coap_session_t* session, const coap_pdu_t* sent, coap_nack_reason_t reason,
@@ -318,6 +323,12 @@ Result<void> Server::sendRequest(const core::Peer& peer, const core::OutgoingReq
                                                "; waiting for the device to talk first");
   }
   coap_session_t* session = it->second;
+  if (request.observe == 1 && !token.empty()) {
+    coap_binary_t bin{token.size(), const_cast<uint8_t*>(token.data())};
+    if (coap_cancel_observe(session, &bin, COAP_MESSAGE_CON)) return {};
+    // libcoap does not track it (e.g. observed before a restart): a plain request keeps the
+    // token as it is.
+  }
   coap_pdu_t* pdu = coap_pdu_init(COAP_MESSAGE_CON, static_cast<coap_pdu_code_t>(request.method),
                                   messageId, coap_session_max_pdu_size(session));
   if (!pdu) return makeError(ErrorCode::kInternal, "libcoap: cannot allocate a request");

@@ -83,6 +83,11 @@ class Server {
   // by the caller beforehand) on the peer's session. libcoap retransmits it, reassembles a
   // Block2 answer and reports the outcome to the handlers below. kNotFound when no session is
   // kept for the peer: the device has to talk to us first.
+  // A Cancel-Observe (Observe: 1) of an observation libcoap still tracks on this session goes
+  // out through coap_cancel_observe() with a Message ID libcoap picks: libcoap 4.3.1's
+  // coap_send() would replace the token of such a request with an internal one (net.c, "Need
+  // to update token to server's version"), and the device would not know which observation
+  // to end. Cancel-Observe is idempotent, so the persisted Message ID is not needed there.
   Result<void> sendRequest(const core::Peer& peer, const core::OutgoingRequest& request,
                            std::uint16_t messageId, const std::vector<std::uint8_t>& token);
 
@@ -93,8 +98,15 @@ class Server {
     std::optional<std::uint16_t> contentFormat;
     std::string payload;
     std::optional<std::uint32_t> observe;  // set on an Observe answer or notification
+    // Piggybacked in the ACK of our request (else a separate CON or NON message: a separate
+    // response or a notification).
+    bool piggybacked = false;
   };
-  using AnswerHandler = std::function<void(const Answer&)>;
+  // Returns whether the answer was wanted. An unwanted CON or NON message (a notification
+  // nobody observes any more, a response to nothing) is rejected with RST, which also tells
+  // the device to forget the observation (RFC 7641 3.6); an unwanted ACK is just dropped (an
+  // ACK is never answered, RFC 7252 4.2). Otherwise libcoap ACKs a CON message.
+  using AnswerHandler = std::function<bool(const Answer&)>;
   // No answer after all retransmissions, a RST, or an ICMP error.
   using FailureHandler = std::function<void(
       const core::Peer& peer, const std::vector<std::uint8_t>& token, std::string_view why)>;

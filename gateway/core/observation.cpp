@@ -200,10 +200,10 @@ ObservationTable::Event ObservationTable::requestFinished(const DownlinkRequest&
   return {};
 }
 
-std::vector<DownlinkRequest> ObservationTable::reestablish(std::string_view endpoint,
-                                                           std::string_view location,
-                                                           bool newRegistration) {
-  std::vector<DownlinkRequest> out;
+std::vector<ObservationTable::Reestablish> ObservationTable::reestablish(std::string_view endpoint,
+                                                                         std::string_view location,
+                                                                         bool newRegistration) {
+  std::vector<Reestablish> out;
   auto [first, last] = byEndpoint_.equal_range(endpoint);
   for (auto it = first; it != last; ++it) {
     Entry& e = entries_.at(it->second);
@@ -219,7 +219,7 @@ std::vector<DownlinkRequest> ObservationTable::reestablish(std::string_view endp
     // so there are never two observations of one path after a re-observe.
     r.token = e.o.token;
     r.idempotencyKey = reestablishKey(e.o, location);
-    out.push_back(std::move(r));
+    out.push_back({e.o.id, std::move(r)});
   }
   return out;
 }

@@ -156,8 +156,12 @@ class ObservationTable {
   // one the queue accepted (the others are tried again at the next Update). Observe-Composite
   // observations are not re-established (the request's path list is not kept); they stay
   // known, so the device's notifications are stored as long as it keeps sending them.
-  std::vector<DownlinkRequest> reestablish(std::string_view endpoint, std::string_view location,
-                                           bool newRegistration);
+  struct Reestablish {
+    std::int64_t observationId;
+    DownlinkRequest request;
+  };
+  std::vector<Reestablish> reestablish(std::string_view endpoint, std::string_view location,
+                                       bool newRegistration);
   void reestablishQueued(std::int64_t id);
 
   // A Cancel-Observe (GET with Observe: 1 on the observation's token, RFC 7641 3.6) to submit.

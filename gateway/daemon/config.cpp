@@ -187,11 +187,15 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     ck.count(s, "registration", "max_objects", 1, 65536, &c.maxObjects);
   }
   if (const toml::table* s = ck.section(root, "queue")) {
-    ck.onlyKeys(*s, "[queue] ", {"awake_window", "request_ttl", "max_per_device", "max_attempts"});
+    ck.onlyKeys(*s, "[queue] ",
+                {"awake_window", "request_ttl", "max_per_device", "max_attempts",
+                 "max_notifications_per_device"});
     ck.seconds(s, "queue", "awake_window", 1, 86400, &c.awakeWindow);
     ck.seconds(s, "queue", "request_ttl", 1, 31'536'000, &c.requestTtl);
     ck.count(s, "queue", "max_per_device", 1, 1'000'000, &c.maxPerDevice);
     ck.count(s, "queue", "max_attempts", 1, 100, &c.maxAttempts);
+    ck.count(s, "queue", "max_notifications_per_device", 1, 1'000'000,
+             &c.maxNotificationsPerDevice);
   }
   if (const toml::table* s = ck.section(root, "dbus")) {
     ck.onlyKeys(*s, "[dbus] ", {"bus"});

@@ -32,6 +32,7 @@ struct Config {
   double requestTtl = 86400;  // seconds
   std::size_t maxPerDevice = 1000;
   std::size_t maxAttempts = 5;
+  std::size_t maxNotificationsPerDevice = 1000;  // stored per device, the oldest pruned
   // [dbus]
   std::string bus = "system";  // "system", "session", "none" or a D-Bus address
   // [log]

@@ -355,7 +355,8 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     if (!server) return server.error();
     coap_ = std::move(*server);
 
-    downlink_ = std::make_unique<Downlink>(clock_, db_->connection(), *coap_, queueConfig());
+    downlink_ = std::make_unique<Downlink>(clock_, db_->connection(), *coap_, queueConfig(),
+                                           observationConfig());
     downlink_->setEvents(this);
     auto settingsStore = db::SqliteDeviceSettingsStore::create(db_->connection());
     if (!settingsStore) return settingsStore.error();
@@ -537,6 +538,9 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     q.maxAttempts = static_cast<unsigned>(config_.maxAttempts);
     return q;
   }
+  core::ObservationConfig observationConfig() const {
+    return {.maxNotificationsPerDevice = config_.maxNotificationsPerDevice};
+  }
   core::RegistrationLimits registrationLimits() const {
     return {.maxPayload = config_.maxPayload, .maxObjects = config_.maxObjects};
   }
@@ -588,6 +592,7 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     registry_->setLimits(registryLimits());
     rd_->setLimits(registrationLimits());
     downlink_->setConfig(queueConfig());
+    downlink_->setObservationConfig(observationConfig());
     log::notice("LWG1008 configuration reloaded from {}",
                 source.empty() ? "built-in defaults" : source);
   }

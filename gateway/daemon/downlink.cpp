@@ -23,12 +23,16 @@ void randomBytes(void* out, std::size_t n) {
 }  // namespace
 
 Downlink::Downlink(const core::Clock& clock, db::Connection& connection, coap::Server& server,
-                   core::QueueConfig config)
-    : clock_(clock), connection_(connection), server_(server), config_(config) {
+                   core::QueueConfig config, core::ObservationConfig observationConfig)
+    : clock_(clock),
+      connection_(connection),
+      server_(server),
+      config_(config),
+      observations_(std::make_unique<Observations>(clock, connection, observationConfig)) {
   // Message IDs start at a random point (RFC 7252 4.4) and count up; tokens are 8 random bytes,
   // so an off-path peer cannot forge answers (RFC 7252 5.3.1).
   randomBytes(&nextMessageId_, sizeof nextMessageId_);
-  server_.setDownlinkHandlers([this](const coap::Server::Answer& a) { onAnswer(a); },
+  server_.setDownlinkHandlers([this](const coap::Server::Answer& a) { return onAnswer(a); },
                               [this](const core::Peer& p, const std::vector<std::uint8_t>& t,
                                      std::string_view why) { onFailure(p, t, why); });
 }
@@ -50,6 +54,8 @@ Result<void> Downlink::open() {
   queue_ = makeQueue();
   auto restored = queue_->restore();
   if (!restored) return restored.error();
+  if (auto observed = observations_->open(); !observed) return observed.error();
+  observations_->setQueue(queue_.get());
   log::notice(
       "LWG3000 restored the downlink queue: {} queued, {} in flight to resend, {} failed "
       "as outcome unknown",
@@ -67,6 +73,8 @@ Result<void> Downlink::discardAndReload() {
   queue_ = makeQueue();
   auto loaded = queue_->restore();
   if (!loaded) return loaded.error();
+  observations_->setQueue(queue_.get());
+  if (auto observed = observations_->reload(); !observed) return observed.error();
   if (registry_) registry_->forEach([this](const core::Registration& r) { restored(r); });
   return {};
 }
@@ -95,6 +103,8 @@ void Downlink::registered(const core::Registration& reg, const core::Registratio
   if (replaced) releasePeer(replaced->peer);
   queue_->deviceRegistered(reg.endpoint, reg.queueMode(), awakeWindowOf_(reg.endpoint));
   if (reg.lifetimeSyncPending) syncLifetime(reg);
+  // A client drops its observations when it registers: re-establish the gateway's.
+  observations_->deviceTalked(reg, /*newRegistration=*/true);
 }
 
 void Downlink::updated(const core::Registration& reg, const core::Peer& previousPeer) {
@@ -105,6 +115,8 @@ void Downlink::updated(const core::Registration& reg, const core::Peer& previous
     server_.keepSession(reg.peer);  // a new session object after libcoap dropped an idle one
   }
   queue_->deviceRegistered(reg.endpoint, reg.queueMode(), awakeWindowOf_(reg.endpoint));
+  // The first Update after a gateway restart re-establishes the observations.
+  observations_->deviceTalked(reg, /*newRegistration=*/false);
 }
 
 void Downlink::gone(const core::Registration& reg) {
@@ -131,6 +143,7 @@ void Downlink::flush() {
     for (const auto& r : completed) events_->requestFinished(r);
     for (const auto& [id, endpoint] : waiting) events_->requestWaiting(id, endpoint);
   }
+  observations_->flush();  // stored notifications, after the commit like the results
   std::vector<std::int64_t> ids;
   ids.swap(pending_);
   for (std::int64_t id : ids) {
@@ -160,19 +173,25 @@ void Downlink::flush() {
   }
 }
 
-void Downlink::onAnswer(const coap::Server::Answer& a) {
+bool Downlink::onAnswer(const coap::Server::Answer& a) {
   auto it = inFlight_.find(exchangeKey(a.peer, a.token));
-  if (it == inFlight_.end()) return;  // a late duplicate, or a notification (not handled yet)
+  // A notification, or something nobody waits for (a late duplicate, a notification of an
+  // observation that ended): Observations decides, and the unwanted get RST.
+  if (it == inFlight_.end()) return observations_->unsolicited(a);
   const std::int64_t id = it->second;
   inFlight_.erase(it);
-  if (const core::DownlinkRequest* r = queue_->find(id); r && registry_) {
-    if (const core::Registration* reg = registry_->findByEndpoint(r->endpoint)) {
+  if (const core::DownlinkRequest* r = queue_->find(id)) {
+    if (const core::Registration* reg =
+            registry_ ? registry_->findByEndpoint(r->endpoint) : nullptr) {
       registry_->touch(reg->location,
                        clock_.wallNow());  // "last seen"; persisted by the next Update
     }
+    // Before the queue hears it: an Observe answer starts the observation in the same batch.
+    observations_->answered(*r, a);
   }
   queue_->responded(id, a.code, std::vector<std::uint8_t>(a.payload.begin(), a.payload.end()),
                     a.contentFormat);
+  return true;
 }
 
 void Downlink::onFailure(const core::Peer& peer, const std::vector<std::uint8_t>& token,
@@ -196,6 +215,7 @@ void Downlink::finished(const core::DownlinkRequest& r) {
             r.reason.empty() ? "" : " (" + r.reason + ")");
   if (r.idempotencyKey && r.idempotencyKey->starts_with(kLifetimeSyncKey)) adoptSyncedLifetime(r);
   completed_.push_back(r);
+  observations_->finished(r);
 }
 
 // spec/cr-registration-lifetime.txt: "if the parameter Lifetime is absent, the Server MUST

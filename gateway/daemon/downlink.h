@@ -15,6 +15,7 @@
 #include "gateway/coap/server.h"
 #include "gateway/core/queue.h"
 #include "gateway/core/registry.h"
+#include "gateway/daemon/observations.h"
 
 namespace lwgate::daemon {
 
@@ -33,17 +34,23 @@ class DownlinkEvents {
 class Downlink final : public core::QueueListener {
  public:
   Downlink(const core::Clock& clock, db::Connection& connection, coap::Server& server,
-           core::QueueConfig config);
-  Result<void> open();  // prepares the store and restores the queue
+           core::QueueConfig config, core::ObservationConfig observationConfig = {});
+  Result<void> open();  // prepares the stores and restores the queue and the observations
 
   // The registry to read addresses from and to adopt synchronised lifetimes into (it is
   // rebuilt after a failed commit).
-  void setRegistry(core::Registry* registry) { registry_ = registry; }
+  void setRegistry(core::Registry* registry) {
+    registry_ = registry;
+    observations_->setRegistry(registry);
+  }
   void setConfig(const core::QueueConfig& config) { queue_->setConfig(config); }
   void setEvents(DownlinkEvents* events) { events_ = events; }
   // A device's own awake window (DeviceSettings), nullopt for the configured one.
   using AwakeWindowLookup = std::function<std::optional<core::Millis>(std::string_view endpoint)>;
   void setAwakeWindowLookup(AwakeWindowLookup lookup) { awakeWindowOf_ = std::move(lookup); }
+  void setObservationConfig(const core::ObservationConfig& config) {
+    observations_->setConfig(config);
+  }
 
   // From the registry (called by the daemon's RegistryListener).
   void registered(const core::Registration& reg, const core::Registration* replaced);
@@ -62,6 +69,8 @@ class Downlink final : public core::QueueListener {
   std::optional<core::SteadyTime> nextTimer() const { return queue_->nextTimer(); }
   core::DownlinkQueue& queue() { return *queue_; }
   db::SqliteRequestStore& store() { return *store_; }
+  // Observations and notifications (listing, cancelling, the Notification hook).
+  Observations& observations() { return *observations_; }
 
   // QueueListener
   void send(const core::DownlinkRequest& request) override;
@@ -69,7 +78,7 @@ class Downlink final : public core::QueueListener {
   void reachabilityChanged(std::string_view endpoint, bool reachable) override;
 
  private:
-  void onAnswer(const coap::Server::Answer& answer);
+  bool onAnswer(const coap::Server::Answer& answer);
   void onFailure(const core::Peer& peer, const std::vector<std::uint8_t>& token,
                  std::string_view why);
   void syncLifetime(const core::Registration& reg);
@@ -88,6 +97,7 @@ class Downlink final : public core::QueueListener {
   core::Registry* registry_ = nullptr;
   std::unique_ptr<db::SqliteRequestStore> store_;
   std::unique_ptr<core::DownlinkQueue> queue_;
+  std::unique_ptr<Observations> observations_;
   std::vector<std::int64_t> pending_;  // decided, not yet transmitted
   // Told to events_ at the next flush(), after the commit: finished requests, and ids back in
   // the queue after a failed transmission (id, endpoint).

@@ -290,7 +290,8 @@ TEST_F(ObservationTableTest, RestoredObservationsAreReestablishedOnceOnTheNextUp
   EXPECT_TRUE(after.pendingReestablish(id));
   auto requests = after.reestablish("dev-1", "loc1", /*newRegistration=*/false);
   ASSERT_EQ(requests.size(), 1u);
-  const DownlinkRequest& r = requests[0];
+  EXPECT_EQ(requests[0].observationId, id);
+  const DownlinkRequest& r = requests[0].request;
   EXPECT_EQ(r.operation, Operation::kObserve);
   EXPECT_EQ(r.endpoint, "dev-1");
   EXPECT_EQ(r.path, "/3/0/9");
@@ -315,7 +316,7 @@ TEST_F(ObservationTableTest, ANewRegistrationReestablishesEvenWithoutARestart) {
   EXPECT_TRUE(table.reestablish("dev-1", "loc1", /*newRegistration=*/false).empty());
   auto requests = table.reestablish("dev-1", "loc2", /*newRegistration=*/true);
   ASSERT_EQ(requests.size(), 1u);
-  EXPECT_EQ(requests[0].idempotencyKey, "reobserve:" + std::to_string(id) + ":loc2:41");
+  EXPECT_EQ(requests[0].request.idempotencyKey, "reobserve:" + std::to_string(id) + ":loc2:41");
 }
 
 TEST_F(ObservationTableTest, AnsweredReobserveRenewsTheObservationAndRestartsTheSequence) {
@@ -324,7 +325,7 @@ TEST_F(ObservationTableTest, AnsweredReobserveRenewsTheObservationAndRestartsThe
   auto requests = table.reestablish("dev-1", "loc2", true);
   ASSERT_EQ(requests.size(), 1u);
   table.reestablishQueued(id);
-  DownlinkRequest sent = requests[0];
+  DownlinkRequest sent = requests[0].request;
   sent.id = 77;
   sent.state = RequestState::kInFlight;
   auto e = table.observeAnswered(sent, message(2, "88", 0x45, true));
@@ -336,7 +337,7 @@ TEST_F(ObservationTableTest, AnsweredReobserveRenewsTheObservationAndRestartsThe
   EXPECT_EQ(table.notify(id, message(3, "87")).kind, Kind::kStored);
   EXPECT_EQ(storedValues(), (std::vector<std::string>{"95", "90", "88", "87"}));
   // The next restart makes a new key (a new set-up request), so it is queued again.
-  EXPECT_EQ(table.reestablish("dev-1", "loc2", true)[0].idempotencyKey,
+  EXPECT_EQ(table.reestablish("dev-1", "loc2", true)[0].request.idempotencyKey,
             "reobserve:" + std::to_string(id) + ":loc2:77");
 }
 
@@ -344,7 +345,7 @@ TEST_F(ObservationTableTest, AReobserveThatGotNoAnswerIsTriedAgainAtTheNextUpdat
   const std::int64_t id = establish();
   auto requests = table.reestablish("dev-1", "loc2", true);
   table.reestablishQueued(id);
-  DownlinkRequest failed = requests[0];
+  DownlinkRequest failed = requests[0].request;
   failed.id = 78;
   failed.state = RequestState::kFailed;
   EXPECT_EQ(table.requestFinished(failed).kind, Kind::kNone);
@@ -354,7 +355,7 @@ TEST_F(ObservationTableTest, AReobserveThatGotNoAnswerIsTriedAgainAtTheNextUpdat
 
 TEST_F(ObservationTableTest, AReobserveAnsweredWithAnErrorEndsTheObservation) {
   const std::int64_t id = establish();
-  DownlinkRequest sent = table.reestablish("dev-1", "loc2", true)[0];
+  DownlinkRequest sent = table.reestablish("dev-1", "loc2", true)[0].request;
   sent.id = 79;
   auto e = table.observeAnswered(sent, message(std::nullopt, "", 0x84));
   EXPECT_EQ(e.kind, Kind::kEnded);

@@ -200,20 +200,28 @@ TEST(ParseConfig, BadValuesNameFileLineAndKey) {
 TEST(ParseConfig, QueueSection) {
   auto c = parseConfig(
       "[queue]\nawake_window = 30.5\nrequest_ttl = 600\nmax_per_device = 7\n"
-      "max_attempts = 2\n",
+      "max_attempts = 2\nmax_notifications_per_device = 50\n",
       "t.toml");
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_DOUBLE_EQ(c->awakeWindow, 30.5);
   EXPECT_DOUBLE_EQ(c->requestTtl, 600);
   EXPECT_EQ(c->maxPerDevice, 7u);
   EXPECT_EQ(c->maxAttempts, 2u);
+  EXPECT_EQ(c->maxNotificationsPerDevice, 50u);
+  EXPECT_EQ(parseConfig("", "t.toml")->maxNotificationsPerDevice, 1000u) << "the default";
+  EXPECT_EQ(errorOf("# lwgated\n[queue]\nmax_notifications_per_device = 0\n"),
+            "t.toml:3: [queue] max_notifications_per_device: expected a whole number from 1 to "
+            "1000000");
+  EXPECT_EQ(errorOf("# lwgated\n[queue]\nmax_notifications_per_device = \"lots\"\n"),
+            "t.toml:3: [queue] max_notifications_per_device: expected a whole number from 1 to "
+            "1000000");
   EXPECT_EQ(errorOf("# lwgated\n[queue]\nawake_window = 0\n"),
             "t.toml:3: [queue] awake_window: expected seconds from 1 to 86400");
   EXPECT_EQ(errorOf("# lwgated\n[queue]\nmax_attempts = 0\n"),
             "t.toml:3: [queue] max_attempts: expected a whole number from 1 to 100");
   EXPECT_EQ(errorOf("# lwgated\n[queue]\nsize = 3\n"),
             "t.toml:3: [queue] size: unknown key (known: awake_window, request_ttl, "
-            "max_per_device, max_attempts)");
+            "max_per_device, max_attempts, max_notifications_per_device)");
 }
 
 // An empty string is not one of the accepted values either.

@@ -245,7 +245,7 @@ TEST_F(ObservationStoreTest, TheRealTableOnTopSurvivesARestart) {
   EXPECT_EQ(table.notify(id, message(10, "80")).kind, core::ObservationTable::Event::Kind::kStored);
   auto requests = table.reestablish("dev", "loc", false);
   ASSERT_EQ(requests.size(), 1u);
-  EXPECT_EQ(requests[0].token, token);
+  EXPECT_EQ(requests[0].request.token, token);
 }
 
 }  // namespace
