@@ -122,6 +122,20 @@ std::optional<Method> methodOf(coap_pdu_code_t code) {
   }
 }
 
+// RFC 7252 4.8.2 with the default parameters.
+constexpr auto kExchangeLifetime = std::chrono::seconds(247);
+constexpr std::size_t kMaxAnswered = 1024;
+
+std::string hexText(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xf];
+  }
+  return out;
+}
+
 void addOption(coap_optlist_t** chain, std::uint16_t number, const std::string& value) {
   coap_insert_optlist(chain, coap_new_optlist(number, value.size(),
                                               reinterpret_cast<const std::uint8_t*>(value.data())));
@@ -144,7 +158,9 @@ SimDevice::SimDevice(DeviceOptions options)
           options_.endpoint,
           options_.lifetime.value_or(options_.storedLifetime.value_or(kDefaultLifetime)),
           options_.firmwareObject, unixNow)),
-      serverLifetime_(store_.lifetime()) {}
+      serverLifetime_(store_.lifetime()) {
+  if (options_.temperatureSensor) store_.addTemperatureSensor();
+}
 
 SimDevice::~SimDevice() {
   // Release the session while the context still exists (member order guarantees it, but a
@@ -372,10 +388,11 @@ Result<Response> SimDevice::exchange(coap_pdu_t* pdu) {
       break;
     }
     // 0 would mean "wait forever" (COAP_IO_WAIT), so never pass it.
-    auto slice = static_cast<std::uint32_t>(std::clamp<long long>(left, 1, 100));
+    auto slice = static_cast<std::uint32_t>(std::clamp<long long>(left, 1, 20));
     if (coap_io_process(context_.get(), slice) < 0) {
       pending_.failure = "coap_io_process failed";
     }
+    service();
   }
   if (pending_.failure) return transportError(*pending_.failure);
   return *pending_.response;
@@ -386,11 +403,96 @@ Result<void> SimDevice::runFor(milliseconds duration) {
   for (;;) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return {};
-    auto slice = static_cast<std::uint32_t>(std::clamp<long long>(left, 1, 100));
+    auto slice = static_cast<std::uint32_t>(std::clamp<long long>(left, 1, 20));
     if (coap_io_process(context_.get(), slice) < 0) {
       return transportError("coap_io_process failed");
     }
+    service();
   }
+}
+
+std::int64_t SimDevice::nowMs() const {
+  return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+void SimDevice::service() {
+  if (!options_.tickResource.empty() && options_.tickMs > 0) {
+    const auto now = Clock::now();
+    if (nextTick_ == Clock::time_point{}) nextTick_ = now + milliseconds(options_.tickMs);
+    if (now >= nextTick_) {
+      store_.bump(options_.tickResource);
+      nextTick_ = now + milliseconds(options_.tickMs);
+    }
+  }
+  for (const Notification& n : store_.dueNotifications(nowMs())) sendNotification(n);
+}
+
+void SimDevice::sendNotification(const Notification& n) {
+  const coap_pdu_type_t type = options_.notifyNon ? COAP_MESSAGE_NON : COAP_MESSAGE_CON;
+  coap_pdu_t* pdu =
+      coap_pdu_init(type, static_cast<coap_pdu_code_t>(n.code), coap_new_message_id(session_.get()),
+                    coap_session_max_pdu_size(session_.get()));
+  if (!pdu) return;
+  coap_add_token(pdu, n.token.size(), reinterpret_cast<const std::uint8_t*>(n.token.data()));
+  std::uint8_t buf[4];
+  if (n.observe) {
+    coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof buf, *n.observe),
+                    buf);
+  }
+  if (n.contentFormat) {
+    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+                    coap_encode_var_safe(buf, sizeof buf, *n.contentFormat), buf);
+  }
+  if (!n.payload.empty()) {
+    coap_add_data(pdu, n.payload.size(), reinterpret_cast<const std::uint8_t*>(n.payload.data()));
+  }
+  coap_send(session_.get(), pdu);  // takes the PDU; libcoap retransmits a CON one
+  emit("notify " + n.path + " seq=" + (n.observe ? std::to_string(*n.observe) : "-") + " " +
+       codeText(n.code) + (options_.notifyNon ? " NON" : " CON"));
+}
+
+Result<void> SimDevice::change(const std::string& path) {
+  if (!store_.bump(path)) {
+    return makeError(ErrorCode::kBadRequest, path + " is not a numeric resource of this device");
+  }
+  service();
+  return {};
+}
+
+Result<std::uint32_t> SimDevice::sendStale(const std::string& path) {
+  auto n = store_.staleNotification(path);
+  if (!n) return makeError(ErrorCode::kNotFound, "nobody observes " + path);
+  sendNotification(*n);
+  return *n->observe;
+}
+
+Result<bool> SimDevice::sendRogue() {
+  std::string token(8, '\0');
+  std::size_t length = 0;
+  coap_session_new_token(session_.get(), &length, reinterpret_cast<std::uint8_t*>(token.data()));
+  token.resize(length);
+  token += "rogue";  // never a token the server made: it chose all of its own (8 bytes)
+  token.resize(8);
+  Notification n;
+  n.token = token;
+  n.path = "(rogue)";
+  n.code = kCoapContent;
+  n.observe = 1;
+  n.contentFormat = kFormatText;
+  n.payload = "0";
+  rogueToken_ = token;
+  rogueRejected_.reset();
+  const bool non = options_.notifyNon;
+  options_.notifyNon = false;  // CON, so a RST comes back to a message libcoap tracks
+  sendNotification(n);
+  options_.notifyNon = non;
+  const auto deadline =
+      Clock::now() + milliseconds(static_cast<long long>(options_.ackTimeoutSeconds * 2000));
+  while (!rogueRejected_ && Clock::now() < deadline) {
+    if (coap_io_process(context_.get(), 20) < 0) return transportError("coap_io_process failed");
+  }
+  rogueToken_.reset();
+  return rogueRejected_.value_or(false);
 }
 
 Result<std::size_t> SimDevice::sleepFor(milliseconds duration) {
@@ -427,6 +529,8 @@ void SimDevice::onRequest(coap_resource_t* /*resource*/, coap_session_t* session
   ServerRequest in;
   in.method = *method;
   in.hasQuery = query && query->length > 0;
+  const coap_bin_const_t token = coap_pdu_get_token(request);
+  in.token.assign(reinterpret_cast<const char*>(token.s), token.length);
   coap_opt_iterator_t it;
   coap_option_iterator_init(request, &it, COAP_OPT_ALL);
   while (coap_opt_t* option = coap_option_next(&it)) {
@@ -444,6 +548,10 @@ void SimDevice::onRequest(coap_resource_t* /*resource*/, coap_session_t* session
         break;
       case COAP_OPTION_URI_QUERY:
         in.hasQuery = true;
+        in.query.emplace_back(reinterpret_cast<const char*>(value), length);
+        break;
+      case COAP_OPTION_OBSERVE:
+        in.observe = coap_decode_var_bytes(value, length);
         break;
       default:
         break;
@@ -455,15 +563,38 @@ void SimDevice::onRequest(coap_resource_t* /*resource*/, coap_session_t* session
     in.payload.assign(reinterpret_cast<const char*>(data), length);
   }
 
-  // This runs inside libcoap's C loop: nothing may escape, one bad request stays one 5.00.
+  // A retransmission of a request already answered gets the same answer and is not run again
+  // (an Execute must never run twice for one request).
+  const auto mid = static_cast<std::uint16_t>(coap_pdu_get_mid(request));
+  in.mid = mid;
+  const bool confirmable = coap_pdu_get_type(request) == COAP_MESSAGE_CON;
+  const auto now = Clock::now();
+  std::erase_if(self->answered_,
+                [&](const auto& kv) { return now - kv.second.at > kExchangeLifetime; });
   ServerReply out;
-  try {
-    out = self->store_.handle(in);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "lwgate-sim: request handler failed: %s\n", e.what());
-    out = ServerReply{COAP_RESPONSE_CODE(500), std::nullopt, {}};
+  bool repeat = false;
+  if (auto seen = self->answered_.find(mid); confirmable && seen != self->answered_.end()) {
+    out = seen->second.reply;
+    repeat = true;
+    self->emit("duplicate mid=" + std::to_string(mid) + " answered as before");
+  } else {
+    // This runs inside libcoap's C loop: nothing may escape, one bad request stays one 5.00.
+    try {
+      out = self->store_.handle(in, self->nowMs());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "lwgate-sim: request handler failed: %s\n", e.what());
+      out = ServerReply{COAP_RESPONSE_CODE(500), std::nullopt, {}};
+    }
+    if (confirmable && self->answered_.size() < kMaxAnswered) {
+      self->answered_[mid] = Answered{out, now};
+    }
   }
   coap_pdu_set_code(response, static_cast<coap_pdu_code_t>(out.code));
+  std::uint8_t observe[4];
+  if (out.observe) {
+    coap_add_option(response, COAP_OPTION_OBSERVE,
+                    coap_encode_var_safe(observe, sizeof observe, *out.observe), observe);
+  }
   if (out.contentFormat) {
     std::uint8_t format[4];
     std::size_t formatLength = coap_encode_var_safe(format, sizeof format, *out.contentFormat);
@@ -473,7 +604,7 @@ void SimDevice::onRequest(coap_resource_t* /*resource*/, coap_session_t* session
     coap_add_data(response, out.payload.size(),
                   reinterpret_cast<const std::uint8_t*>(out.payload.data()));
   }
-  if (self->observer_) {
+  if (self->observer_ && !repeat) {
     try {
       self->observer_(in, out);
     } catch (const std::exception& e) {
@@ -512,10 +643,27 @@ coap_response_t SimDevice::onResponse(coap_session_t* session, const coap_pdu_t*
   return COAP_RESPONSE_OK;
 }
 
-void SimDevice::onNack(coap_session_t* session, const coap_pdu_t* /*sent*/,
-                       coap_nack_reason_t reason, coap_mid_t mid) {
+void SimDevice::onNack(coap_session_t* session, const coap_pdu_t* sent, coap_nack_reason_t reason,
+                       coap_mid_t mid) {
   auto* self = static_cast<SimDevice*>(coap_get_app_data(coap_session_get_context(session)));
-  if (!self || mid != self->pending_.mid || self->pending_.response) return;
+  if (!self) return;
+  // Requests carry codes 0.01-0.31; a notification is a response (2.05, 4.04, ...).
+  if (sent && mid != self->pending_.mid && coap_pdu_get_code(sent) >= COAP_RESPONSE_CODE(200)) {
+    // A notification the server rejected (RST) or never acknowledged: the observation ends
+    // (RFC 7641 3.6, 4.5).
+    const coap_bin_const_t t = coap_pdu_get_token(sent);
+    const std::string token(reinterpret_cast<const char*>(t.s), t.length);
+    if (self->rogueToken_ && token == *self->rogueToken_) {
+      self->rogueRejected_ = reason == COAP_NACK_RST;
+      return;
+    }
+    if (self->store_.dropObservation(token)) {
+      self->emit("notify-rejected token=" + hexText(token) + " reason=\"" + nackReasonText(reason) +
+                 "\"");
+    }
+    return;
+  }
+  if (mid != self->pending_.mid || self->pending_.response) return;
   self->pending_.failure = nackReasonText(reason);
 }
 

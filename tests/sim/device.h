@@ -11,12 +11,17 @@
 // server sends its requests to the address and port the registration came from). libcoap
 // hands requests that arrive on a client session to the resources of the client's context, so
 // one catch-all resource on that context serves the ObjectStore whenever the loop runs: while
-// an action waits for its own response, during runFor(), never during sleepFor().
+// an action waits for its own response, during runFor(), never during sleepFor(). Observations
+// are the sim's own (not libcoap's observer lists, which do not work on the catch-all
+// resource): the store decides what is due, the device sends it as CON (or NON) responses with
+// the observation's token and an Observe option, and forgets an observation the server
+// rejects with RST (RFC 7641 3.6).
 #include <coap3/coap.h>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +53,14 @@ struct DeviceOptions {
   unsigned maxRetransmit = 4;
   // Also host object 5 (Firmware Update) next to 1 (Server) and 3 (Device).
   bool firmwareObject = false;
+  // Also host object 3303 (Temperature) instance 0 with a float Sensor Value /3303/0/5700.
+  bool temperatureSensor = false;
+  // Notifications go out as NON instead of CON (RFC 7641 4.5 lets the server choose).
+  bool notifyNon = false;
+  // A numeric resource ("/3303/0/5700") that changes every tickMs while the device serves the
+  // server, like a sensor: its observers are notified (subject to pmin/pmax).
+  std::string tickResource;
+  unsigned tickMs = 1000;
 };
 
 // A CoAP response as the device saw it.
@@ -91,9 +104,25 @@ class SimDevice {
   // datagrams that was. The server's retransmissions after waking are answered as usual.
   Result<std::size_t> sleepFor(std::chrono::milliseconds duration);
 
-  // Called after every server request the device answered.
+  // Called after every server request the device answered (not for repeats it answered from
+  // its deduplication cache).
   using RequestObserver = std::function<void(const ServerRequest&, const ServerReply&)>;
   void setRequestObserver(RequestObserver observer) { observer_ = std::move(observer); }
+  // One line per notification sent or rejected, and per duplicate request ("notify /3/0/9
+  // seq=12 2.05 CON", "notify-rejected /3/0/9 token=.. reason=..", "duplicate mid=..").
+  using EventSink = std::function<void(const std::string&)>;
+  void setEventSink(EventSink sink) { events_ = std::move(sink); }
+
+  // ---- Observations (RFC 7641); notifications go out while the device serves ----
+  // Changes a numeric resource now (integer +1, float +0.5) and sends what is due.
+  Result<void> change(const std::string& path);
+  // Sends a notification for the observation of `path` with a sequence number older than the
+  // last one (a reordered message). Returns the number sent; kNotFound without an observation.
+  Result<std::uint32_t> sendStale(const std::string& path);
+  // Sends a CON notification on a token the server never made (a notification it cannot
+  // want) and waits up to twice ACK_TIMEOUT: true when the server answered RST.
+  Result<bool> sendRogue();
+  const ObjectStore& store() const { return store_; }
   // The session's local UDP port: the source port of every request and the one the server
   // sends its requests to.
   std::uint16_t localPort() const;
@@ -122,6 +151,13 @@ class SimDevice {
                         coap_pdu_t* response);
   Result<void> addResources();
   std::size_t dropPending();
+  // Runs the clock-driven parts: the tick resource, and notifications that are due.
+  void service();
+  void sendNotification(const Notification& n);
+  void emit(const std::string& line) const {
+    if (events_) events_(line);
+  }
+  std::int64_t nowMs() const;
 
   struct ContextDeleter {
     void operator()(coap_context_t* c) const { coap_free_context(c); }
@@ -137,6 +173,18 @@ class SimDevice {
   // (TS Core section 6.2.2: Update carries the parameters that changed).
   std::uint32_t serverLifetime_ = 0;
   RequestObserver observer_;
+  EventSink events_;
+  std::chrono::steady_clock::time_point nextTick_{};
+  // Answers to recent confirmable requests by Message ID: a retransmission is answered again
+  // without running the request twice (RFC 7252 4.5; libcoap 4.3.1 leaves this to the
+  // application). Entries live EXCHANGE_LIFETIME.
+  struct Answered {
+    ServerReply reply;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::uint16_t, Answered> answered_;
+  std::optional<std::string> rogueToken_;
+  std::optional<bool> rogueRejected_;
   // The session's socket, found once so sleepFor() can drain it; -1 if it could not be found.
   int socketFd_ = -1;
   // Declared context first so the session is released before the context is freed.

@@ -1,13 +1,22 @@
 // lwgate-sim: runs a list of LwM2M registration actions against a server and prints one line
 // per action, so shell-driven end-to-end tests can check each answer. Between and during its
-// own requests it answers the server's Read/Discover/Write/Execute, one "request ..." line each,
-// except while asleep. Exit codes (only the sim's own requests count): 0 every action got a
-// 2.xx, 1 some action got a CoAP error response, 2 transport failure or bad arguments.
+// own requests it answers the server's Read/Discover/Write/Execute/Observe, one "request ..."
+// line each, and sends the notifications that are due ("notify ..." lines), except while
+// asleep. Every Execute prints "EXECUTED PATH count=N ..." (and appends it to --journal).
+// Exit codes (only the sim's own requests count): 0 every action got a 2.xx, 1 some action got
+// a CoAP error response, 2 transport failure or bad arguments.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -37,8 +46,20 @@ struct WaitAction {
 struct SleepAction {
   double seconds = 0;
 };
-using Action =
-    std::variant<RegisterAction, UpdateAction, DeregisterAction, WaitAction, SleepAction>;
+// notify=PATH changes a numeric resource now; stale=PATH sends a reordered notification of the
+// observation of PATH; rogue sends a notification on a token the server never made.
+struct NotifyAction {
+  std::string path;
+};
+struct StaleAction {
+  std::string path;
+};
+struct RogueAction {};
+// stdin: reads further actions from standard input, one per line, serving the server between
+// them, until end of file: a test can drive a running device step by step.
+struct StdinAction {};
+using Action = std::variant<RegisterAction, UpdateAction, DeregisterAction, WaitAction, SleepAction,
+                            NotifyAction, StaleAction, RogueAction, StdinAction>;
 
 std::optional<double> parseSeconds(const std::string& number) {
   try {
@@ -57,6 +78,16 @@ std::optional<Action> parseAction(const std::string& text) {
   if (text == "register") return RegisterAction{};
   if (text == "update") return UpdateAction{};
   if (text == "deregister") return DeregisterAction{};
+  if (text == "rogue") return RogueAction{};
+  if (text == "stdin") return StdinAction{};
+  for (const char* verb : {"notify=", "stale="}) {
+    const std::string prefix = verb;
+    if (text.rfind(prefix, 0) != 0 || text.size() == prefix.size() || text[prefix.size()] != '/') {
+      continue;
+    }
+    if (prefix == "notify=") return NotifyAction{text.substr(prefix.size())};
+    return StaleAction{text.substr(prefix.size())};
+  }
   const std::string ltPrefix = "update-lt=";
   if (text.rfind(ltPrefix, 0) == 0) {
     std::uint32_t lt = 0;
@@ -117,14 +148,66 @@ std::string pathForLog(const std::vector<std::string>& segments) {
   return out;
 }
 
-// "request GET /3/0/9 accept=11542 -> 2.05"; accept= and ct= appear when the request had them.
+// "request GET /3/0/9 accept=11542 -> 2.05"; accept=, ct=, observe= and the query appear when
+// the request had them, observe= after the code when the answer carried one.
 void printRequest(const ServerRequest& request, const ServerReply& reply) {
   std::string line =
       std::string("request ") + methodName(request.method) + " " + pathForLog(request.path);
   if (request.accept) line += " accept=" + std::to_string(*request.accept);
   if (request.contentFormat) line += " ct=" + std::to_string(*request.contentFormat);
-  printLine(line + " -> " + codeText(reply.code));
+  if (request.observe) line += " observe=" + std::to_string(*request.observe);
+  for (const auto& q : request.query) line += " ?" + quote(q);
+  line += " -> " + codeText(reply.code);
+  if (reply.observe) line += " observe=" + std::to_string(*reply.observe);
+  printLine(line);
 }
+
+// Executes per path, continued from the journal of earlier runs, so a test can prove across
+// restarts of the sim (and of lwgated) that no Execute ran twice.
+class ExecutionJournal {
+ public:
+  explicit ExecutionJournal(std::string path) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    std::ifstream in(path_);
+    std::string word, target, count;
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      if (fields >> word >> target >> count && word == "EXECUTED" &&
+          count.rfind("count=", 0) == 0) {
+        ++counts_[target];
+      }
+    }
+  }
+  // "EXECUTED /3/0/4 count=N mid=M token=HEX": printed, and appended to the journal file with
+  // one write(2), which survives a kill -9 of the sim.
+  void record(const std::string& path, const ServerRequest& request) {
+    std::string token;
+    for (unsigned char c : request.token) {
+      char hex[3];
+      std::snprintf(hex, sizeof hex, "%02x", c);
+      token += hex;
+    }
+    const std::string line = "EXECUTED " + path + " count=" + std::to_string(++counts_[path]) +
+                             " mid=" + std::to_string(request.mid) + " token=" + token;
+    printLine(line);
+    if (path_.empty()) return;
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      std::cerr << "lwgate-sim: cannot append to " << path_ << "\n";
+      return;
+    }
+    const std::string text = line + "\n";
+    if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      std::cerr << "lwgate-sim: short write to " << path_ << "\n";
+    }
+    ::close(fd);
+  }
+
+ private:
+  std::string path_;
+  std::map<std::string, unsigned> counts_;
+};
 
 std::chrono::milliseconds toMilliseconds(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
@@ -153,6 +236,98 @@ int report(const std::string& verb, const Result<Response>& result, const SimDev
   return response.success() ? kExitOk : kExitErrorResponse;
 }
 
+int perform(const Action& action, SimDevice& device);
+
+// Reads actions from stdin, one per line, serving the server between them, until end of file.
+// A malformed line is reported and skipped; a transport failure ends the loop like it ends the
+// command-line list.
+int performFromStdin(SimDevice& device) {
+  std::string buffer;
+  int exitCode = kExitOk;
+  for (;;) {
+    pollfd in{STDIN_FILENO, POLLIN, 0};
+    const int ready = ::poll(&in, 1, 0);
+    if (ready > 0) {
+      char chunk[512];
+      const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n <= 0) break;  // end of file (or an error): the driver is done
+      buffer.append(chunk, static_cast<std::size_t>(n));
+      std::size_t newline;
+      while ((newline = buffer.find('\n')) != std::string::npos) {
+        std::string line = buffer.substr(0, newline);
+        buffer.erase(0, newline + 1);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        auto action = parseAction(line);
+        if (!action || std::holds_alternative<StdinAction>(*action)) {
+          printLine("stdin bad-action " + quote(line));
+          continue;
+        }
+        const int rc = perform(*action, device);
+        exitCode = std::max(exitCode, rc);
+        if (rc == kExitFailure) return rc;
+      }
+      continue;
+    }
+    if (auto served = device.runFor(std::chrono::milliseconds(20)); !served) {
+      printLine("stdin failed reason=" + quote(served.error().message));
+      return kExitFailure;
+    }
+  }
+  printLine("stdin eof");
+  return exitCode;
+}
+
+int perform(const Action& action, SimDevice& device) {
+  int rc = kExitOk;
+  if (std::holds_alternative<RegisterAction>(action)) {
+    rc = report("register", device.registerDevice(), device);
+  } else if (auto* update = std::get_if<UpdateAction>(&action)) {
+    rc = report("update", device.update(update->lifetime), device);
+  } else if (std::holds_alternative<DeregisterAction>(action)) {
+    rc = report("deregister", device.deregister(), device);
+  } else if (auto* wait = std::get_if<WaitAction>(&action)) {
+    auto ms = toMilliseconds(wait->seconds);
+    auto done = device.runFor(ms);
+    if (done) {
+      printLine(wait->verb + " " + std::to_string(ms.count()) + "ms");
+    } else {
+      printLine(wait->verb + " failed reason=" + quote(done.error().message));
+      rc = kExitFailure;
+    }
+  } else if (auto* sleep = std::get_if<SleepAction>(&action)) {
+    auto ms = toMilliseconds(sleep->seconds);
+    auto dropped = device.sleepFor(ms);
+    if (dropped) {
+      printLine("sleep " + std::to_string(ms.count()) + "ms dropped=" + std::to_string(*dropped));
+    } else {
+      printLine("sleep failed reason=" + quote(dropped.error().message));
+      rc = kExitFailure;
+    }
+  } else if (auto* notify = std::get_if<NotifyAction>(&action)) {
+    auto changed = device.change(notify->path);
+    printLine(changed ? "changed " + notify->path
+                      : "changed failed reason=" + quote(changed.error().message));
+    rc = changed ? kExitOk : kExitErrorResponse;
+  } else if (auto* stale = std::get_if<StaleAction>(&action)) {
+    auto sent = device.sendStale(stale->path);
+    printLine(sent ? "stale " + stale->path + " seq=" + std::to_string(*sent)
+                   : "stale failed reason=" + quote(sent.error().message));
+    rc = sent ? kExitOk : kExitErrorResponse;
+  } else if (std::holds_alternative<RogueAction>(action)) {
+    auto rejected = device.sendRogue();
+    if (!rejected) {
+      printLine("rogue failed reason=" + quote(rejected.error().message));
+      rc = kExitFailure;
+    } else {
+      printLine(*rejected ? "rogue rst" : "rogue no-rst");
+    }
+  } else if (std::holds_alternative<StdinAction>(action)) {
+    rc = performFromStdin(device);
+  }
+  return rc;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"lwgate-sim: a simulated LwM2M client for registration tests"};
   DeviceOptions options;
@@ -161,6 +336,7 @@ int run(int argc, char** argv) {
   bool verbose = false;
   std::string location;
   std::vector<std::string> actionTexts;
+  std::string journalPath;
 
   app.add_option("--server", options.serverUri, "Server URI, coap://HOST:PORT")->required();
   app.add_option("--ep", options.endpoint, "Endpoint client name (empty omits ep)")->required();
@@ -186,10 +362,22 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--firmware", options.firmwareObject,
                "Also host object 5 (Firmware Update); adds </5/0> to the default --objects");
+  app.add_flag("--sensor", options.temperatureSensor,
+               "Also host object 3303 (Temperature, float /3303/0/5700); adds </3303/0> to the "
+               "default --objects");
+  app.add_flag("--notify-non", options.notifyNon, "Send notifications as NON (default CON)");
+  app.add_option("--tick-resource", options.tickResource,
+                 "A numeric resource (/3303/0/5700) that changes every --tick-ms while serving");
+  app.add_option("--tick-ms", options.tickMs, "Milliseconds between ticks (default 1000)")
+      ->check(CLI::Range(1u, 3'600'000u));
+  app.add_option("--journal", journalPath,
+                 "Append an 'EXECUTED PATH count=N mid=M token=T' line per Execute to FILE; the "
+                 "counts continue from the lines already there");
   app.add_flag("-v,--verbose", verbose, "Log libcoap packet dumps to stderr");
   app.add_option("actions", actionTexts,
                  "register | update | update-lt=SECS | deregister | wait=SECS | awake=SECS | "
-                 "sleep=SECS, run in order; all but sleep answer the server's requests")
+                 "sleep=SECS | notify=PATH | stale=PATH | rogue | stdin, run in order; all but "
+                 "sleep answer the server's requests and send due notifications")
       ->required();
 
   try {
@@ -201,6 +389,7 @@ int run(int argc, char** argv) {
   options.lifetime = noLifetime ? std::nullopt : std::optional<std::uint32_t>(lifetime);
   if (noLifetime && app.count("--lt") > 0) options.storedLifetime = lifetime;
   if (options.firmwareObject && app.count("--objects") == 0) options.objects += ",</5/0>";
+  if (options.temperatureSensor && app.count("--objects") == 0) options.objects += ",</3303/0>";
 
   std::vector<Action> actions;
   for (const auto& text : actionTexts) {
@@ -220,38 +409,18 @@ int run(int argc, char** argv) {
   }
   SimDevice& device = **created;
   if (!location.empty()) device.setLocation(location);
-  device.setRequestObserver(printRequest);
+  ExecutionJournal journal(journalPath);
+  device.setRequestObserver([&journal](const ServerRequest& request, const ServerReply& reply) {
+    printRequest(request, reply);
+    if (reply.executed) journal.record(*reply.executed, request);
+  });
+  device.setEventSink(printLine);
   // Tests address the sim's requests to this port (it is the one the server registered).
   std::cerr << "local port " << device.localPort() << std::endl;
 
   int exitCode = kExitOk;
   for (const auto& action : actions) {
-    int rc = kExitOk;
-    if (std::holds_alternative<RegisterAction>(action)) {
-      rc = report("register", device.registerDevice(), device);
-    } else if (auto* update = std::get_if<UpdateAction>(&action)) {
-      rc = report("update", device.update(update->lifetime), device);
-    } else if (std::holds_alternative<DeregisterAction>(action)) {
-      rc = report("deregister", device.deregister(), device);
-    } else if (auto* wait = std::get_if<WaitAction>(&action)) {
-      auto ms = toMilliseconds(wait->seconds);
-      auto done = device.runFor(ms);
-      if (done) {
-        printLine(wait->verb + " " + std::to_string(ms.count()) + "ms");
-      } else {
-        printLine(wait->verb + " failed reason=" + quote(done.error().message));
-        rc = kExitFailure;
-      }
-    } else if (auto* sleep = std::get_if<SleepAction>(&action)) {
-      auto ms = toMilliseconds(sleep->seconds);
-      auto dropped = device.sleepFor(ms);
-      if (dropped) {
-        printLine("sleep " + std::to_string(ms.count()) + "ms dropped=" + std::to_string(*dropped));
-      } else {
-        printLine("sleep failed reason=" + quote(dropped.error().message));
-        rc = kExitFailure;
-      }
-    }
+    int rc = perform(action, device);
     exitCode = std::max(exitCode, rc);
     // After a transport failure the server's state is unknown; later actions would only
     // report confusing follow-on errors.

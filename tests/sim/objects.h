@@ -30,7 +30,11 @@ constexpr std::uint8_t kCoapUnsupportedFormat = 0x8f;  // 4.15
 // Content-Format numbers (CoAP registry; LwM2M 1.1 TS Core section 7.1).
 constexpr unsigned kFormatText = 0;
 constexpr unsigned kFormatLinkFormat = 40;
+constexpr unsigned kFormatSenmlJson = 110;
 constexpr unsigned kFormatTlv = 11542;
+
+// Observations one device keeps at most (every peer-allocated resource has a cap).
+constexpr std::size_t kMaxObservations = 64;
 
 // Longest string a Write may store: every byte the peer can make us keep has a cap.
 constexpr std::size_t kMaxStringBytes = 1024;
@@ -44,11 +48,33 @@ struct ServerRequest {
   std::optional<unsigned> accept;
   std::optional<unsigned> contentFormat;
   std::string payload;
-  bool hasQuery = false;  // Uri-Query present (Write-Attributes when it is a bare PUT)
+  bool hasQuery = false;           // Uri-Query present (Write-Attributes when it is a bare PUT)
+  std::vector<std::string> query;  // the Uri-Query values ("pmin=10")
+  std::optional<std::uint32_t> observe;  // Observe option: 0 register, 1 deregister
+  std::string token;                     // the request's token, raw bytes
+  std::uint16_t mid = 0;                 // its Message ID (for logs and journals)
 };
 
 struct ServerReply {
+  ServerReply() = default;
+  ServerReply(std::uint8_t c, std::optional<unsigned> format, std::string body)
+      : code(c), contentFormat(format), payload(std::move(body)) {}
+
   std::uint8_t code = 0;
+  std::optional<unsigned> contentFormat;
+  std::string payload;
+  // Set on an answer that registered an observation: the Observe option to send with it.
+  std::optional<std::uint32_t> observe;
+  // Set when an Execute ran: the resource's path ("/3/0/4").
+  std::optional<std::string> executed;
+};
+
+// A notification due to an observer (RFC 7641 4.2), ready to be put in a message.
+struct Notification {
+  std::string token;
+  std::string path;       // the observed path, for logs
+  std::uint8_t code = 0;  // 2.05, or an error that ends the observation (the path went away)
+  std::optional<std::uint32_t> observe;  // the sequence number (absent on an error)
   std::optional<unsigned> contentFormat;
   std::string payload;
 };
@@ -99,9 +125,36 @@ class ObjectStore {
   // Time (TS Core Appendix C): reads follow the clock; a Write sets the device's offset.
   void addTime(std::uint16_t object, std::uint16_t instance, std::uint16_t resource, bool writable);
   void addExecutable(std::uint16_t object, std::uint16_t instance, std::uint16_t resource);
+  void addFloat(std::uint16_t object, std::uint16_t instance, std::uint16_t resource, double value,
+                bool writable);
+  // A multiple-instance integer resource (TS Core 7.1: resource instances /O/I/R/RI).
+  void addIntegers(std::uint16_t object, std::uint16_t instance, std::uint16_t resource,
+                   std::map<std::uint16_t, std::int64_t> values, bool writable);
+  // Object 3303 (IPSO Temperature) instance 0: 5700 Sensor Value (float), 5701 Units.
+  void addTemperatureSensor();
 
-  // Runs one server request and says what to answer. Never throws on peer input.
-  ServerReply handle(const ServerRequest& request);
+  // Runs one server request and says what to answer. Never throws on peer input. nowMs (a
+  // steady millisecond clock) times the observations a GET with Observe: 0 starts.
+  ServerReply handle(const ServerRequest& request, std::int64_t nowMs = 0);
+
+  // ---- Observations (RFC 7641 as LwM2M TS Core 6.4 uses it) ----
+  // The notifications due at nowMs: an observed value changed and pmin has passed since the
+  // last one, or pmax has passed. pmin/pmax come from the Observe's own query or from
+  // Write-Attributes on the path or a parent (resource, then instance, then object); without
+  // them a change is sent at once and nothing periodic is.
+  std::vector<Notification> dueNotifications(std::int64_t nowMs);
+  // Changes a numeric resource as a sensor would (integer +1, float +0.5) so its observers are
+  // notified. False when the path is not a numeric resource.
+  bool bump(const std::string& path);
+  // A notification for the observation of `path` carrying a sequence number older than the
+  // last one sent (a reordered message, for testing the server's RFC 7641 3.4 check).
+  std::optional<Notification> staleNotification(const std::string& path);
+  // The observer rejected a notification (RST) or never acknowledged it: forget it (RFC 7641
+  // 3.6, 4.5). True if there was such an observation.
+  bool dropObservation(const std::string& token);
+  std::size_t observationCount() const { return observations_.size(); }
+  // ("/3/0/9", token) of every observation, in token order.
+  std::vector<std::pair<std::string, std::string>> observations() const;
 
   // /1/0/1, what Register and Update send as "lt".
   std::uint32_t lifetime() const;
@@ -110,7 +163,7 @@ class ObjectStore {
   std::vector<std::pair<std::string, unsigned>> executions() const;
 
  private:
-  enum class Type { kString, kInteger, kTime, kExecutable };
+  enum class Type { kString, kInteger, kTime, kExecutable, kFloat, kIntegers };
   struct Resource {
     Type type = Type::kString;
     bool writable = false;
@@ -118,32 +171,65 @@ class ObjectStore {
     std::int64_t integer = 0;  // value; for kTime the offset from the clock
     std::int64_t min = INT64_MIN;
     std::int64_t max = INT64_MAX;
+    double real = 0;
+    std::map<std::uint16_t, std::int64_t> instances;  // kIntegers
     unsigned executions = 0;
+  };
+  struct Attributes {
+    std::optional<std::int64_t> pminMs;
+    std::optional<std::int64_t> pmaxMs;
+  };
+  struct Observation {
+    std::vector<std::uint16_t> ids;
+    std::optional<unsigned> accept;
+    Attributes own;  // from the Observe's query
+    std::uint32_t lastSeq = 0;
+    std::int64_t lastSentMs = 0;
+    bool changed = false;
   };
   using Instance = std::map<std::uint16_t, Resource>;
   using Object = std::map<std::uint16_t, Instance>;
   // A parsed value waiting to be stored, so multi-resource writes apply all or nothing.
   struct Pending {
-    Resource* resource;
+    Resource* resource = nullptr;
+    std::vector<std::uint16_t> ids;  // what changes, for the observers
     std::string text;
-    std::int64_t integer;
+    std::int64_t integer = 0;
+    double real = 0;
+    std::optional<std::uint16_t> instance;  // a resource-instance write of kIntegers
+    std::optional<std::map<std::uint16_t, std::int64_t>> instances;  // all of them (Replace)
   };
 
   ServerReply read(const std::vector<std::uint16_t>& ids, std::optional<unsigned> accept) const;
+  ServerReply readSenml(const std::vector<std::uint16_t>& ids) const;
+  ServerReply writeAttributes(const std::vector<std::uint16_t>& ids, const ServerRequest& request);
+  ServerReply observe(const std::vector<std::uint16_t>& ids, const ServerRequest& request,
+                      std::int64_t nowMs);
+  Attributes effectiveAttributes(const Observation& o) const;
+  void changed(const std::vector<std::uint16_t>& ids);
+  std::uint32_t nextSeq();
   ServerReply discover(const std::vector<std::uint16_t>& ids) const;
   ServerReply write(const std::vector<std::uint16_t>& ids, const ServerRequest& request);
   ServerReply execute(const std::vector<std::uint16_t>& ids);
   std::string encodeInstance(const Instance& instance) const;
+  std::string encodeResource(std::uint16_t id, const Resource& resource) const;
   std::string textValue(const Resource& resource) const;
   std::string tlvValue(const Resource& resource) const;
+  std::string senmlValue(const Resource& resource) const;  // "\"v\":95", "\"vs\":\"x\""
+  void senmlRecords(const std::vector<std::uint16_t>& ids, std::string& out) const;
   // Parses a value for resource; 0 on success, else the CoAP error code.
   std::uint8_t parseValue(Resource& resource, std::string_view bytes, bool isTlv,
                           Pending& out) const;
+  // A whole multiple-instance resource from the value of its TLV entry.
+  std::uint8_t parseInstances(Resource& resource, std::string_view tlvValue, Pending& out) const;
   void store(const Pending& pending);
   Resource* find(std::uint16_t object, std::uint16_t instance, std::uint16_t resource);
 
   std::map<std::uint16_t, Object> objects_;
   Clock clock_;
+  std::map<std::string, Attributes> attributes_;     // Write-Attributes, by path text
+  std::map<std::string, Observation> observations_;  // by token
+  std::uint32_t seq_ = 0;                            // Observe sequence numbers, 24-bit
 };
 
 }  // namespace lwgate::sim

@@ -104,7 +104,7 @@ TEST_F(ObjectStoreTest, ReadsInstancesAndObjectsAsTlvAndLeavesExecutablesOut) {
 }
 
 TEST_F(ObjectStoreTest, RefusesFormatsAndPathsItCannotServe) {
-  EXPECT_EQ(store.handle(get({"3", "0", "9"}, 110)).code, kCoapNotAcceptable);
+  EXPECT_EQ(store.handle(get({"3", "0", "9"}, 112)).code, kCoapNotAcceptable);  // SenML CBOR
   EXPECT_EQ(store.handle(get({"3", "0"}, kFormatText)).code, kCoapNotAcceptable);
   EXPECT_EQ(store.handle(get({"3", "0", "4"})).code, kCoapMethodNotAllowed);  // Reboot
   for (auto path : std::vector<std::vector<std::string>>{{},
@@ -112,6 +112,8 @@ TEST_F(ObjectStoreTest, RefusesFormatsAndPathsItCannotServe) {
                                                          {"3", "1"},
                                                          {"3", "0", "99"},
                                                          {"3", "0", "9", "0"},
+                                                         {"3", "0", "7", "2"},
+                                                         {"3", "0", "7", "0", "0"},
                                                          {"x"},
                                                          {"03"},
                                                          {"65535"}}) {
@@ -177,10 +179,12 @@ TEST_F(ObjectStoreTest, ExecuteCountsAndRefusesNonExecutables) {
   EXPECT_EQ(store.handle(post({"3", "0", "4"})).code, kCoapChanged);
   EXPECT_EQ(store.handle(post({"3", "0", "9"})).code, kCoapMethodNotAllowed);
   EXPECT_EQ(store.handle(post({"3"})).code, kCoapMethodNotAllowed);  // Create
+  EXPECT_EQ(store.handle(post({"3", "0", "4"})).executed, "/3/0/4");
+  EXPECT_FALSE(store.handle(post({"3", "0", "9"})).executed);
   auto executions = store.executions();
   ASSERT_EQ(executions.size(), 1u);
   EXPECT_EQ(executions[0].first, "/3/0/4");
-  EXPECT_EQ(executions[0].second, 2u);
+  EXPECT_EQ(executions[0].second, 3u);
 }
 
 TEST_F(ObjectStoreTest, WriteAttributesAreAcceptedAndDeleteIsRefused) {
@@ -195,6 +199,137 @@ TEST_F(ObjectStoreTest, WriteAttributesAreAcceptedAndDeleteIsRefused) {
   EXPECT_EQ(store.handle(remove).code, kCoapMethodNotAllowed);
   remove.path = {"3", "7"};
   EXPECT_EQ(store.handle(remove).code, kCoapNotFound);
+}
+
+TEST_F(ObjectStoreTest, ReadsSenmlJsonWithFullNames) {
+  auto one = store.handle(get({"3", "0", "9"}, kFormatSenmlJson));
+  EXPECT_EQ(one.code, kCoapContent);
+  EXPECT_EQ(one.contentFormat, kFormatSenmlJson);
+  EXPECT_EQ(one.payload, R"([{"n":"/3/0/9","v":95}])");
+  EXPECT_EQ(store.handle(get({"1", "0"}, kFormatSenmlJson)).payload,
+            R"([{"n":"/1/0/0","v":1},{"n":"/1/0/1","v":300},{"n":"/1/0/7","vs":"U"}])");
+  EXPECT_EQ(store.handle(get({"3", "0", "7"}, kFormatSenmlJson)).payload,
+            R"([{"n":"/3/0/7/0","v":3800},{"n":"/3/0/7/1","v":5000}])");
+  EXPECT_EQ(store.handle(put({"1", "0", "7"}, kFormatText, "a\"b")).code, kCoapChanged);
+  EXPECT_EQ(store.handle(get({"1", "0", "7"}, kFormatSenmlJson)).payload,
+            R"([{"n":"/1/0/7","vs":"a\"b"}])");
+}
+
+TEST_F(ObjectStoreTest, ResourceInstancesReadAndWrite) {
+  // /3/0/7 Power Source Voltage: instances 0 and 1.
+  EXPECT_EQ(store.handle(get({"3", "0", "7"})).payload,
+            "\x88\x07\x08\x42\x00\x0e\xd8\x42\x01\x13\x88"s);
+  EXPECT_EQ(store.handle(get({"3", "0", "7"}, kFormatText)).code, kCoapNotAcceptable);
+  EXPECT_EQ(store.handle(get({"3", "0", "7", "1"})).payload, "5000");
+  EXPECT_EQ(store.handle(get({"3", "0", "7", "1"}, kFormatTlv)).payload, "\x42\x01\x13\x88"s);
+  EXPECT_EQ(store.handle(put({"3", "0", "7", "1"}, kFormatText, "4900")).code, kCoapChanged);
+  EXPECT_EQ(store.handle(get({"3", "0", "7", "1"})).payload, "4900");
+  EXPECT_EQ(store.handle(put({"3", "0", "7", "0"}, kFormatTlv, "\x42\x00\x0e\x74"s)).code,
+            kCoapChanged);
+  EXPECT_EQ(store.handle(get({"3", "0", "7", "0"})).payload, "3700");
+  // The entry must name the instance written.
+  EXPECT_EQ(store.handle(put({"3", "0", "7", "0"}, kFormatTlv, "\x42\x01\x0e\x74"s)).code,
+            kCoapBadRequest);
+  EXPECT_EQ(store.handle(put({"3", "0", "6", "0"}, kFormatText, "2")).code, kCoapMethodNotAllowed);
+  // Replacing the whole resource.
+  EXPECT_EQ(store.handle(put({"3", "0", "7"}, kFormatTlv, "\x83\x07\x41\x05\x01"s)).code,
+            kCoapChanged);
+  EXPECT_EQ(store.handle(get({"3", "0", "7"}, kFormatSenmlJson)).payload,
+            R"([{"n":"/3/0/7/5","v":1}])");
+}
+
+TEST(ObjectStoreSensor, FloatsInTextTlvAndSenml) {
+  ObjectStore store = ObjectStore::standard("ep", 300, false, [] { return kNow; });
+  store.addTemperatureSensor();
+  EXPECT_EQ(store.handle(get({"3303", "0", "5700"})).payload, "21.5");
+  EXPECT_EQ(store.handle(get({"3303", "0", "5700"}, kFormatTlv)).payload,
+            "\xe8\x16\x44\x08\x40\x35\x80\x00\x00\x00\x00\x00"s);
+  EXPECT_TRUE(store.bump("/3303/0/5700"));
+  EXPECT_EQ(store.handle(get({"3303", "0", "5700"}, kFormatSenmlJson)).payload,
+            R"([{"n":"/3303/0/5700","v":22}])");
+  EXPECT_FALSE(store.bump("/3303/0/5701"));  // a string
+  EXPECT_FALSE(store.bump("/3303/0"));
+}
+
+ServerRequest observeGet(std::vector<std::string> path, std::string token,
+                         std::optional<unsigned> accept = std::nullopt,
+                         std::vector<std::string> query = {}) {
+  ServerRequest r = get(std::move(path), accept);
+  r.observe = 0;
+  r.token = std::move(token);
+  r.query = std::move(query);
+  r.hasQuery = !r.query.empty();
+  return r;
+}
+
+TEST_F(ObjectStoreTest, ObserveAnswersWithObserveAndNotifiesChangesInOrder) {
+  auto first = store.handle(observeGet({"3", "0", "9"}, "t1"), 1000);
+  EXPECT_EQ(first.code, kCoapContent);
+  ASSERT_TRUE(first.observe);
+  EXPECT_EQ(store.observationCount(), 1u);
+  EXPECT_TRUE(store.dueNotifications(5000).empty()) << "nothing changed, no pmax";
+  ASSERT_TRUE(store.bump("/3/0/9"));
+  auto due = store.dueNotifications(5001);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].token, "t1");
+  EXPECT_EQ(due[0].path, "/3/0/9");
+  EXPECT_EQ(due[0].code, kCoapContent);
+  EXPECT_EQ(due[0].payload, "96");
+  ASSERT_TRUE(due[0].observe);
+  EXPECT_GT(*due[0].observe, *first.observe);
+  EXPECT_TRUE(store.dueNotifications(5002).empty());
+  // An instance observation sees a change of one of its resources.
+  auto instance = store.handle(observeGet({"1", "0"}, "t2", kFormatSenmlJson), 6000);
+  ASSERT_TRUE(instance.observe);
+  EXPECT_EQ(store.handle(put({"1", "0", "1"}, kFormatText, "120")).code, kCoapChanged);
+  due = store.dueNotifications(6001);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].token, "t2");
+  EXPECT_EQ(due[0].contentFormat, kFormatSenmlJson);
+  EXPECT_NE(due[0].payload.find(R"({"n":"/1/0/1","v":120})"), std::string::npos);
+  // A stale one is numbered one below the last one sent.
+  auto stale = store.staleNotification("/1/0");
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(*stale->observe, *due[0].observe - 1);
+  EXPECT_FALSE(store.staleNotification("/3/0/0"));
+}
+
+TEST_F(ObjectStoreTest, CancelAndRejectionEndObservations) {
+  ASSERT_TRUE(store.handle(observeGet({"3", "0", "9"}, "t1"), 0).observe);
+  ServerRequest cancel = observeGet({"3", "0", "9"}, "t1");
+  cancel.observe = 1;
+  auto answer = store.handle(cancel, 0);
+  EXPECT_EQ(answer.code, kCoapContent);
+  EXPECT_FALSE(answer.observe);
+  EXPECT_EQ(store.observationCount(), 0u);
+  ASSERT_TRUE(store.handle(observeGet({"3", "0", "9"}, "t2"), 0).observe);
+  EXPECT_TRUE(store.dropObservation("t2"));
+  EXPECT_FALSE(store.dropObservation("t2"));
+  // An error answer starts nothing.
+  EXPECT_FALSE(store.handle(observeGet({"3", "0", "4"}, "t3"), 0).observe);
+  EXPECT_EQ(store.observationCount(), 0u);
+}
+
+TEST_F(ObjectStoreTest, PminHoldsBackAndPmaxForcesNotifications) {
+  // Write-Attributes on the instance apply to an observed resource below it.
+  ServerRequest attributes;
+  attributes.method = Method::kPut;
+  attributes.path = {"3", "0"};
+  attributes.hasQuery = true;
+  attributes.query = {"pmin=2", "pmax=10"};
+  EXPECT_EQ(store.handle(attributes).code, kCoapChanged);
+  ASSERT_TRUE(store.handle(observeGet({"3", "0", "9"}, "t"), 0).observe);
+  store.bump("/3/0/9");
+  EXPECT_TRUE(store.dueNotifications(1999).empty()) << "pmin";
+  EXPECT_EQ(store.dueNotifications(2000).size(), 1u);
+  EXPECT_TRUE(store.dueNotifications(11999).empty());
+  EXPECT_EQ(store.dueNotifications(12000).size(), 1u) << "pmax without a change";
+  // The Observe's own attributes win over the path's.
+  ASSERT_TRUE(
+      store.handle(observeGet({"3", "0", "9"}, "t", std::nullopt, {"pmax=1"}), 20000).observe);
+  EXPECT_EQ(store.dueNotifications(21000).size(), 1u);
+  attributes.query = {"pmin=x"};
+  EXPECT_EQ(store.handle(attributes).code, kCoapBadRequest);
 }
 
 TEST(ObjectStoreFirmware, ObjectFiveIsThereOnlyWhenAsked) {
