@@ -192,11 +192,13 @@ struct ServerCallbacks {
       a.payload.assign(reinterpret_cast<const char*>(data), len);
     }
     bool wanted = true;  // after an internal error: ACK it, the device did nothing wrong
+    self->current_ = session;  // keepSession() may be called for it
     try {
       wanted = self->onAnswer_(a);
     } catch (const std::exception& e) {
       log::error("LWG1901 internal error handling an answer from {}: {}", a.peer.address, e.what());
     }
+    self->current_ = nullptr;
     // COAP_RESPONSE_FAIL makes libcoap answer RST (net.c handle_response); for an ACK there is
     // nothing to answer.
     return wanted || type == COAP_MESSAGE_ACK ? COAP_RESPONSE_OK : COAP_RESPONSE_FAIL;
@@ -235,6 +237,12 @@ struct ServerCallbacks {
                           static_cast<uint16_t>((t - static_cast<uint16_t>(t)) * 1000 + 0.5)};
     coap_session_set_ack_timeout(session, fp);
     coap_session_set_max_retransmit(session, self->options_.maxRetransmit);
+    // libcoap 4.3.1 cancels the observations a session holds when the session is freed
+    // (coap_session_mfree: a NON GET with Observe: 1 each), which would end every device's
+    // observations whenever lwgated stops or a device moves to another port. Observations
+    // belong to the gateway, persisted, and outlive its restarts (Observations re-establishes
+    // them); they end only when the gateway decides.
+    coap_session_set_no_observe_cancel(session);
     return 0;
   }
 };

@@ -75,7 +75,8 @@ class Server {
   // LwM2M clients expect server requests from the address and port they registered with (and a
   // NAT only lets those through), so requests go out on the server-side session the device's
   // own messages arrived on. keepSession() holds on to that session for a peer; call it while
-  // handling the peer's request (Register/Update). dropSession() lets it go.
+  // handling the peer's request (Register/Update) or answer (a notification). dropSession()
+  // lets it go.
   void keepSession(const core::Peer& peer);
   void dropSession(const core::Peer& peer);
 

@@ -168,8 +168,9 @@ void Downlink::flush() {
     }
     inFlight_[key] = id;
     if (events_) events_->requestSent(*r);
-    log::debug("LWG3003 sent request {} {} {} to {} (mid {})", id,
-               core::operationName(r->operation), r->path, r->endpoint, *r->messageId);
+    log::debug("LWG3003 sent request {} {} {} to {} at {} (mid {})", id,
+               core::operationName(r->operation), r->path, r->endpoint, core::peerKey(reg->peer),
+               *r->messageId);
   }
 }
 
@@ -177,7 +178,13 @@ bool Downlink::onAnswer(const coap::Server::Answer& a) {
   auto it = inFlight_.find(exchangeKey(a.peer, a.token));
   // A notification, or something nobody waits for (a late duplicate, a notification of an
   // observation that ended): Observations decides, and the unwanted get RST.
-  if (it == inFlight_.end()) return observations_->unsolicited(a);
+  if (it == inFlight_.end()) {
+    if (!observations_->unsolicited(a)) return false;
+    // A notification from the registered device: after a restart it may be the first message
+    // from it, and requests go out on the session it came in on.
+    server_.keepSession(a.peer);
+    return true;
+  }
   const std::int64_t id = it->second;
   inFlight_.erase(it);
   if (const core::DownlinkRequest* r = queue_->find(id)) {

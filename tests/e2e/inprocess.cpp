@@ -33,22 +33,23 @@ std::string newLocation() {
 Gateway::Gateway(GatewayOptions options) : options_(std::move(options)) {
   db_.emplace(orThrow(db::openDatabase(options_.database), "open " + options_.database));
   store_ = orThrow(db::SqliteRegistrationStore::create(db_->connection()), "registration store");
-  coap_ = orThrow(coap::Server::create(
-                      clock_,
-                      {.ackTimeout = options_.ackTimeout, .maxRetransmit = options_.maxRetransmit},
-                      [this](const core::Request& r) {
-                        if (core::RegistrationInterface::handles(r)) return rd_->handle(r);
-                        core::Response notFound;
-                        notFound.code = core::Code::kNotFound;
-                        return notFound;
-                      }),
-                  "coap server");
-  downlink_ = std::make_unique<daemon::Downlink>(clock_, db_->connection(), *coap_,
-                                                 options_.queue, options_.observations);
+  coap_ = orThrow(
+      coap::Server::create(
+          clock_, {.ackTimeout = options_.ackTimeout, .maxRetransmit = options_.maxRetransmit},
+          [this](const core::Request& r) {
+            if (core::RegistrationInterface::handles(r)) return rd_->handle(r);
+            core::Response notFound;
+            notFound.code = core::Code::kNotFound;
+            return notFound;
+          }),
+      "coap server");
+  downlink_ = std::make_unique<daemon::Downlink>(clock_, db_->connection(), *coap_, options_.queue,
+                                                 options_.observations);
   if (auto opened = downlink_->open(); !opened) {
     throw std::runtime_error("downlink: " + opened.error().message);
   }
-  registry_ = std::make_unique<core::Registry>(clock_, *store_, core::RegistryLimits{}, newLocation);
+  registry_ =
+      std::make_unique<core::Registry>(clock_, *store_, core::RegistryLimits{}, newLocation);
   auto restored = orThrow(registry_->restore(), "registry");
   registry_->setListener(this);
   rd_ = std::make_unique<core::RegistrationInterface>(*registry_, core::RegistrationLimits{});
@@ -148,11 +149,15 @@ std::optional<core::DownlinkRequest> Gateway::request(std::int64_t id) {
 Sim::Sim(const std::string& outPath, const std::vector<std::string>& args) : outPath_(outPath) {
   int pipeFds[2];
   if (::pipe2(pipeFds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  // Truncated here, before the child exists: lines() must never see an earlier sim's output
+  // under the same name.
+  const int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int err =
+      ::open((outPath + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0 || err < 0) throw std::runtime_error("cannot create " + outPath);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    const int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = ::open((outPath + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(pipeFds[0], 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
@@ -168,6 +173,8 @@ Sim::Sim(const std::string& outPath, const std::vector<std::string>& args) : out
     ::_exit(127);
   }
   ::close(pipeFds[0]);
+  ::close(out);
+  ::close(err);
   input_ = pipeFds[1];
 }
 
@@ -178,7 +185,8 @@ Sim::~Sim() {
 
 void Sim::send(const std::string& action) {
   const std::string line = action + "\n";
-  if (input_ < 0 || ::write(input_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+  if (input_ < 0 ||
+      ::write(input_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
     throw std::runtime_error("cannot write to the sim");
   }
 }

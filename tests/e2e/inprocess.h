@@ -92,7 +92,7 @@ class Sim {
   void closeInput();                     // end of file: the sim finishes its actions and exits
   int wait(std::chrono::milliseconds timeout = 10s);  // exit status; kills it after timeout
   void kill9();
-  std::vector<std::string> lines() const;  // its stdout so far
+  std::vector<std::string> lines() const;              // its stdout so far
   std::size_t count(const std::string& needle) const;  // lines containing needle
   bool has(const std::string& needle) const { return count(needle) > 0; }
 

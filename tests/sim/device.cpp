@@ -466,6 +466,13 @@ Result<std::uint32_t> SimDevice::sendStale(const std::string& path) {
   return *n->observe;
 }
 
+Result<std::uint32_t> SimDevice::sendMalformed(const std::string& path) {
+  auto n = store_.malformedNotification(path);
+  if (!n) return makeError(ErrorCode::kNotFound, "nobody observes " + path);
+  sendNotification(*n);
+  return *n->observe;
+}
+
 Result<bool> SimDevice::sendRogue() {
   std::string token(8, '\0');
   std::size_t length = 0;

@@ -119,6 +119,8 @@ class SimDevice {
   // Sends a notification for the observation of `path` with a sequence number older than the
   // last one (a reordered message). Returns the number sent; kNotFound without an observation.
   Result<std::uint32_t> sendStale(const std::string& path);
+  // Sends a notification with a payload that does not decode; returns its sequence number.
+  Result<std::uint32_t> sendMalformed(const std::string& path);
   // Sends a CON notification on a token the server never made (a notification it cannot
   // want) and waits up to twice ACK_TIMEOUT: true when the server answered RST.
   Result<bool> sendRogue();

@@ -53,6 +53,7 @@ struct NotifyAction {
 };
 struct StaleAction {
   std::string path;
+  bool malformed = false;  // malformed=PATH: a fresh one whose payload does not decode
 };
 struct RogueAction {};
 // stdin: reads further actions from standard input, one per line, serving the server between
@@ -80,13 +81,13 @@ std::optional<Action> parseAction(const std::string& text) {
   if (text == "deregister") return DeregisterAction{};
   if (text == "rogue") return RogueAction{};
   if (text == "stdin") return StdinAction{};
-  for (const char* verb : {"notify=", "stale="}) {
+  for (const char* verb : {"notify=", "stale=", "malformed="}) {
     const std::string prefix = verb;
     if (text.rfind(prefix, 0) != 0 || text.size() == prefix.size() || text[prefix.size()] != '/') {
       continue;
     }
     if (prefix == "notify=") return NotifyAction{text.substr(prefix.size())};
-    return StaleAction{text.substr(prefix.size())};
+    return StaleAction{text.substr(prefix.size()), prefix == "malformed="};
   }
   const std::string ltPrefix = "update-lt=";
   if (text.rfind(ltPrefix, 0) == 0) {
@@ -310,9 +311,11 @@ int perform(const Action& action, SimDevice& device) {
                       : "changed failed reason=" + quote(changed.error().message));
     rc = changed ? kExitOk : kExitErrorResponse;
   } else if (auto* stale = std::get_if<StaleAction>(&action)) {
-    auto sent = device.sendStale(stale->path);
-    printLine(sent ? "stale " + stale->path + " seq=" + std::to_string(*sent)
-                   : "stale failed reason=" + quote(sent.error().message));
+    const std::string verb = stale->malformed ? "malformed" : "stale";
+    auto sent =
+        stale->malformed ? device.sendMalformed(stale->path) : device.sendStale(stale->path);
+    printLine(sent ? verb + " " + stale->path + " seq=" + std::to_string(*sent)
+                   : verb + " failed reason=" + quote(sent.error().message));
     rc = sent ? kExitOk : kExitErrorResponse;
   } else if (std::holds_alternative<RogueAction>(action)) {
     auto rejected = device.sendRogue();
@@ -376,7 +379,8 @@ int run(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Log libcoap packet dumps to stderr");
   app.add_option("actions", actionTexts,
                  "register | update | update-lt=SECS | deregister | wait=SECS | awake=SECS | "
-                 "sleep=SECS | notify=PATH | stale=PATH | rogue | stdin, run in order; all but "
+                 "sleep=SECS | notify=PATH | stale=PATH | malformed=PATH | rogue | stdin, run in "
+                 "order; all but "
                  "sleep answer the server's requests and send due notifications")
       ->required();
 

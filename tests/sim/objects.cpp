@@ -918,6 +918,22 @@ std::optional<Notification> ObjectStore::staleNotification(const std::string& pa
   return std::nullopt;
 }
 
+std::optional<Notification> ObjectStore::malformedNotification(const std::string& path) {
+  for (auto& [token, o] : observations_) {
+    if (pathText(o.ids) != path) continue;
+    Notification n;
+    n.token = token;
+    n.path = path;
+    n.code = kCoapContent;
+    o.lastSeq = nextSeq();
+    n.observe = o.lastSeq;
+    n.contentFormat = kFormatTlv;
+    n.payload = std::string("\xc8\x09\x7f", 3);  // a resource of 127 bytes, with none
+    return n;
+  }
+  return std::nullopt;
+}
+
 bool ObjectStore::dropObservation(const std::string& token) {
   return observations_.erase(token) > 0;
 }

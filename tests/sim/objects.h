@@ -149,6 +149,9 @@ class ObjectStore {
   // A notification for the observation of `path` carrying a sequence number older than the
   // last one sent (a reordered message, for testing the server's RFC 7641 3.4 check).
   std::optional<Notification> staleNotification(const std::string& path);
+  // A notification for the observation of `path` with the next sequence number and a payload
+  // that is not valid TLV (for testing that the server keeps it and goes on).
+  std::optional<Notification> malformedNotification(const std::string& path);
   // The observer rejected a notification (RST) or never acknowledged it: forget it (RFC 7641
   // 3.6, 4.5). True if there was such an observation.
   bool dropObservation(const std::string& token);
