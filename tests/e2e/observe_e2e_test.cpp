@@ -354,6 +354,18 @@ TEST_F(ObserveE2E, ARegistrationReestablishesTheObservation) {
   EXPECT_EQ(gw->observations().listObservations("obs-rereg").size(), 1u);
 }
 
+TEST_F(ObserveE2E, ATickingSensorNotifiesNoMoreOftenThanPmin) {
+  start(options());
+  auto sim = startSim("obs-tick", {"--tick-resource", kSensor, "--tick-ms", "20"});
+  ASSERT_NE(establish("obs-tick", kSensor, lwm2m::format::kSenmlJson, "pmin=0.2"), 0);
+  ASSERT_TRUE(gw->pumpUntil([&] { return notifications("obs-tick").size() >= 5; }));
+  const auto v = values(notifications("obs-tick"));
+  for (std::size_t k = 1; k < v.size(); ++k) EXPECT_GT(v[k], v[k - 1]) << "in order";
+  // The value moves by 0.5 every 20 ms, but the device holds notifications back for pmin
+  // (0.2 s): each one carries several ticks, where without pmin each tick would be one.
+  EXPECT_GT((v.back() - v.front()) / static_cast<double>(v.size() - 1), 1.0);
+}
+
 // What the kill -9 tests of the queue need from the sim: each Execute is counted in a journal
 // that outlives the sim, and a retransmission (same Message ID) is answered without running it
 // again, as RFC 7252 4.5 asks of a device.
