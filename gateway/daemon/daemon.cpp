@@ -195,7 +195,7 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
       if (!tx) return tx.error();
       for (std::size_t k = 0; k < prepared.size() && !failure; ++k) {
         const std::string endpoint = prepared[k].endpoint;
-        auto s = downlink_->queue().submit(std::move(prepared[k]));
+        auto s = downlink_->submit(std::move(prepared[k]));
         if (!s) {
           failure = makeError(s.error().code, where(k) + s.error().message);
         } else {

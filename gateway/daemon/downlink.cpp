@@ -124,6 +124,13 @@ void Downlink::gone(const core::Registration& reg) {
   queue_->deviceGone(reg.endpoint);
 }
 
+Result<core::DownlinkQueue::Submitted> Downlink::submit(core::DownlinkRequest request) {
+  if (request.operation == core::Operation::kCancelObserve && request.token.empty()) {
+    if (auto bound = observations_->bindCancel(request); !bound) return bound.error();
+  }
+  return queue_->submit(std::move(request));
+}
+
 void Downlink::send(const core::DownlinkRequest& request) {
   pending_.push_back(request.id);
 }

@@ -68,6 +68,9 @@ class Downlink final : public core::QueueListener {
   void tick() { queue_->tick(); }
   std::optional<core::SteadyTime> nextTimer() const { return queue_->nextTimer(); }
   core::DownlinkQueue& queue() { return *queue_; }
+  // queue().submit(), except that a Cancel-Observe without a token gets the token of the
+  // observation it cancels (RFC 7641 3.6); kNotFound when the path is not observed.
+  Result<core::DownlinkQueue::Submitted> submit(core::DownlinkRequest request);
   db::SqliteRequestStore& store() { return *store_; }
   // Observations and notifications (listing, cancelling, the Notification hook).
   Observations& observations() { return *observations_; }

@@ -86,6 +86,22 @@ Result<core::DownlinkQueue::Submitted> Observations::cancel(std::int64_t observa
   return queue_->submit(std::move(*request));
 }
 
+Result<void> Observations::bindCancel(core::DownlinkRequest& request) const {
+  const core::Observation* newest = nullptr;
+  for (const auto& o : table_->list(request.endpoint)) {
+    if (o.operation == core::Operation::kObserve && o.path == request.path) {
+      newest = table_->find(o.id);
+    }
+  }
+  if (!newest) {
+    return makeError(ErrorCode::kNotFound,
+                     "no observation of " + request.path + " on " + request.endpoint);
+  }
+  request.token = newest->token;
+  if (!request.acceptFormat) request.acceptFormat = newest->acceptFormat;
+  return {};
+}
+
 Result<void> Observations::forget(std::int64_t observationId) {
   auto e =
       table_->forget(observationId, "forgotten (passive cancel: its next notification gets RST)");

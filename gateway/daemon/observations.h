@@ -50,6 +50,10 @@ class Observations {
   // The passive cancel (RFC 7641 3.6): ends the observation now; the device's next
   // notification on it is answered RST. Works for a sleeping device too.
   Result<void> forget(std::int64_t observationId);
+  // A Cancel-Observe a caller submitted by path (D-Bus CancelObserve): gets the token of the
+  // device's observation of that path (the newest, if it is observed twice), without which the
+  // device could not tell what to cancel. kNotFound when the path is not observed.
+  Result<void> bindCancel(core::DownlinkRequest& request) const;
 
   // ---- From Downlink ----
   // The device answered the request in flight (before the queue hears it).

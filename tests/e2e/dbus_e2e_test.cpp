@@ -366,5 +366,35 @@ TEST(DbusDegrade, ServesCoapWithoutABusAndConnectsWhenItAppears) {
             1u);
 }
 
+// Observe and CancelObserve over D-Bus: the observation and its notifications land in the
+// database, and CancelObserve (by path) reaches the device with the observation's token.
+TEST_F(DbusE2E, ObserveStoresNotificationsAndCancelObserveEndsIt) {
+  startSim("obs1", {"--sensor", "--tick-resource", "/3303/0/5700", "--tick-ms", "50", "register",
+                    "awake=60"});
+  const auto observe =
+      client->Observe("obs1", "/3303/0/5700", {{"format", sdbus::Variant("senml-json")}});
+  auto done = waitCompleted(observe);
+  EXPECT_EQ(done.state, "done");
+  EXPECT_EQ(done.code, "2.05");
+  const std::string db = gw.database();
+  EXPECT_EQ(queryInt(db, "SELECT count(*) FROM observations WHERE path = '/3303/0/5700'"), 1);
+  ASSERT_TRUE(waitUntil([&] { return queryInt(db, "SELECT count(*) FROM notifications") >= 3; }))
+      << gw.log();
+
+  // Cancelling a path nobody observes is refused, with nothing stored.
+  const auto before = requestCount();
+  EXPECT_EQ(errorName([&] {
+              client->CancelObserve("obs1", "/3/0/9", {});
+            }).rfind("org.lwgate.Gateway1.Error.NotFound", 0),
+            0u);
+  EXPECT_EQ(requestCount(), before);
+
+  const auto cancel = client->CancelObserve("obs1", "/3303/0/5700", {});
+  EXPECT_EQ(waitCompleted(cancel).state, "done");
+  EXPECT_TRUE(sim.waitForOut("request GET /3303/0/5700 accept=110 observe=1 -> 2.05")) << sim.out();
+  EXPECT_EQ(queryInt(db, "SELECT count(*) FROM observations"), 0);
+  EXPECT_TRUE(gw.waitForLog("LWG3102 observation 1 of /3303/0/5700 on obs1 ended: cancelled"));
+}
+
 }  // namespace
 }  // namespace lwgate::e2e
