@@ -191,7 +191,7 @@ struct ServerCallbacks {
     if (coap_get_data_large(received, &len, &data, &offset, &total) && data) {
       a.payload.assign(reinterpret_cast<const char*>(data), len);
     }
-    bool wanted = true;  // after an internal error: ACK it, the device did nothing wrong
+    bool wanted = true;        // after an internal error: ACK it, the device did nothing wrong
     self->current_ = session;  // keepSession() may be called for it
     try {
       wanted = self->onAnswer_(a);
