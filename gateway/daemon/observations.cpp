@@ -66,15 +66,13 @@ Result<std::vector<core::Notification>> Observations::listNotifications(std::str
   auto listed = store_->listNotifications(endpoint, limit, afterId);
   if (!listed) return listed.error();
   for (auto& n : *listed) {
+    // What was decided when it arrived stands: one that did not decode keeps its reason.
+    if (n.decodeError) continue;
     std::optional<std::uint16_t> accept;
     if (n.observationId) {
       if (const core::Observation* o = table_->find(*n.observationId)) accept = o->acceptFormat;
     }
-    const auto storedError = n.decodeError;
     core::decodeNotification(n, accept);
-    // What was decided when it arrived stands (the Accept of an observation that has ended
-    // since is not known any more).
-    if (storedError) n.decodeError = storedError;
   }
   return listed;
 }
