@@ -302,8 +302,9 @@ Result<DownlinkRequest> prepareRequest(const CallerRequest& caller, const Regist
   if (!takesValues && !caller.values.empty()) {
     return bad(std::string(operationName(caller.operation)) + " takes no values");
   }
-  const bool takesText =
-      caller.operation == Operation::kExecute || caller.operation == Operation::kWriteAttributes;
+  const bool takesText = caller.operation == Operation::kExecute ||
+                         caller.operation == Operation::kWriteAttributes ||
+                         caller.operation == Operation::kObserve;  // attributes, optional
   if (!takesText && !caller.text.empty()) {
     return bad(std::string(operationName(caller.operation)) + " takes no arguments");
   }
@@ -379,6 +380,7 @@ Result<DownlinkRequest> prepareRequest(const CallerRequest& caller, const Regist
       r.payload.assign(caller.text.begin(), caller.text.end());
       break;
     case Operation::kWriteAttributes:
+    case Operation::kObserve:
       r.payload.assign(caller.text.begin(), caller.text.end());
       break;
     default:

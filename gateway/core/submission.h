@@ -39,7 +39,8 @@ struct CallerRequest {
   std::string path;                 // every operation but the composites
   std::vector<std::string> paths;   // Read-Composite, Observe-Composite
   std::vector<CallerValue> values;  // Write, Create, Write-Composite
-  // Execute: the arguments (TS Core 5.4.5 grammar). Write-Attributes: "pmin=10&pmax=60".
+  // Execute: the arguments (TS Core 5.4.5 grammar). Write-Attributes, and optionally Observe
+  // (attributes sent with it): "pmin=10&pmax=60".
   std::string text;
   SubmitOptions options;
 };

@@ -260,6 +260,25 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     return {};
   }
 
+  std::vector<core::Observation> listObservations(std::string_view endpoint) override {
+    return downlink_->observations().listObservations(endpoint);
+  }
+  Result<void> forgetObservation(std::int64_t id) override {
+    return downlink_->observations().forget(id);
+  }
+  Result<std::vector<core::Notification>> listNotifications(std::string_view endpoint,
+                                                            std::size_t limit,
+                                                            std::int64_t afterId) override {
+    if (!registry_->findByEndpoint(endpoint)) {
+      auto known = downlink_->store().deviceKnown(endpoint);
+      if (!known) return known.error();
+      if (!*known) {
+        return makeError(ErrorCode::kNotFound, "no device " + lwm2m::quoteForMessage(endpoint) +
+                                                   " (it never registered here)");
+      }
+    }
+    return downlink_->observations().listNotifications(endpoint, limit, afterId);
+  }
   Result<core::DeviceSettings> deviceSettings(std::string_view endpoint) override {
     auto loaded = settingsStore_->load(endpoint);
     if (!loaded) return loaded.error();
@@ -358,6 +377,9 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     downlink_ = std::make_unique<Downlink>(clock_, db_->connection(), *coap_, queueConfig(),
                                            observationConfig());
     downlink_->setEvents(this);
+    downlink_->observations().setNotificationHook([this](const core::Notification& n) {
+      if (bus_) bus_->notification(n);
+    });
     auto settingsStore = db::SqliteDeviceSettingsStore::create(db_->connection());
     if (!settingsStore) return settingsStore.error();
     settingsStore_ = std::move(*settingsStore);

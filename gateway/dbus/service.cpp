@@ -138,6 +138,8 @@ core::SubmitOptions optionsOf(const Options& options, core::Operation op) {
       } else {
         invalid("option format: a name (\"tlv\") or a Content-Format number");
       }
+    } else if (key == "attributes" && t == "a{sv}" && op == core::Operation::kObserve) {
+      continue;  // taken by the caller (attributesOf)
     } else if (key == "partial" && t == "b" &&
                (op == core::Operation::kWrite || op == core::Operation::kWritePartial)) {
       o.partial = v.get<bool>();
@@ -256,6 +258,26 @@ Options requestDictionary(const core::DownlinkRequest& r) {
   return d;
 }
 
+std::string notificationJson(const core::Notification& n) {
+  return n.decodeError ? std::string() : lwm2m::toJson(n.records);
+}
+
+Options notificationDictionary(const core::Notification& n) {
+  Options d;
+  d["id"] = sdbus::Variant(static_cast<std::uint64_t>(n.id));
+  d["endpoint"] = sdbus::Variant(n.endpoint);
+  d["path"] = sdbus::Variant(n.path);
+  if (n.observationId)
+    d["observation"] = sdbus::Variant(static_cast<std::uint64_t>(*n.observationId));
+  if (n.observeSeq) d["observe_seq"] = sdbus::Variant(*n.observeSeq);
+  d["received"] = sdbus::Variant(unixMillis(n.receivedAt));
+  if (n.contentFormat) d["format"] = sdbus::Variant(*n.contentFormat);
+  d["payload"] = sdbus::Variant(n.payload);
+  d["json"] = sdbus::Variant(notificationJson(n));
+  if (n.decodeError) d["decode_error"] = sdbus::Variant(*n.decodeError);
+  return d;
+}
+
 std::string peerUri(const core::Peer& p) {
   const bool v6 = p.address.find(':') != std::string::npos;
   return p.transport + "://" + (v6 ? "[" + p.address + "]" : p.address) + ":" +
@@ -364,8 +386,13 @@ class Service::Root final
     });
   }
   uint64_t Observe(const std::string& ep, const std::string& path, const Options& o) override {
-    return guarded("Observe",
-                   [&] { return one(makeRequest(core::Operation::kObserve, ep, path, o)); });
+    return guarded("Observe", [&] {
+      auto c = makeRequest(core::Operation::kObserve, ep, path, o);
+      if (auto it = o.find("attributes"); it != o.end()) {
+        c.text = attributesOf(it->second.get<Options>());
+      }
+      return one(std::move(c));
+    });
   }
   uint64_t CancelObserve(const std::string& ep, const std::string& path,
                          const Options& o) override {
@@ -464,6 +491,59 @@ class Service::Root final
       if (id > static_cast<std::uint64_t>(INT64_MAX))
         fail("NotFound", "no request " + std::to_string(id));
       if (auto done = backend_.cancel(static_cast<std::int64_t>(id)); !done) fail(done.error());
+    });
+  }
+
+  std::vector<Options> ListObservations(const std::string& ep) override {
+    return guarded("ListObservations", [&] {
+      std::vector<Options> out;
+      for (const auto& o : backend_.listObservations(ep)) {
+        Options d;
+        d["id"] = sdbus::Variant(static_cast<std::uint64_t>(o.id));
+        d["endpoint"] = sdbus::Variant(o.endpoint);
+        d["path"] = sdbus::Variant(o.path);
+        d["attributes"] = sdbus::Variant(o.attributes);
+        if (o.acceptFormat) d["format"] = sdbus::Variant(*o.acceptFormat);
+        if (o.requestId) d["request"] = sdbus::Variant(static_cast<std::uint64_t>(*o.requestId));
+        d["created"] = sdbus::Variant(unixMillis(o.createdAt));
+        if (o.lastObserveSeq) d["last_seq"] = sdbus::Variant(*o.lastObserveSeq);
+        if (o.lastNotificationAt) {
+          d["last_notification"] = sdbus::Variant(unixMillis(*o.lastNotificationAt));
+        }
+        out.push_back(std::move(d));
+      }
+      return out;
+    });
+  }
+  void ForgetObservation(const uint64_t& id) override {
+    guarded("ForgetObservation", [&] {
+      if (id > static_cast<std::uint64_t>(INT64_MAX)) {
+        fail("NotFound", "no observation " + std::to_string(id));
+      }
+      if (auto done = backend_.forgetObservation(static_cast<std::int64_t>(id)); !done) {
+        fail(done.error());
+      }
+    });
+  }
+  std::vector<Options> ListNotifications(const std::string& ep, const Options& filter) override {
+    return guarded("ListNotifications", [&] {
+      std::int64_t after = 0;
+      std::size_t limit = 100;
+      for (const auto& [key, v] : filter) {
+        if (key == "after" && integerOf(v)) {
+          after = *integerOf(v);
+        } else if (key == "limit" && integerOf(v) && *integerOf(v) >= 1 &&
+                   *integerOf(v) <= static_cast<std::int64_t>(kMaxList)) {
+          limit = static_cast<std::size_t>(*integerOf(v));
+        } else {
+          invalid("filter " + key + ": after t, limit u (1 to " + std::to_string(kMaxList) + ")");
+        }
+      }
+      std::vector<Options> out;
+      for (const auto& n : unwrap(backend_.listNotifications(ep, limit, after))) {
+        out.push_back(notificationDictionary(n));
+      }
+      return out;
     });
   }
 
@@ -751,6 +831,15 @@ void Service::requestProgress(std::int64_t id, std::string_view endpoint, std::s
   emitSafely("RequestProgress", [&] {
     state_->root->emitRequestProgress(static_cast<std::uint64_t>(id), std::string(endpoint),
                                       std::string(stage));
+  });
+}
+
+void Service::notification(const core::Notification& n) {
+  emitSafely("Notification", [&] {
+    state_->root->emitNotification(static_cast<std::uint64_t>(n.id), n.endpoint, n.path,
+                                   static_cast<std::uint64_t>(n.observationId.value_or(0)),
+                                   notificationJson(n), n.decodeError.value_or(""), n.payload,
+                                   n.contentFormat.value_or(65535));
   });
 }
 

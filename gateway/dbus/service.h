@@ -19,6 +19,7 @@
 
 #include "gateway/core/device_settings.h"
 #include "gateway/core/downlink.h"
+#include "gateway/core/observation.h"
 #include "gateway/core/registration.h"
 #include "gateway/core/submission.h"
 #include "gateway/util/result.h"
@@ -40,6 +41,11 @@ class Backend {
   virtual Result<std::vector<core::DownlinkRequest>> listRequests(
       const core::RequestFilter& filter) = 0;
   virtual Result<void> cancel(std::int64_t id) = 0;
+  virtual std::vector<core::Observation> listObservations(std::string_view endpoint) = 0;
+  virtual Result<void> forgetObservation(std::int64_t id) = 0;
+  virtual Result<std::vector<core::Notification>> listNotifications(std::string_view endpoint,
+                                                                    std::size_t limit,
+                                                                    std::int64_t afterId) = 0;
   virtual Result<core::DeviceSettings> deviceSettings(std::string_view endpoint) = 0;
   virtual Result<void> setDeviceSettings(std::string_view endpoint,
                                          const core::DeviceSettings& settings) = 0;
@@ -91,6 +97,7 @@ class Service {
   void deviceRemoved(const core::Registration& reg, bool expired);
   void requestFinished(const core::DownlinkRequest& request, const core::RenderedResult& result);
   void requestProgress(std::int64_t id, std::string_view endpoint, std::string_view stage);
+  void notification(const core::Notification& n);
   // The device's queue or reachability changed: its QueuedRequests/Awake and the totals are
   // announced (once per loop iteration, in flushChanges()).
   void queueChanged(std::string_view endpoint);

@@ -43,6 +43,12 @@ class Client final
     std::lock_guard lock(mutex_);
     return events_;
   }
+  // Notification signals as Completed values: id, endpoint, state = path, code = observation
+  // id, reason = json, json = decode error.
+  std::vector<Completed> notifications() {
+    std::lock_guard lock(mutex_);
+    return notifications_;
+  }
   bool heard(const std::string& event) {
     std::lock_guard lock(mutex_);
     return std::find(events_.begin(), events_.end(), event) != events_.end();
@@ -55,6 +61,13 @@ class Client final
                           const uint16_t&) override {
     std::lock_guard lock(mutex_);
     completed_.push_back({id, endpoint, state, code, reason, json});
+  }
+  void onNotification(const uint64_t& id, const std::string& endpoint, const std::string& path,
+                      const uint64_t& observation, const std::string& json,
+                      const std::string& decodeError, const std::vector<uint8_t>&,
+                      const uint16_t&) override {
+    std::lock_guard lock(mutex_);
+    notifications_.push_back({id, endpoint, path, std::to_string(observation), json, decodeError});
   }
   void onRequestProgress(const uint64_t& id, const std::string&,
                          const std::string& stage) override {
@@ -95,6 +108,7 @@ class Client final
 
   std::mutex mutex_;
   std::vector<Completed> completed_;
+  std::vector<Completed> notifications_;
   std::map<std::uint64_t, std::vector<std::string>> progress_;
   std::vector<std::string> events_;
 };
@@ -394,6 +408,51 @@ TEST_F(DbusE2E, ObserveStoresNotificationsAndCancelObserveEndsIt) {
   EXPECT_TRUE(sim.waitForOut("request GET /3303/0/5700 accept=110 observe=1 -> 2.05")) << sim.out();
   EXPECT_EQ(queryInt(db, "SELECT count(*) FROM observations"), 0);
   EXPECT_TRUE(gw.waitForLog("LWG3102 observation 1 of /3303/0/5700 on obs1 ended: cancelled"));
+}
+
+// Notification signals, ListObservations / ListNotifications, and the passive cancel.
+TEST_F(DbusE2E, ObserveBringsNotificationSignalsThatAreKeptAndListed) {
+  startSim("sensor", {"--sensor", "--tick-resource", "/3303/0/5700", "--tick-ms", "100", "register",
+                      "awake=60"});
+  const auto observe = client->Observe(
+      "sensor", "/3303/0/5700",
+      {{"attributes", sdbus::Variant(Dict{{"pmin", sdbus::Variant(uint32_t{0})}})}});
+  EXPECT_EQ(waitCompleted(observe).code, "2.05");
+  ASSERT_TRUE(waitUntil([&] { return client->notifications().size() >= 3; })) << gw.log();
+  const auto heard = client->notifications();
+  EXPECT_EQ(heard[0].endpoint, "sensor");
+  EXPECT_EQ(heard[0].state, "/3303/0/5700");
+  EXPECT_NE(heard[1].reason.find(R"([{"path":"/3303/0/5700","type":)"), std::string::npos)
+      << heard[1].reason;
+  EXPECT_EQ(heard[1].json, "") << "no decode error";
+
+  auto observations = client->ListObservations("sensor");
+  ASSERT_EQ(observations.size(), 1u);
+  EXPECT_EQ(observations[0]["path"].get<std::string>(), "/3303/0/5700");
+  EXPECT_EQ(observations[0]["attributes"].get<std::string>(), "pmin=0");
+  EXPECT_EQ(observations[0]["request"].get<uint64_t>(), observe);
+
+  auto listed = client->ListNotifications("sensor", {{"limit", sdbus::Variant(uint32_t{2})}});
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_LT(listed[0]["id"].get<uint64_t>(), listed[1]["id"].get<uint64_t>());
+  auto later = client->ListNotifications(
+      "sensor", {{"after", sdbus::Variant(listed[1]["id"].get<uint64_t>())}});
+  ASSERT_FALSE(later.empty());
+  EXPECT_GT(later[0]["id"].get<uint64_t>(), listed[1]["id"].get<uint64_t>());
+  EXPECT_EQ(errorName([&] {
+              client->ListNotifications("nobody", {});
+            }).rfind("org.lwgate.Gateway1.Error.NotFound", 0),
+            0u);
+
+  // Forgotten (passive cancel): gone at once; the device's next notification gets RST.
+  const auto id = observations[0]["id"].get<uint64_t>();
+  client->ForgetObservation(id);
+  EXPECT_TRUE(client->ListObservations("sensor").empty());
+  EXPECT_EQ(errorName([&] {
+              client->ForgetObservation(id);
+            }).rfind("org.lwgate.Gateway1.Error.NotFound", 0),
+            0u);
+  EXPECT_TRUE(gw.waitForLog("LWG3106")) << gw.log();
 }
 
 }  // namespace

@@ -151,6 +151,18 @@ TEST(Submission, CompositesListTheirPathsAndNeedA11Device) {
   EXPECT_EQ(ok(w, &reg).path, "/1/0/1");
 }
 
+TEST(Submission, ObserveMayCarryAttributes) {
+  auto c = call(Operation::kObserve, "/3303/0/5700");
+  c.text = "pmin=10&pmax=60";
+  auto r = ok(c);
+  EXPECT_EQ(std::string(r.payload.begin(), r.payload.end()), "pmin=10&pmax=60");
+  c.text = "pmin=soon";
+  EXPECT_NE(refused(c).find("pmin"), std::string::npos);
+  auto read = call(Operation::kRead, "/3/0");
+  read.text = "pmin=1";
+  EXPECT_NE(refused(read).find("takes no arguments"), std::string::npos);
+}
+
 TEST(Submission, ExecuteArgumentsFollowTheGrammar) {
   auto c = call(Operation::kExecute, "/3/0/4");
   for (const char* good : {"", "0", "0='v',1", "2='a b',3='',4"}) {
