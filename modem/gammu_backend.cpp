@@ -62,9 +62,13 @@ class GammuBackend final : public Backend {
     INI_Section* ini = nullptr;
     GSM_Error e = GSM_FindGammuRC(&ini, options_.configPath.c_str());
     if (e != ERR_NONE) return fail(e, "reading " + options_.configPath);
-    e = GSM_ReadConfig(ini, GSM_GetConfig(sm.get(), 0), 0);
+    GSM_Config* config = GSM_GetConfig(sm.get(), 0);
+    e = GSM_ReadConfig(ini, config, 0);
     INI_Free(ini);
     if (e != ERR_NONE) return fail(e, "reading " + options_.configPath);
+    // gammurc's logfile/logformat apply to this state machine (gammu's default is a global log
+    // that only its command line tool opens).
+    config->UseGlobalDebugFile = FALSE;
     GSM_SetConfigNum(sm.get(), 1);
     e = GSM_InitConnection(sm.get(), 1);
     if (e != ERR_NONE) return fail(e, "connecting");
@@ -132,7 +136,7 @@ class GammuBackend final : public Backend {
 
     sendAnswered_ = false;
     GSM_Error e = GSM_SendSMS(sm_.get(), sms.get());
-    if (e != ERR_NONE) return fail(e, "sending an SMS");
+    if (e != ERR_NONE) return failAndProbe(e, "sending an SMS");
     // GSM_SendSMS returns once the PDU is written; the modem's answer (+CMGS: <mr> or +CMS
     // ERROR) arrives through onSendStatus while GSM_ReadDevice reads. Each ReadDevice call
     // waits at most about a second.
@@ -170,7 +174,7 @@ class GammuBackend final : public Backend {
     for (int round = 0; round < kMaxListRounds; ++round) {
       GSM_Error e = GSM_GetNextSMS(sm_.get(), multi.get(), start);
       if (e == ERR_EMPTY) break;
-      if (e != ERR_NONE) return fail(e, "listing stored SMS");
+      if (e != ERR_NONE) return failAndProbe(e, "listing stored SMS");
       start = false;
       for (int i = 0; i < multi->Number && i < GSM_MAX_MULTI_SMS; ++i) {
         out.push_back(convert(multi->SMS[i]));
@@ -187,7 +191,7 @@ class GammuBackend final : public Backend {
     sms->Folder = static_cast<int>(handle >> 32);
     sms->Location = static_cast<int>(handle & 0xffffffff);
     GSM_Error e = GSM_DeleteSMS(sm_.get(), sms.get());
-    if (e != ERR_NONE) return fail(e, "deleting a stored SMS");
+    if (e != ERR_NONE) return failAndProbe(e, "deleting a stored SMS");
     return {};
   }
 
@@ -268,6 +272,25 @@ class GammuBackend final : public Backend {
     if (deviceLost(e)) lost_ = true;
     return makeError(deviceLost(e) ? ErrorCode::kLimitReached : ErrorCode::kInternal,
                      what + ": " + GSM_ErrorString(e) + " (" + GSM_ErrorName(e) + ")");
+  }
+
+  // As fail(), and when the error does not say whether the device is still there, asks it
+  // something cheap (AT+CSQ). gammu 1.42's AT driver reports a tty that went away during
+  // GSM_SendSMS as ERR_BUG ("SMS mode not set": the write errors of its mode probing are
+  // swallowed), seen against the pty modem simulator.
+  Error failAndProbe(GSM_Error e, const std::string& what) {
+    Error err = fail(e, what);
+    if (!lost_ && sm_ && (e == ERR_BUG || e == ERR_UNKNOWN || e == ERR_UNKNOWNRESPONSE)) {
+      GSM_SignalQuality sq;
+      std::memset(&sq, 0, sizeof sq);
+      const GSM_Error probe = GSM_GetSignalQuality(sm_.get(), &sq);
+      if (deviceLost(probe)) {
+        lost_ = true;
+        err.code = ErrorCode::kLimitReached;
+        err.message += std::string("; the modem is gone: ") + GSM_ErrorString(probe);
+      }
+    }
+    return err;
   }
 
   StoredSms convert(const GSM_SMSMessage& m) {
