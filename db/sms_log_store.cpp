@@ -20,6 +20,11 @@ Result<std::unique_ptr<SqliteSmsLog>> SqliteSmsLog::create(Connection& c) {
        "UPDATE sms_log SET status = ?2, reference = coalesce(?3, reference), detail = ?4, "
        "updated_at = ?5 WHERE id = ?1",
        "update SMS log entry"},
+      {&log->updateByReference_,
+       "UPDATE sms_log SET status = ?3, detail = ?4, updated_at = ?5 WHERE id = (SELECT id FROM "
+       "sms_log WHERE direction = 'out' AND reference = ?2 AND (msisdn = ?1 OR (length(?1) >= 8 "
+       "AND substr(msisdn, -8) = substr(?1, -8))) ORDER BY id DESC LIMIT 1)",
+       "update SMS log entry by reference"},
       {&log->outgoingSince_,
        "SELECT coalesce(d.endpoint, ''), s.created_at, s.parts, s.status = 'failed' FROM sms_log "
        "s LEFT JOIN devices d ON d.id = s.device_id WHERE s.direction = 'out' AND s.created_at > "
@@ -84,6 +89,19 @@ Result<void> SqliteSmsLog::updateStatus(std::int64_t id, std::string_view status
     return makeError(ErrorCode::kNotFound, "no SMS log entry " + std::to_string(id));
   }
   return {};
+}
+
+Result<bool> SqliteSmsLog::updateByReference(std::string_view msisdn, std::int64_t reference,
+                                             std::string_view status, std::string_view detail,
+                                             core::WallTime at) {
+  auto updated = updateByReference_.bindText(1, msisdn)
+                     .bindInt(2, reference)
+                     .bindText(3, status)
+                     .bindTextOrNull(4, detail)
+                     .bindInt(5, core::toUnixMillis(at))
+                     .run();
+  if (!updated) return updated.error();
+  return connection_->changes() > 0;
 }
 
 Result<std::int64_t> SqliteSmsLog::insertIncoming(std::string_view endpoint,

@@ -45,6 +45,12 @@ class SqliteSmsLog {
   Result<void> updateStatus(std::int64_t id, std::string_view status,
                             std::optional<std::int64_t> reference, std::string_view detail,
                             core::WallTime at);
+  // A delivery report for the newest outgoing SMS to `msisdn` with this TP-MR. The number is
+  // compared on its last 8 digits too: a report may give it in national format. False when no
+  // entry matched.
+  Result<bool> updateByReference(std::string_view msisdn, std::int64_t reference,
+                                 std::string_view status, std::string_view detail,
+                                 core::WallTime at);
   // A received (reassembled) message.
   Result<std::int64_t> insertIncoming(std::string_view endpoint, std::string_view msisdn,
                                       std::string_view kind, unsigned parts,
@@ -65,6 +71,7 @@ class SqliteSmsLog {
   Statement findDevice_;
   Statement insert_;
   Statement update_;
+  Statement updateByReference_;
   Statement outgoingSince_;
   Statement recent_;
 };

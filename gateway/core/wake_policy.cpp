@@ -95,8 +95,8 @@ WakeDecision WakePolicy::decide(const WakeCandidate& c) const {
       return no("the regular Update due " + in(updateIn) + " comes before the request's deadline " +
                 in(deadlineIn));
     }
-    why = "the request's deadline " + in(deadlineIn) + " comes before the regular Update due " +
-          in(updateIn);
+    why = "the regular Update due " + in(updateIn) + " is too late for the request's deadline " +
+          in(deadlineIn);
   }
 
   prune();

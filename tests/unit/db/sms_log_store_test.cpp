@@ -63,6 +63,27 @@ TEST_F(SmsLogTest, OutgoingLifecycle) {
             ErrorCode::kNotFound);
 }
 
+TEST_F(SmsLogTest, DeliveryReportsFindTheirSmsByReference) {
+  auto older =
+      log->insertOutgoing("", "+4915112345678", "trigger", std::nullopt, 1, clock.wallNow());
+  auto newer =
+      log->insertOutgoing("", "+4915112345678", "trigger", std::nullopt, 1, clock.wallNow());
+  ASSERT_TRUE(older.ok() && newer.ok());
+  ASSERT_TRUE(log->updateStatus(*older, "sent", 7, "", clock.wallNow()).ok());
+  ASSERT_TRUE(log->updateStatus(*newer, "sent", 7, "", clock.wallNow()).ok());
+  // National format in the report: matched on the last 8 digits; the newest one wins.
+  auto matched = log->updateByReference("015112345678", 7, "delivered", "TP-ST 0", clock.wallNow());
+  ASSERT_TRUE(matched.ok());
+  EXPECT_TRUE(*matched);
+  auto entries = log->recent(10);
+  ASSERT_TRUE(entries.ok());
+  EXPECT_EQ((*entries)[0].status, "delivered");
+  EXPECT_EQ((*entries)[1].status, "sent");
+  auto unknown = log->updateByReference("+4915112345678", 8, "delivered", "", clock.wallNow());
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(*unknown);
+}
+
 TEST_F(SmsLogTest, UnknownEndpointAndIncoming) {
   auto out = log->insertOutgoing("nobody", "+1", "other", std::nullopt, 2, clock.wallNow());
   ASSERT_TRUE(out.ok());
