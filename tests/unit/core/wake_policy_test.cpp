@@ -45,7 +45,8 @@ class WakePolicyTest : public ::testing::Test {
 TEST_F(WakePolicyTest, SleepingQueueModeDeviceWithANumberAndAnEarlyDeadline) {
   auto d = policy.decide(candidate());
   EXPECT_TRUE(d.send);
-  EXPECT_NE(d.reason.find("deadline in 3600s comes before the regular Update due in 86400s"),
+  EXPECT_NE(d.reason.find("the regular Update due in 86400s is too late for the request's "
+                          "deadline in 3600s"),
             std::string::npos)
       << d.reason;
   EXPECT_NE(d.reason.find("device 0/2 this hour, 0/6 today, overall 0/500 today"),
