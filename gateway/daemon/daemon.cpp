@@ -684,6 +684,18 @@ class Daemon final : public core::RegistryListener,
       fresh->maxRetransmit = config_.maxRetransmit;
       fresh->bus = config_.bus;
     }
+    // The modem thread was started with these; the [sms] budgets and back-off apply at once.
+    if (fresh->modemBackend != config_.modemBackend || fresh->gammuConfig != config_.gammuConfig ||
+        fresh->modemPollInterval != config_.modemPollInterval ||
+        fresh->smsValidity != config_.smsValidity) {
+      log::warning(
+          "LWG5007 [modem] and [sms] validity changes take effect at the next restart, ignoring "
+          "them for now");
+      fresh->modemBackend = config_.modemBackend;
+      fresh->gammuConfig = config_.gammuConfig;
+      fresh->modemPollInterval = config_.modemPollInterval;
+      fresh->smsValidity = config_.smsValidity;
+    }
     config_ = std::move(*fresh);
     log::setLevel(config_.logLevel);
     registry_->setLimits(registryLimits());
