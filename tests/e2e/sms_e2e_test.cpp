@@ -72,7 +72,7 @@ class SmsE2E : public ::testing::Test {
     writeFile(dir.file("lwgated.toml"),
               "[queue]\nawake_window = 1\n[modem]\nbackend = \"gammu\"\n"
               "gammu_config = \"" +
-                  dir.file("gammurc") + "\"\n");
+                  dir.file("gammurc") + "\"\npoll_interval = 1\n");
     auto args = bus.lwgatedArgs();
     args.insert(args.end(), {"--config", dir.file("lwgated.toml"), "--log-level", "debug"});
     ASSERT_TRUE(gw.start(args)) << gw.log();
@@ -194,6 +194,27 @@ TEST_F(SmsE2E, AModemErrorIsLoggedAndCostsNoBudget) {
             1);
   // The request still waits in the queue; nothing was lost.
   EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM requests WHERE state = 'queued'"), 1);
+}
+
+TEST_F(SmsE2E, AnUnpluggedModemIsReconnectedAndWakesDevicesAgain) {
+  std::ofstream(dir.file("control")) << "unplug 2\n";
+  ASSERT_TRUE(modem.waitForOut("unplugged"));
+  // The next look at the modem's SMS store finds the tty gone.
+  ASSERT_TRUE(gw.waitForLog("LWG5002 modem connection lost", 30s)) << gw.log();
+  auto connects = [&] {
+    const std::string log = gw.log();
+    std::size_t n = 0;
+    for (auto at = log.find("LWG5000 modem connected"); at != std::string::npos;
+         at = log.find("LWG5000 modem connected", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(waitUntil([&] { return connects() >= 2; }, 60s)) << gw.log() << modem.out();
+  registerAndSleep("sms-dev4");
+  read("sms-dev4", "/3/0");
+  ASSERT_TRUE(gw.waitForLog("LWG5011 trigger SMS for sms-dev4 sent", 30s)) << gw.log();
+  EXPECT_EQ(pdus().size(), 1u);
 }
 
 }  // namespace
