@@ -136,7 +136,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
   }
   Config c;
   Checker ck(origin);
-  ck.onlyKeys(root, "", {"server", "coap", "registration", "queue", "dbus", "log"});
+  ck.onlyKeys(root, "", {"server", "coap", "registration", "queue", "dbus", "modem", "sms", "log"});
 
   if (const toml::table* s = ck.section(root, "server")) {
     ck.onlyKeys(*s, "[server] ",
@@ -202,6 +202,31 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     ck.string(s, "dbus", "bus", &c.bus);
     if (auto b = dbus::parseBusChoice(c.bus); !b)
       ck.problem(s->get("bus"), "[dbus] bus", b.error().message);
+  }
+  if (const toml::table* s = ck.section(root, "modem")) {
+    ck.onlyKeys(*s, "[modem] ", {"backend", "gammu_config", "poll_interval"});
+    ck.string(s, "modem", "backend", &c.modemBackend);
+    if (c.modemBackend != "none" && c.modemBackend != "gammu") {
+      ck.problem(s->get("backend"), "[modem] backend", "expected \"none\" or \"gammu\"");
+    }
+    ck.string(s, "modem", "gammu_config", &c.gammuConfig);
+    if (c.modemBackend == "gammu" && c.gammuConfig.empty()) {
+      ck.problem(s->get("gammu_config") ? s->get("gammu_config") : s->get("backend"),
+                 "[modem] gammu_config",
+                 "backend \"gammu\" needs a gammurc file (connection = at, device = ...)");
+    }
+    ck.seconds(s, "modem", "poll_interval", 1, 3600, &c.modemPollInterval);
+  }
+  if (const toml::table* s = ck.section(root, "sms")) {
+    ck.onlyKeys(
+        *s, "[sms] ",
+        {"per_device_per_hour", "per_device_per_day", "global_per_day", "backoff", "validity"});
+    ck.count(s, "sms", "per_device_per_hour", 0, 1000, &c.smsPerDevicePerHour);
+    ck.count(s, "sms", "per_device_per_day", 0, 10'000, &c.smsPerDevicePerDay);
+    ck.count(s, "sms", "global_per_day", 0, 10'000'000, &c.smsGlobalPerDay);
+    ck.seconds(s, "sms", "backoff", 1, 604'800, &c.smsBackoff);
+    // TP-VP relative: 5 minutes to 63 weeks (3GPP TS 23.040 9.2.3.12.1).
+    ck.seconds(s, "sms", "validity", 300, 38'102'400, &c.smsValidity);
   }
   if (const toml::table* s = ck.section(root, "log")) {
     ck.onlyKeys(*s, "[log] ", {"level"});

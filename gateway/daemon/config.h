@@ -35,6 +35,16 @@ struct Config {
   std::size_t maxNotificationsPerDevice = 1000;  // stored per device, the oldest pruned
   // [dbus]
   std::string bus = "system";  // "system", "session", "none" or a D-Bus address
+  // [modem]
+  std::string modemBackend = "none";  // "none" or "gammu"
+  std::string gammuConfig;            // gammurc for backend "gammu"
+  double modemPollInterval = 10;      // seconds between listings of stored SMS
+  // [sms]
+  std::size_t smsPerDevicePerHour = 2;
+  std::size_t smsPerDevicePerDay = 6;
+  std::size_t smsGlobalPerDay = 500;
+  double smsBackoff = 600;     // seconds before another trigger to the same device
+  double smsValidity = 86400;  // seconds the SMS centre keeps trying (TP-VP)
   // [log]
   log::Level logLevel = log::Level::kInfo;
 };

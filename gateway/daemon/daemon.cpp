@@ -19,6 +19,7 @@
 #include "gateway/core/registry.h"
 #include "gateway/core/submission.h"
 #include "gateway/daemon/downlink.h"
+#include "gateway/daemon/sms.h"
 #include "gateway/dbus/service.h"
 #include "gateway/lwm2m/diagnostic.h"
 #include "gateway/util/log.h"
@@ -73,7 +74,10 @@ const char* methodText(core::Method m) {
   return "?";
 }
 
-class Daemon final : public core::RegistryListener, public dbus::Backend, public DownlinkEvents {
+class Daemon final : public core::RegistryListener,
+                     public dbus::Backend,
+                     public DownlinkEvents,
+                     public SmsDevices {
  public:
   Daemon(Config config, Overrides overrides, std::string configSource)
       : config_(std::move(config)),
@@ -85,6 +89,8 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     if (busRetrySource_) sd_event_source_unref(busRetrySource_);
     if (coapSource_) sd_event_source_unref(coapSource_);
     if (queueSource_) sd_event_source_unref(queueSource_);
+    if (modemSource_) sd_event_source_unref(modemSource_);
+    if (wakeScanSource_) sd_event_source_unref(wakeScanSource_);
     if (expirySource_) sd_event_source_unref(expirySource_);
     if (event_) sd_event_unref(event_);
   }
@@ -123,6 +129,7 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
         r.queueMode() ? " queue-mode" : "", r.objects.links.size(),
         replaced ? " replaces=rd/" + replaced->location : "");
     downlink_->registered(r, replaced);
+    if (sms_) sms_->deviceHeard(r.endpoint);
     toBus(
         [r, replaced = replaced != nullptr](dbus::Service& b) { b.deviceRegistered(r, replaced); });
   }
@@ -130,6 +137,7 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
     log::debug("LWG2003 updated endpoint={} location=rd/{} from={} lifetime={}s", r.endpoint,
                r.location, peerText(r.peer), r.lifetime);
     downlink_->updated(r, previousPeer);
+    if (sms_) sms_->deviceHeard(r.endpoint);
     toBus([r](dbus::Service& b) { b.deviceUpdated(r); });
   }
   void deregistered(const core::Registration& r) override {
@@ -157,6 +165,10 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
   void deviceReachability(const std::string& endpoint, bool reachable) override {
     log::debug("LWG3007 {} is {}", endpoint, reachable ? "awake" : "asleep");
     if (bus_) bus_->deviceAwake(endpoint, reachable);
+    // Fell asleep with work left: perhaps an SMS should wake it (the policy decides).
+    if (!reachable && sms_ && downlink_->queue().unfinished(endpoint) > 0) {
+      sms_->wakeIfNeeded(endpoint);
+    }
   }
   void requestFinished(const core::DownlinkRequest& r) override {
     if (bus_) bus_->requestFinished(r, core::renderResult(r, lwm2m::coreObjects()));
@@ -224,6 +236,7 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
         }
       }
     }
+    for (const auto& endpoint : waiting) sms_->wakeIfNeeded(endpoint);
     return ids;
   }
 
@@ -414,9 +427,93 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
                            &Daemon::onQueueTimer, this);
     if (rc < 0) return makeError(ErrorCode::kInternal, "cannot add the queue timer");
     sd_event_source_set_enabled(queueSource_, SD_EVENT_OFF);
+    if (auto started = startSms(); !started) return started;
     downlink_->flush();
     rearmTimers();
     return {};
+  }
+
+  // SMS (issue 5): the modem thread reports through its eventfd; a periodic scan wakes sleeping
+  // devices whose requests still wait (after a back-off ended, or after a restart).
+  static constexpr std::uint64_t kWakeScanUsec = 60'000'000;
+
+  Result<void> startSms() {
+    sms_ = std::make_unique<Sms>(clock_, db_->connection(), smsConfig(), *this);
+    if (auto opened = sms_->open(); !opened) return opened;
+    if (sms_->eventFd() >= 0) {
+      int rc = sd_event_add_io(event_, &modemSource_, sms_->eventFd(), EPOLLIN,
+                               &Daemon::onModemEvent, this);
+      if (rc < 0) return makeError(ErrorCode::kInternal, "cannot watch the modem thread");
+      rc = sd_event_add_time_relative(event_, &wakeScanSource_, CLOCK_MONOTONIC, kWakeScanUsec, 0,
+                                      &Daemon::onWakeScan, this);
+      if (rc < 0) return makeError(ErrorCode::kInternal, "cannot add the wake-up timer");
+    }
+    return {};
+  }
+
+  SmsConfig smsConfig() const {
+    SmsConfig c;
+    c.backend = config_.modemBackend;
+    c.gammuConfig = config_.gammuConfig;
+    c.pollInterval = core::Millis(static_cast<std::int64_t>(config_.modemPollInterval * 1000));
+    c.wake.backoff = core::Seconds(static_cast<std::int64_t>(config_.smsBackoff));
+    c.wake.perDevicePerHour = static_cast<unsigned>(config_.smsPerDevicePerHour);
+    c.wake.perDevicePerDay = static_cast<unsigned>(config_.smsPerDevicePerDay);
+    c.wake.globalPerDay = static_cast<unsigned>(config_.smsGlobalPerDay);
+    c.validity = core::Seconds(static_cast<std::int64_t>(config_.smsValidity));
+    return c;
+  }
+
+  static int onModemEvent(sd_event_source*, int, uint32_t, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    self->sms_->processEvents();
+    return 0;
+  }
+
+  static int onWakeScan(sd_event_source* source, uint64_t usec, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    std::vector<std::string> sleeping;
+    self->registry_->forEach([&](const core::Registration& r) {
+      if (r.queueMode() && !self->downlink_->queue().reachable(r.endpoint) &&
+          self->downlink_->queue().unfinished(r.endpoint) > 0) {
+        sleeping.push_back(r.endpoint);
+      }
+    });
+    for (const auto& endpoint : sleeping) self->sms_->wakeIfNeeded(endpoint);
+    sd_event_source_set_time(source, usec + kWakeScanUsec);
+    sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+    return 0;
+  }
+
+  // SmsDevices
+  const core::Registration* smsRegistration(std::string_view endpoint) override {
+    return registry_->findByEndpoint(endpoint);
+  }
+  const core::DeviceSettings* smsSettings(std::string_view endpoint) override {
+    auto it = settings_.find(endpoint);
+    return it == settings_.end() ? nullptr : &it->second;
+  }
+  bool smsReachable(std::string_view endpoint) override {
+    return downlink_->queue().reachable(endpoint);
+  }
+  std::optional<core::DownlinkRequest> smsDueRequest(std::string_view endpoint) override {
+    core::RequestFilter f;
+    f.endpoint = std::string(endpoint);
+    f.states = {core::RequestState::kQueued};
+    f.limit = 1;
+    auto listed = downlink_->store().listRequests(f);
+    if (!listed || listed->empty()) return std::nullopt;
+    return std::move(listed->front());
+  }
+  std::string smsEndpointFor(std::string_view msisdn) override {
+    std::string found;
+    registry_->forEach([&](const core::Registration& r) {
+      if (found.empty() && !r.smsNumber.empty() && r.smsNumber == msisdn) found = r.endpoint;
+    });
+    for (const auto& [ep, s] : settings_) {
+      if (found.empty() && !s.smsNumber.empty() && s.smsNumber == msisdn) found = ep;
+    }
+    return found;
   }
 
   void reloadQueue() {
@@ -609,12 +706,25 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
       fresh->maxRetransmit = config_.maxRetransmit;
       fresh->bus = config_.bus;
     }
+    // The modem thread was started with these; the [sms] budgets and back-off apply at once.
+    if (fresh->modemBackend != config_.modemBackend || fresh->gammuConfig != config_.gammuConfig ||
+        fresh->modemPollInterval != config_.modemPollInterval ||
+        fresh->smsValidity != config_.smsValidity) {
+      log::warning(
+          "LWG5007 [modem] and [sms] validity changes take effect at the next restart, ignoring "
+          "them for now");
+      fresh->modemBackend = config_.modemBackend;
+      fresh->gammuConfig = config_.gammuConfig;
+      fresh->modemPollInterval = config_.modemPollInterval;
+      fresh->smsValidity = config_.smsValidity;
+    }
     config_ = std::move(*fresh);
     log::setLevel(config_.logLevel);
     registry_->setLimits(registryLimits());
     rd_->setLimits(registrationLimits());
     downlink_->setConfig(queueConfig());
     downlink_->setObservationConfig(observationConfig());
+    sms_->setConfig(smsConfig());
     log::notice("LWG1008 configuration reloaded from {}",
                 source.empty() ? "built-in defaults" : source);
   }
@@ -749,6 +859,9 @@ class Daemon final : public core::RegistryListener, public dbus::Backend, public
   std::unique_ptr<core::RegistrationInterface> rd_;
   std::unique_ptr<coap::Server> coap_;
   std::unique_ptr<Downlink> downlink_;  // after coap_: it uses the server
+  std::unique_ptr<Sms> sms_;            // after db_: its modem thread stops before the database
+  sd_event_source* modemSource_ = nullptr;
+  sd_event_source* wakeScanSource_ = nullptr;
   sd_event* event_ = nullptr;
   sd_event_source* coapSource_ = nullptr;
   sd_event_source* expirySource_ = nullptr;

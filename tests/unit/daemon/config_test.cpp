@@ -252,10 +252,66 @@ TEST(ParseConfig, UnknownKeyListsTheKnownOnes) {
 }
 
 TEST(ParseConfig, UnknownSectionListsTheKnownOnes) {
-  EXPECT_EQ(errorOf("# lwgated\n[modem]\ndevice = \"/dev/ttyUSB0\"\n"),
-            "t.toml:2: modem: unknown key (known: server, coap, registration, queue, dbus, log)");
+  EXPECT_EQ(errorOf("# lwgated\n[modems]\ndevice = \"/dev/ttyUSB0\"\n"),
+            "t.toml:2: modems: unknown key (known: server, coap, registration, queue, dbus, "
+            "modem, sms, log)");
   EXPECT_EQ(errorOf("listen = 1\n"),
-            "t.toml:1: listen: unknown key (known: server, coap, registration, queue, dbus, log)");
+            "t.toml:1: listen: unknown key (known: server, coap, registration, queue, dbus, "
+            "modem, sms, log)");
+}
+
+TEST(ParseConfig, ModemAndSmsSections) {
+  Config d = parsedOk("");
+  EXPECT_EQ(d.modemBackend, "none");
+  EXPECT_EQ(d.gammuConfig, "");
+  EXPECT_EQ(d.modemPollInterval, 10.0);
+  EXPECT_EQ(d.smsPerDevicePerHour, 2u);
+  EXPECT_EQ(d.smsPerDevicePerDay, 6u);
+  EXPECT_EQ(d.smsGlobalPerDay, 500u);
+  EXPECT_EQ(d.smsBackoff, 600.0);
+  EXPECT_EQ(d.smsValidity, 86400.0);
+
+  Config c = parsedOk(R"([modem]
+backend = "gammu"
+gammu_config = "/etc/lwgate/gammurc"
+poll_interval = 2.5
+[sms]
+per_device_per_hour = 1
+per_device_per_day = 3
+global_per_day = 0
+backoff = 1800
+validity = 3600
+)");
+  EXPECT_EQ(c.modemBackend, "gammu");
+  EXPECT_EQ(c.gammuConfig, "/etc/lwgate/gammurc");
+  EXPECT_EQ(c.modemPollInterval, 2.5);
+  EXPECT_EQ(c.smsPerDevicePerHour, 1u);
+  EXPECT_EQ(c.smsPerDevicePerDay, 3u);
+  EXPECT_EQ(c.smsGlobalPerDay, 0u);  // no SMS at all
+  EXPECT_EQ(c.smsBackoff, 1800.0);
+  EXPECT_EQ(c.smsValidity, 3600.0);
+
+  EXPECT_EQ(errorOf("[modem]\nbackend = \"mmcli\"\n"),
+            "t.toml:2: [modem] backend: expected \"none\" or \"gammu\"");
+  EXPECT_EQ(errorOf("[modem]\nbackend = \"gammu\"\n"),
+            "t.toml:2: [modem] gammu_config: backend \"gammu\" needs a gammurc file "
+            "(connection = at, device = ...)");
+  EXPECT_EQ(errorOf("[modem]\nbackend = \"gammu\"\ngammu_config = \"\"\n"),
+            "t.toml:3: [modem] gammu_config: backend \"gammu\" needs a gammurc file "
+            "(connection = at, device = ...)");
+  EXPECT_EQ(errorOf("[modem]\npoll_interval = 0\n"),
+            "t.toml:2: [modem] poll_interval: expected seconds from 1 to 3600");
+  EXPECT_EQ(errorOf("[modem]\ndevice = \"/dev/ttyUSB0\"\n"),
+            "t.toml:2: [modem] device: unknown key (known: backend, gammu_config, poll_interval)");
+  EXPECT_EQ(errorOf("[sms]\nper_device_per_hour = -1\n"),
+            "t.toml:2: [sms] per_device_per_hour: expected a whole number from 0 to 1000");
+  EXPECT_EQ(errorOf("[sms]\nbackoff = \"10m\"\n"),
+            "t.toml:2: [sms] backoff: expected seconds from 1 to 604800");
+  EXPECT_EQ(errorOf("[sms]\nvalidity = 60\n"),
+            "t.toml:2: [sms] validity: expected seconds from 300 to 38102400");
+  EXPECT_EQ(errorOf("[sms]\nbudget = 1\n"),
+            "t.toml:2: [sms] budget: unknown key (known: per_device_per_hour, "
+            "per_device_per_day, global_per_day, backoff, validity)");
 }
 
 TEST(ParseConfig, SectionThatIsNotATable) {
@@ -275,7 +331,8 @@ level = "loud"
   EXPECT_EQ(
       lines(message),
       (std::vector<std::string>{
-          "t.toml:8: extra: unknown key (known: server, coap, registration, queue, dbus, log)",
+          "t.toml:8: extra: unknown key (known: server, coap, registration, queue, dbus, modem, "
+          "sms, log)",
           "t.toml:3: [server] bogus: unknown key (known: listen, listen_dtls, database, "
           "database_sync, max_devices)",
           "t.toml:2: [server] max_devices: expected a whole number from 1 to 10000000",

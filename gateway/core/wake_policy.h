@@ -1,0 +1,103 @@
+#pragma once
+// Whether to wake a sleeping device with an SMS Registration Update Trigger (an Execute of
+// /1/x/8 in a binary SMS; spec/cr-sms-registration-update-trigger.txt, Queue Mode with SMS
+// trigger): only a queue-mode device that is asleep, has a request due and an SMS number, and
+// whose next regular Update would come too late for that request; one trigger outstanding per
+// device, a back-off before another, and SMS budgets per device (hour, day) and overall (day),
+// because every SMS costs money. Sans-I/O: the clock is injected, the history the budgets count
+// is handed in at start-up (from the SMS log) and told as triggers go out, and every decision
+// carries its reason for the log.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/core/clock.h"
+
+namespace lwgate::core {
+
+struct WakeConfig {
+  Seconds backoff{600};  // [sms] backoff: another trigger to a device only this long after one
+  unsigned perDevicePerHour = 2;  // [sms] per_device_per_hour
+  unsigned perDevicePerDay = 6;   // [sms] per_device_per_day
+  unsigned globalPerDay = 500;    // [sms] global_per_day
+  // The regular Update must come this much before the request's deadline to count as soon
+  // enough: the request still has to be sent and answered after it.
+  Seconds updateSlack{60};
+};
+
+// What the policy needs to know about a device with a request due.
+struct WakeCandidate {
+  std::string endpoint;
+  bool registered = false;
+  bool queueMode = false;
+  bool asleep = false;    // the queue cannot send to it now
+  std::string smsNumber;  // empty: none known
+  // The regular Update comes at the latest one lifetime after the last Register/Update.
+  WallTime lastUpdate{};
+  Seconds lifetime{0};
+  std::optional<WallTime> deadline;  // of the due request; none: it can wait for the Update
+  bool urgent = false;               // the caller asked for a wake-up now
+};
+
+struct WakeDecision {
+  bool send = false;
+  std::string reason;  // one line for the log, whichever way it went
+};
+
+// An SMS sent earlier (from the SMS log at start-up): budgets and the back-off count it.
+struct SentSms {
+  std::string endpoint;  // empty for SMS to no known device: they count only overall
+  WallTime at{};
+  unsigned parts = 1;
+  bool failed = false;  // never left the modem: counts for the back-off, not the budgets
+};
+
+class WakePolicy {
+ public:
+  WakePolicy(const Clock& clock, WakeConfig config);
+  void setConfig(const WakeConfig& config) { config_ = config; }
+  const WakeConfig& config() const { return config_; }
+
+  // Start-up: what the SMS log says was sent in the last day. Wall times are turned into steady
+  // ones (a time in the future, from a clock that went back, counts as now).
+  void restore(const std::vector<SentSms>& history);
+
+  WakeDecision decide(const WakeCandidate& device) const;
+
+  // A trigger (or other SMS of `parts` parts) was handed to the modem: it is outstanding and
+  // counts for the back-off and the budgets from now.
+  void sent(std::string_view endpoint, unsigned parts = 1);
+  // The modem could not send it: no longer outstanding and not counted in the budgets (it cost
+  // nothing); the back-off still holds, so a broken modem is not hammered.
+  void sendFailed(std::string_view endpoint, unsigned parts = 1);
+  // Any message from the device: its trigger, if any, has done its job.
+  void deviceHeard(std::string_view endpoint);
+
+  bool outstanding(std::string_view endpoint) const;
+
+ private:
+  struct Sent {
+    SteadyTime at;
+    unsigned parts;
+  };
+  struct Device {
+    std::deque<Sent> sent;  // the last day, oldest first
+    std::optional<SteadyTime> lastAttempt;
+    bool outstanding = false;
+  };
+  // Drops entries older than a day (mutable: counting is logically const).
+  void prune() const;
+  static unsigned countSince(const std::deque<Sent>& sent, SteadyTime since);
+  static void unsend(std::deque<Sent>& sent, unsigned parts);
+
+  const Clock& clock_;
+  WakeConfig config_;
+  mutable std::map<std::string, Device, std::less<>> devices_;
+  mutable std::deque<Sent> global_;
+};
+
+}  // namespace lwgate::core

@@ -1,0 +1,217 @@
+#include "gateway/daemon/sms.h"
+
+#include <sys/random.h>
+
+#include "gateway/util/log.h"
+#include "modem/gammu_backend.h"
+#include "modem/sms_codec.h"
+#include "modem/trigger.h"
+
+namespace lwgate::daemon {
+namespace {
+
+// Message ID and token of a trigger. Random: an SMS may arrive long after it was sent, and
+// the device must not take it for a duplicate of an earlier one (RFC 7252 4.4, 5.3.1).
+void randomBytes(std::uint8_t* out, std::size_t n) {
+  std::size_t got = 0;
+  // getrandom(2) with flags 0 only blocks before the kernel's pool is initialised at boot.
+  for (int tries = 0; got < n && tries < 100; ++tries) {
+    ssize_t r = getrandom(out + got, n - got, 0);
+    if (r > 0) got += static_cast<std::size_t>(r);
+  }
+}
+
+std::string deliveryStatus(int tpSt) {
+  // TS 23.040 9.2.3.15: 0..31 the SM was delivered (or is being, 32..63 still tried), 64+ the
+  // SMSC gave up.
+  if (tpSt >= 0 && tpSt < 32) return "delivered";
+  if (tpSt >= 32 && tpSt < 64) return "pending";
+  return "failed";
+}
+
+}  // namespace
+
+Sms::Sms(const core::Clock& clock, db::Connection& connection, SmsConfig config,
+         SmsDevices& devices)
+    : clock_(clock),
+      connection_(connection),
+      config_(std::move(config)),
+      devices_(devices),
+      policy_(clock, config_.wake) {}
+
+Sms::~Sms() = default;
+
+Result<void> Sms::open() {
+  auto log = db::SqliteSmsLog::create(connection_);
+  if (!log) return log.error();
+  log_ = std::move(*log);
+  auto history = log_->outgoingSince(clock_.wallNow() - std::chrono::hours(24));
+  if (!history) return history.error();
+  policy_.restore(*history);
+
+  if (config_.backend != "gammu") {
+    log::notice("LWG5005 no modem ([modem] backend = \"none\"): no SMS wake-up, no SMS binding");
+    return {};
+  }
+  modem::WorkerConfig wc;
+  wc.pollInterval = config_.pollInterval;
+  wc.send.validity = config_.validity;
+  auto worker = modem::Worker::start(
+      modem::makeGammuBackend({config_.gammuConfig, core::Seconds(60)}), wc, clock_);
+  if (!worker) return worker.error();
+  worker_ = std::move(*worker);
+  log::notice("LWG5006 modem thread started (gammu, {}); {} SMS sent in the last day",
+              config_.gammuConfig, history->size());
+  return {};
+}
+
+void Sms::setConfig(const SmsConfig& config) {
+  config_.wake = config.wake;
+  policy_.setConfig(config.wake);
+}
+
+std::optional<std::uint16_t> Sms::serverInstance(const core::Registration& reg,
+                                                 const core::DeviceSettings* settings) {
+  // The same rule as the lifetime read (downlink.cpp): the device's object links when they
+  // list exactly one Server object instance, else the operator's per-device setting.
+  std::optional<std::uint16_t> instance;
+  int count = 0;
+  for (const auto& link : reg.objects.links) {
+    if (link.objectId == 1 && link.instanceId) {
+      instance = link.instanceId;
+      ++count;
+    }
+  }
+  if (count == 1) return instance;
+  if (settings && settings->serverInstance) return settings->serverInstance;
+  return std::nullopt;
+}
+
+void Sms::wakeIfNeeded(std::string_view endpoint) {
+  if (!worker_) return;
+  const core::Registration* reg = devices_.smsRegistration(endpoint);
+  const core::DeviceSettings* settings = devices_.smsSettings(endpoint);
+  auto due = devices_.smsDueRequest(endpoint);
+  if (!due) return;
+
+  core::WakeCandidate c;
+  c.endpoint = std::string(endpoint);
+  c.registered = reg != nullptr;
+  c.queueMode = reg && reg->queueMode();
+  c.asleep = !devices_.smsReachable(endpoint);
+  if (reg && !reg->smsNumber.empty()) {
+    c.smsNumber = reg->smsNumber;
+  } else if (settings) {
+    c.smsNumber = settings->smsNumber;
+  }
+  if (reg) {
+    c.lastUpdate = reg->updatedAt;
+    c.lifetime = core::Seconds(reg->lifetime);
+  }
+  c.deadline = due->deadline;
+  auto decision = policy_.decide(c);
+  if (!decision.send) {
+    log::debug("LWG5012 no trigger SMS for {} (request {}): {}", endpoint, due->id,
+               decision.reason);
+    return;
+  }
+  auto instance = serverInstance(*reg, settings);
+  if (!instance) {
+    if (noInstanceLogged_.insert(c.endpoint).second) {
+      log::notice(
+          "LWG5013 cannot wake {} by SMS: its object links do not name exactly one Server "
+          "object instance and no server_instance is set for it",
+          endpoint);
+    }
+    return;
+  }
+
+  std::uint8_t ids[6] = {};
+  randomBytes(ids, sizeof ids);
+  const std::uint16_t mid = static_cast<std::uint16_t>(ids[0] << 8 | ids[1]);
+  auto message = modem::registrationUpdateTrigger(*instance, mid, std::span(ids + 2, 4));
+  auto parts = modem::segment(message);
+  if (!parts) {  // cannot happen for 14..18 bytes; a bug if it does
+    log::error("LWG5014 cannot frame the trigger SMS for {}: {}", endpoint, parts.error().message);
+    return;
+  }
+  // Logged (committed) before it is handed to the modem: budgets count what may have gone out.
+  auto id = log_->insertOutgoing(endpoint, c.smsNumber, "trigger", due->id,
+                                 static_cast<unsigned>(parts->size()), clock_.wallNow());
+  if (!id) {
+    log::error("LWG5014 cannot log the trigger SMS for {}, not sending it: {}", endpoint,
+               id.error().message);
+    return;
+  }
+  policy_.sent(endpoint, static_cast<unsigned>(parts->size()));
+  sending_[*id] = {c.endpoint, static_cast<unsigned>(parts->size())};
+  log::info("LWG5010 trigger SMS for {} to {} (POST /1/{}/8, request {}): {}", endpoint,
+            c.smsNumber, *instance, due->id, decision.reason);
+  worker_->send({*id, c.smsNumber, std::move(*parts)});
+}
+
+void Sms::processEvents() {
+  if (!worker_) return;
+  // Bounded by what the worker queued since the last call.
+  for (auto& event : worker_->takeEvents()) {
+    const core::WallTime now = clock_.wallNow();
+    if (auto* done = std::get_if<modem::SendDone>(&event)) {
+      Pending p{"", 1};
+      if (auto it = sending_.find(done->id); it != sending_.end()) {
+        p = it->second;
+        sending_.erase(it);
+      }
+      std::optional<std::int64_t> reference;
+      if (done->reference) reference = *done->reference;
+      if (auto u = log_->updateStatus(done->id, done->ok ? "sent" : "failed", reference,
+                                      done->error, now);
+          !u) {
+        log::error("LWG5014 cannot record the result of SMS {}: {}", done->id, u.error().message);
+      }
+      if (done->ok) {
+        log::info("LWG5011 trigger SMS for {} sent to {} (message reference {})", p.endpoint,
+                  done->msisdn, done->reference.value_or(-1));
+      } else {
+        policy_.sendFailed(p.endpoint, p.parts);
+        log::warning("LWG5015 trigger SMS for {} to {} failed: {}", p.endpoint, done->msisdn,
+                     done->error);
+      }
+    } else if (auto* report = std::get_if<modem::DeliveryReport>(&event)) {
+      const std::string status = deliveryStatus(report->status);
+      auto matched = log_->updateByReference(report->msisdn, report->reference, status,
+                                             "TP-ST " + std::to_string(report->status), now);
+      log::info("LWG5016 delivery report from the SMS centre: SMS {} to {} {}{}", report->reference,
+                report->msisdn, status, matched && *matched ? "" : " (no such SMS in the log)");
+    } else if (auto* received = std::get_if<modem::ReceivedMessage>(&event)) {
+      const auto& m = received->message;
+      const std::string endpoint = devices_.smsEndpointFor(m.msisdn);
+      // SMS from numbers that are no device's are logged and never answered.
+      auto stored =
+          log_->insertIncoming(endpoint, m.msisdn, "coap", static_cast<unsigned>(m.parts),
+                               m.message, endpoint.empty() ? "ignored" : "received",
+                               endpoint.empty() ? "not a known device's number" : "", now);
+      if (!stored) {
+        // Left on the modem: the next start lists it again.
+        log::error("LWG5014 cannot store an SMS from {}, leaving it on the modem: {}", m.msisdn,
+                   stored.error().message);
+        continue;
+      }
+      worker_->remove(m.handles);
+      if (endpoint.empty()) {
+        log::notice("LWG5020 SMS from {} ({} bytes) ignored: not a known device's number", m.msisdn,
+                    m.message.size());
+      } else {
+        log::info("LWG5021 SMS from {} ({}, {} bytes) stored; CoAP over SMS is not handled yet",
+                  m.msisdn, endpoint, m.message.size());
+      }
+    } else if (auto* dropped = std::get_if<modem::DroppedParts>(&event)) {
+      log::info("LWG5022 SMS from {} dropped: {}", dropped->dropped.msisdn,
+                dropped->dropped.reason);
+    } else if (auto* health = std::get_if<modem::Health>(&event)) {
+      health_ = *health;
+      devices_.modemHealth(health_);
+    }
+  }
+}
+
+}  // namespace lwgate::daemon

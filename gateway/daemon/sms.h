@@ -1,0 +1,89 @@
+#pragma once
+// The SMS side of the daemon (issue 5): the modem thread, the wake policy, the SMS log. When a
+// sleeping queue-mode device has a request waiting, the daemon asks wakeIfNeeded(); if the
+// policy agrees, a Registration Update Trigger (CoAP POST /1/x/8) is logged in sms_log, then
+// handed to the modem thread; what the modem reports back (sent with its message reference,
+// failed, delivery reports, received SMS, health) comes in through processEvents() when the
+// worker's eventfd is readable. Runs on the main thread; without a modem ([modem] backend =
+// "none") it does nothing but keep the budgets.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "db/sms_log_store.h"
+#include "gateway/core/device_settings.h"
+#include "gateway/core/downlink.h"
+#include "gateway/core/registration.h"
+#include "gateway/core/wake_policy.h"
+#include "modem/worker.h"
+
+namespace lwgate::daemon {
+
+struct SmsConfig {
+  std::string backend = "none";  // "none" or "gammu"
+  std::string gammuConfig;
+  core::Millis pollInterval{10'000};
+  core::WakeConfig wake;
+  core::Seconds validity{86'400};
+};
+
+// What the SMS side asks the daemon about devices.
+class SmsDevices {
+ public:
+  virtual ~SmsDevices() = default;
+  virtual const core::Registration* smsRegistration(std::string_view endpoint) = 0;
+  virtual const core::DeviceSettings* smsSettings(std::string_view endpoint) = 0;
+  virtual bool smsReachable(std::string_view endpoint) = 0;
+  // The oldest request waiting in the device's queue, if any.
+  virtual std::optional<core::DownlinkRequest> smsDueRequest(std::string_view endpoint) = 0;
+  // The endpoint whose SMS number this is; "" for none.
+  virtual std::string smsEndpointFor(std::string_view msisdn) = 0;
+  // The modem's state changed (for D-Bus ModemState; the lead wires it).
+  virtual void modemHealth(const modem::Health& health) { (void)health; }
+};
+
+class Sms {
+ public:
+  Sms(const core::Clock& clock, db::Connection& connection, SmsConfig config, SmsDevices& devices);
+  ~Sms();
+
+  // Opens the SMS log, restores the budgets from it, starts the modem thread if configured.
+  Result<void> open();
+  // The modem thread's eventfd to watch; -1 without a modem.
+  int eventFd() const { return worker_ ? worker_->eventFd() : -1; }
+  void processEvents();
+
+  // A request waits for this device: sends a trigger if the wake policy says so.
+  void wakeIfNeeded(std::string_view endpoint);
+  // Any message from the device: its trigger did its job.
+  void deviceHeard(std::string_view endpoint) { policy_.deviceHeard(endpoint); }
+
+  // Budgets and back-off take effect at once; the modem settings at the next start.
+  void setConfig(const SmsConfig& config);
+  const modem::Health& health() const { return health_; }
+
+ private:
+  std::optional<std::uint16_t> serverInstance(const core::Registration& reg,
+                                              const core::DeviceSettings* settings);
+
+  const core::Clock& clock_;
+  db::Connection& connection_;
+  SmsConfig config_;
+  SmsDevices& devices_;
+  core::WakePolicy policy_;
+  std::unique_ptr<db::SqliteSmsLog> log_;
+  std::unique_ptr<modem::Worker> worker_;
+  modem::Health health_;
+  struct Pending {
+    std::string endpoint;
+    unsigned parts;
+  };
+  std::map<std::int64_t, Pending> sending_;  // sms_log id -> what the worker is sending
+  std::set<std::string, std::less<>> noInstanceLogged_;
+};
+
+}  // namespace lwgate::daemon
