@@ -485,7 +485,25 @@ class Daemon final : public core::RegistryListener,
     return 0;
   }
 
+  Modem modem() override {
+    Modem m;
+    if (config_.modemBackend == "none") return m;
+    const modem::Health& h = modemHealth_;
+    m.state = h.connected ? "connected" : "disconnected";
+    m.sim = h.sim;
+    m.network = h.network;
+    m.signalPercent = h.signalPercent.value_or(-1);
+    m.model = h.manufacturer.empty() ? h.model : h.manufacturer + " " + h.model;
+    m.error = h.error;
+    return m;
+  }
+
   // SmsDevices
+  void modemHealth(const modem::Health& health) override {
+    if (health == modemHealth_) return;
+    modemHealth_ = health;
+    if (bus_) bus_->modemChanged();
+  }
   const core::Registration* smsRegistration(std::string_view endpoint) override {
     return registry_->findByEndpoint(endpoint);
   }
@@ -869,6 +887,7 @@ class Daemon final : public core::RegistryListener,
   std::optional<core::SteadyTime> armedExpiry_;
   std::optional<core::SteadyTime> armedQueue_;
   std::unique_ptr<dbus::Service> bus_;
+  modem::Health modemHealth_;
   bool batchOpen_ = false;
   std::vector<std::function<void(dbus::Service&)>> busEvents_;  // told after the commit
   std::unique_ptr<db::SqliteDeviceSettingsStore> settingsStore_;

@@ -612,7 +612,12 @@ class Service::Root final
   uint32_t QueuedRequests() override { return backend_.totals().queued; }
   uint32_t InFlightRequests() override { return backend_.totals().inFlight; }
   std::vector<std::string> Listen() override { return backend_.listenUrls(); }
-  std::string ModemState() override { return "none"; }
+  std::string ModemState() override { return backend_.modem().state; }
+  std::string ModemSim() override { return backend_.modem().sim; }
+  std::string ModemNetwork() override { return backend_.modem().network; }
+  int32_t ModemSignal() override { return backend_.modem().signalPercent; }
+  std::string ModemModel() override { return backend_.modem().model; }
+  std::string ModemError() override { return backend_.modem().error; }
 
   Backend& backend_;
 };
@@ -862,6 +867,14 @@ void Service::deviceAwake(std::string_view endpoint, bool awake) {
     }
   });
   st.changedQueues.emplace(endpoint);
+}
+
+void Service::modemChanged() {
+  emitSafely("PropertiesChanged", [&] {
+    state_->root->emitPropertiesChangedSignal(
+        "org.lwgate.Gateway1",
+        {"ModemState", "ModemSim", "ModemNetwork", "ModemSignal", "ModemModel", "ModemError"});
+  });
 }
 
 void Service::flushChanges() {

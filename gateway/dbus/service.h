@@ -57,6 +57,15 @@ class Backend {
   };
   virtual Totals totals() = 0;
   virtual std::vector<std::string> listenUrls() = 0;
+  struct Modem {
+    std::string state = "none";  // "none", "disconnected", "connected"
+    std::string sim = "unknown";
+    std::string network = "unknown";
+    int signalPercent = -1;
+    std::string model;
+    std::string error;
+  };
+  virtual Modem modem() = 0;
   virtual std::uint64_t uptimeSeconds() = 0;
   // nullptr when the endpoint is not registered now.
   virtual const core::Registration* registration(std::string_view endpoint) = 0;
@@ -103,6 +112,8 @@ class Service {
   void queueChanged(std::string_view endpoint);
   // DeviceAwake / DeviceAsleep (for registered devices) and the Awake property.
   void deviceAwake(std::string_view endpoint, bool awake);
+  // The modem's health changed: the Modem* properties are announced.
+  void modemChanged();
   // Emits the PropertiesChanged signals collected since the last call.
   void flushChanges();
 

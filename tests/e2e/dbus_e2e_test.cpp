@@ -324,6 +324,8 @@ TEST_F(DbusE2E, DeviceObjectsFollowRegistrations) {
   EXPECT_EQ(props.at("LwM2MVersion").get<std::string>(), "1.1");
   EXPECT_NE(props.at("Address").get<std::string>().find("udp://127.0.0.1:"), std::string::npos);
   EXPECT_EQ(client->DeviceCount(), 1u);
+  EXPECT_EQ(client->ModemState(), "none");
+  EXPECT_EQ(client->ModemSignal(), -1);
 }
 
 TEST_F(DbusE2E, DeviceSettingsAreCheckedAndStored) {

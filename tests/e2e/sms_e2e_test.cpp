@@ -197,10 +197,27 @@ TEST_F(SmsE2E, AModemErrorIsLoggedAndCostsNoBudget) {
 }
 
 TEST_F(SmsE2E, AnUnpluggedModemIsReconnectedAndWakesDevicesAgain) {
+  // Its health is on D-Bus (ModemState and friends).
+  auto property = [&](const char* name) {
+    return gateway->getProperty(name).onInterface("org.lwgate.Gateway1");
+  };
+  ASSERT_TRUE(
+      waitUntil([&] { return property("ModemState").get<std::string>() == "connected"; }, 30s))
+      << gw.log();
+  EXPECT_EQ(property("ModemSim").get<std::string>(), "ready");
+  EXPECT_GE(property("ModemSignal").get<int32_t>(), 0);
+
   std::ofstream(dir.file("control")) << "unplug 2\n";
   ASSERT_TRUE(modem.waitForOut("unplugged"));
   // The next look at the modem's SMS store finds the tty gone.
   ASSERT_TRUE(gw.waitForLog("LWG5002 modem connection lost", 30s)) << gw.log();
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        return property("ModemState").get<std::string>() == "disconnected" &&
+               !property("ModemError").get<std::string>().empty();
+      },
+      30s))
+      << gw.log();
   auto connects = [&] {
     const std::string log = gw.log();
     std::size_t n = 0;
