@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "gateway/lwm2m/content_format.h"
+#include "gateway/lwm2m/object_model.h"
 #include "gateway/lwm2m/path.h"
 
 namespace lwgate::core {
@@ -65,6 +66,19 @@ std::uint16_t preferredFormat(const Registration& reg) {
   return fmt::kTlv;
 }
 
+std::uint16_t preferredFormat(const Registration& reg, std::string_view pathText) {
+  if (reg.version == "1.0" && reg.objects.contentFormats.empty()) {
+    if (auto path = lwm2m::Path::parse(pathText)) {
+      if (path->isResourceInstance()) return fmt::kTextPlain;
+      if (path->isResource()) {
+        auto info = lwm2m::coreObjects().resource(path->objectId(), path->resourceId());
+        if (info && !info->multiple && !info->executable) return fmt::kTextPlain;
+      }
+    }
+  }
+  return preferredFormat(reg);
+}
+
 Result<OutgoingRequest> toCoapRequest(const DownlinkRequest& request, const Registration& reg) {
   const bool composite = request.operation == Operation::kReadComposite ||
                          request.operation == Operation::kWriteComposite ||
@@ -91,7 +105,8 @@ Result<OutgoingRequest> toCoapRequest(const DownlinkRequest& request, const Regi
       out.uriPath.push_back(std::to_string(path->id(k)));
     }
   }
-  const std::uint16_t format = request.acceptFormat.value_or(preferredFormat(reg));
+  const std::uint16_t format = request.acceptFormat.value_or(
+      composite ? preferredFormat(reg) : preferredFormat(reg, request.path));
   auto needPayload = [&]() -> Result<void> {
     if (request.payload.empty())
       return bad(std::string(operationName(request.operation)) + " needs a payload");

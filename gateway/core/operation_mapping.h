@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/core/downlink.h"
@@ -40,9 +41,12 @@ struct OutgoingRequest {
 // The format to ask a device for (Accept) or to write in: the caller's choice if it made one,
 // else the best the device declared in its registration's ct= (SenML CBOR, SenML JSON, TLV,
 // LwM2M JSON, in that order), else TLV, which every LwM2M 1.0 and 1.1 client supports.
-// Single resources of LwM2M 1.0 clients are still read as TLV: plain text cannot carry a
-// multiple-instance resource and TLV is mandatory there.
 std::uint16_t preferredFormat(const Registration& reg);
+// The same for one path: an LwM2M 1.0 device that declared no formats gets text/plain for a
+// single value - a resource instance, or a resource the core object model knows to be
+// single-instance. Plain text is what every 1.0 client serves for one value, and some (npm's
+// lwm2m-node-lib) ignore a request with a TLV Accept or Content-Format altogether.
+std::uint16_t preferredFormat(const Registration& reg, std::string_view path);
 
 // Builds the CoAP request. For Write-Attributes the request payload holds the attributes as a
 // query string ("pmin=10&pmax=60&gt=20.5"); names must be pmin, pmax, gt, lt, st, epmin, epmax

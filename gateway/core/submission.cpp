@@ -272,7 +272,8 @@ Result<DownlinkRequest> prepareRequest(const CallerRequest& caller, const Regist
   Registration fallback;
   fallback.version = "1.1";
   const Registration& device = reg ? *reg : fallback;
-  const std::uint16_t format = o.format.value_or(reg ? preferredFormat(*reg) : fmt::kTlv);
+  const std::uint16_t format =
+      o.format.value_or(reg ? preferredFormat(*reg, caller.path) : fmt::kTlv);
 
   DownlinkRequest r;
   r.endpoint = caller.endpoint;

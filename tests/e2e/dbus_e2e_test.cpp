@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <filesystem>
 #include <mutex>
 
 #include "lwgate/dbus/gateway1_proxy.h"
@@ -455,6 +456,35 @@ TEST_F(DbusE2E, ObserveBringsNotificationSignalsThatAreKeptAndListed) {
             }).rfind("org.lwgate.Gateway1.Error.NotFound", 0),
             0u);
   EXPECT_TRUE(gw.waitForLog("LWG3106")) << gw.log();
+}
+
+// npm's lwm2m-node-lib client (a third-party LwM2M 1.0 client) answers Read, Write and Execute
+// sent through the queue; it serves plain text only, which lwgate picks for single values of a
+// 1.0 device that declared no formats.
+TEST_F(DbusE2E, LwM2mNodeLibClientAnswersReadWriteAndExecute) {
+  const std::string interop = std::string(LWGATE_SOURCE_DIR) + "/tests/interop";
+  ASSERT_TRUE(std::filesystem::exists(interop + "/node_modules/lwm2m-node-lib"))
+      << "run: npm ci --prefix tests/interop (scripts/test.sh does)";
+  Background node(dir.path(), "node-client");
+  node.start({"node", interop + "/node_client.js", "127.0.0.1", std::to_string(gw.port()), "node-1",
+              "serve", "60"});
+  ASSERT_TRUE(node.waitForOut("serving", 20s)) << node.out() << node.err();
+  ASSERT_TRUE(waitUntil([&] { return client->heard("registered node-1"); })) << gw.log();
+
+  auto read = waitCompleted(client->Read("node-1", "/3/0/0", {}));
+  EXPECT_EQ(read.code, "2.05");
+  EXPECT_EQ(read.json, R"([{"path":"/3/0/0","type":"string","value":"lwm2m-node-lib"}])");
+
+  auto write =
+      waitCompleted(client->Write("node-1", "/1/0/1", sdbus::Variant(std::string("300")), {}));
+  EXPECT_EQ(write.code, "2.04");
+  EXPECT_TRUE(node.waitForOut("write /1/0/1 300")) << node.out();
+  auto readBack = waitCompleted(client->Read("node-1", "/1/0/1", {}));
+  EXPECT_EQ(readBack.json, R"([{"path":"/1/0/1","type":"integer","value":300}])");
+
+  auto exec = waitCompleted(client->Execute("node-1", "/3/0/4", "", {}));
+  EXPECT_EQ(exec.code, "2.04");
+  EXPECT_TRUE(node.waitForOut("execute /3/0/4")) << node.out();
 }
 
 }  // namespace

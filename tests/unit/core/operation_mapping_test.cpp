@@ -133,6 +133,20 @@ TEST(OperationMapping, ObserveCarriesNotificationAttributesAsQuery) {
             std::string::npos);
 }
 
+TEST(OperationMapping, PlainLwm2m10DevicesGetTextForSingleValues) {
+  const auto plain = device("1.0");
+  EXPECT_EQ(ok(op(Operation::kRead, "/3/0/0"), plain).accept, 0u) << "a single resource";
+  EXPECT_EQ(ok(op(Operation::kRead, "/3/0/7/1"), plain).accept, 0u) << "a resource instance";
+  EXPECT_EQ(ok(op(Operation::kRead, "/3/0/7"), plain).accept, 11542u) << "multiple: TLV";
+  EXPECT_EQ(ok(op(Operation::kRead, "/3/0"), plain).accept, 11542u) << "an instance: TLV";
+  EXPECT_EQ(ok(op(Operation::kRead, "/3303/0/5700"), plain).accept, 11542u)
+      << "unknown to the model: it may have instances";
+  EXPECT_EQ(ok(op(Operation::kObserve, "/1/0/1"), plain).accept, 0u);
+  // Declared formats, or 1.1, keep the usual choice.
+  EXPECT_EQ(ok(op(Operation::kRead, "/3/0/0"), device("1.0", "/", {11542})).accept, 11542u);
+  EXPECT_EQ(ok(op(Operation::kRead, "/3/0/0"), device("1.1")).accept, 11542u);
+}
+
 TEST(OperationMapping, CompositesNeedLwm2m11AndSenml) {
   auto read = ok(op(Operation::kReadComposite, "/", "names"));
   EXPECT_EQ(read.method, Method::kFetch);
