@@ -87,6 +87,14 @@ Result<std::unique_ptr<SqliteRequestStore>> SqliteRequestStore::create(Connectio
        "(SELECT coalesce(max(id), 0) + 1 FROM requests), ?2, ?3, ?4, ?5, "
        "?6, ?7, 'queued', ?8, ?9, ?10)",
        "insert request"},
+      // The same for a device that has a row, found in the same statement: one statement,
+      // atomic by itself, where a new device needs a savepoint, a lookup and two inserts.
+      {&store->insertForKnownDevice_,
+       "INSERT INTO requests (device_id, seq, operation, path, payload, content_format, "
+       "accept_format, idempotency_key, state, created_at, deadline, coap_token) SELECT d.id, "
+       "(SELECT coalesce(max(id), 0) + 1 FROM requests), ?2, ?3, ?4, ?5, "
+       "?6, ?7, 'queued', ?8, ?9, ?10 FROM devices d WHERE d.endpoint = ?1",
+       "insert request for a known device"},
       {&store->findByKey_, select + "WHERE d.endpoint = ?1 AND r.idempotency_key = ?2",
        "find request by idempotency key"},
       {&store->findById_, select + "WHERE r.id = ?1", "find request"},
@@ -107,34 +115,34 @@ Result<std::unique_ptr<SqliteRequestStore>> SqliteRequestStore::create(Connectio
   return store;
 }
 
+// Binds parameters 2.. of both insert statements (1 is the device: its id or its endpoint).
+Statement& SqliteRequestStore::bindRequest(Statement& insert, const core::DownlinkRequest& r) {
+  return insert.bindText(2, core::operationName(r.operation))
+      .bindText(3, r.path)
+      .bindBlob(4, r.payload)
+      .bindOptionalInt(5, widen(r.contentFormat))
+      .bindOptionalInt(6, widen(r.acceptFormat))
+      .bindTextOrNull(7, r.idempotencyKey.value_or(""))
+      .bindInt(8, core::toUnixMillis(r.createdAt))
+      .bindOptionalInt(9, optionalMillis(r.deadline))
+      .bindBlob(10, r.token);  // a caller's token (Observe, Cancel-Observe)
+}
+
 Result<std::int64_t> SqliteRequestStore::insertRequest(const core::DownlinkRequest& r) {
+  {
+    auto inserted = bindRequest(insertForKnownDevice_.bindText(1, r.endpoint), r).run();
+    if (!inserted) return inserted.error();
+    if (connection_->changes() == 1) return connection_->lastInsertRowid();
+  }
+  // A request may wait for a device that has not registered yet (provisioning ahead): its row
+  // and the request in one savepoint.
   auto tx = Transaction::begin(*connection_);
   if (!tx) return tx.error();
-  std::int64_t deviceId = 0;
-  {
-    ScopedReset reset(findDevice_);
-    auto row = findDevice_.bindText(1, r.endpoint).step();
-    if (!row) return row.error();
-    if (*row) deviceId = findDevice_.columnInt(0);
-  }
-  if (deviceId == 0) {
-    // A request may wait for a device that has not registered yet (provisioning ahead).
-    auto made =
-        insertDevice_.bindText(1, r.endpoint).bindInt(2, core::toUnixMillis(r.createdAt)).run();
-    if (!made) return made.error();
-    deviceId = connection_->lastInsertRowid();
-  }
-  auto inserted = insertRequest_.bindInt(1, deviceId)
-                      .bindText(2, core::operationName(r.operation))
-                      .bindText(3, r.path)
-                      .bindBlob(4, r.payload)
-                      .bindOptionalInt(5, widen(r.contentFormat))
-                      .bindOptionalInt(6, widen(r.acceptFormat))
-                      .bindTextOrNull(7, r.idempotencyKey.value_or(""))
-                      .bindInt(8, core::toUnixMillis(r.createdAt))
-                      .bindOptionalInt(9, optionalMillis(r.deadline))
-                      .bindBlob(10, r.token)  // a caller's token (Observe, Cancel-Observe)
-                      .run();
+  auto made =
+      insertDevice_.bindText(1, r.endpoint).bindInt(2, core::toUnixMillis(r.createdAt)).run();
+  if (!made) return made.error();
+  const std::int64_t deviceId = connection_->lastInsertRowid();
+  auto inserted = bindRequest(insertRequest_.bindInt(1, deviceId), r).run();
   if (!inserted) return inserted.error();
   const std::int64_t id = connection_->lastInsertRowid();
   if (auto c = tx->commit(); !c) return c.error();

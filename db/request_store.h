@@ -37,11 +37,13 @@ class SqliteRequestStore final : public core::RequestStore {
   explicit SqliteRequestStore(Connection& connection) : connection_(&connection) {}
   Result<std::optional<core::DownlinkRequest>> one(Statement& query);
   static Result<std::vector<core::DownlinkRequest>> all(Statement& query);
+  static Statement& bindRequest(Statement& insert, const core::DownlinkRequest& r);
 
   Connection* connection_;
   Statement findDevice_;
   Statement insertDevice_;
   Statement insertRequest_;
+  Statement insertForKnownDevice_;
   Statement findByKey_;
   Statement findById_;
   Statement save_;
