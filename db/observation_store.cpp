@@ -4,27 +4,10 @@
 
 #include <limits>
 
+#include "db/columns.h"
+
 namespace lwgate::db {
-namespace {
-
-std::optional<core::WallTime> optionalTime(const Statement& s, int column) {
-  auto ms = s.columnOptionalInt(column);
-  if (!ms) return std::nullopt;
-  return core::fromUnixMillis(*ms);
-}
-
-std::optional<std::int64_t> optionalMillis(const std::optional<core::WallTime>& t) {
-  if (!t) return std::nullopt;
-  return core::toUnixMillis(*t);
-}
-
-template <class T>
-std::optional<std::int64_t> widen(const std::optional<T>& v) {
-  if (!v) return std::nullopt;
-  return static_cast<std::int64_t>(*v);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<std::unique_ptr<SqliteObservationStore>> SqliteObservationStore::create(Connection& c) {
   std::unique_ptr<SqliteObservationStore> store(new SqliteObservationStore(c));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "db/columns.h"
+
 namespace lwgate::db {
 namespace {
 
@@ -11,23 +13,6 @@ r.id, d.endpoint, r.operation, r.path, r.payload, r.content_format, r.accept_for
 r.idempotency_key, r.state, r.created_at, r.deadline, r.attempts, r.coap_mid, r.coap_token,
 r.sent_at, r.response_code, r.response_payload, r.response_format, r.reason, r.finished_at
 )sql";
-
-std::optional<core::WallTime> optionalTime(const Statement& s, int column) {
-  auto ms = s.columnOptionalInt(column);
-  if (!ms) return std::nullopt;
-  return core::fromUnixMillis(*ms);
-}
-
-std::optional<std::int64_t> optionalMillis(const std::optional<core::WallTime>& t) {
-  if (!t) return std::nullopt;
-  return core::toUnixMillis(*t);
-}
-
-template <class T>
-std::optional<std::int64_t> widen(const std::optional<T>& v) {
-  if (!v) return std::nullopt;
-  return static_cast<std::int64_t>(*v);
-}
 
 Result<core::DownlinkRequest> readRequest(const Statement& s) {
   core::DownlinkRequest r;

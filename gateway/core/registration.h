@@ -2,6 +2,7 @@
 // A device's current registration, as the Registry keeps it and the store persists it.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "gateway/core/clock.h"
 #include "gateway/lwm2m/link_format.h"
@@ -45,6 +46,17 @@ struct Registration {
   SteadyTime expiresAt{};
 
   bool queueMode() const { return binding.queueMode; }
+
+  // The Server object instances (/1/x) the device listed. When there is exactly one it is this
+  // gateway's: the target of the lifetime read (/1/x/1) and the Registration Update Trigger
+  // (/1/x/8).
+  std::vector<std::uint16_t> serverInstances() const {
+    std::vector<std::uint16_t> out;
+    for (const auto& link : objects.links) {
+      if (link.objectId == 1 && link.instanceId) out.push_back(*link.instanceId);
+    }
+    return out;
+  }
 };
 
 }  // namespace lwgate::core

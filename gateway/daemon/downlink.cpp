@@ -236,25 +236,18 @@ void Downlink::finished(const core::DownlinkRequest& r) {
 // perform either a READ or WRITE on the Lifetime Resource of the Server Object Instance".
 // The instance is this server's; it is known when the device lists exactly one /1 instance.
 void Downlink::syncLifetime(const core::Registration& reg) {
-  std::optional<std::uint16_t> instance;
-  int count = 0;
-  for (const auto& link : reg.objects.links) {
-    if (link.objectId == 1 && link.instanceId) {
-      instance = link.instanceId;
-      ++count;
-    }
-  }
-  if (count != 1) {
+  const auto instances = reg.serverInstances();
+  if (instances.size() != 1) {
     log::notice(
         "LWG3004 {} registered without lt= and lists {} Server object instances; "
         "keeping the default lifetime of {}s",
-        reg.endpoint, count, reg.lifetime);
+        reg.endpoint, instances.size(), reg.lifetime);
     return;
   }
   core::DownlinkRequest r;
   r.endpoint = reg.endpoint;
   r.operation = core::Operation::kRead;
-  r.path = "/1/" + std::to_string(*instance) + "/1";
+  r.path = "/1/" + std::to_string(instances.front()) + "/1";
   r.acceptFormat = lwm2m::format::kTextPlain;  // one integer: every client serves text/plain
   r.idempotencyKey = std::string(kLifetimeSyncKey) + reg.location;
   r.deadline = clock_.wallNow() + core::Seconds(reg.lifetime);

@@ -74,15 +74,7 @@ std::optional<std::uint16_t> Sms::serverInstance(const core::Registration& reg,
                                                  const core::DeviceSettings* settings) {
   // The same rule as the lifetime read (downlink.cpp): the device's object links when they
   // list exactly one Server object instance, else the operator's per-device setting.
-  std::optional<std::uint16_t> instance;
-  int count = 0;
-  for (const auto& link : reg.objects.links) {
-    if (link.objectId == 1 && link.instanceId) {
-      instance = link.instanceId;
-      ++count;
-    }
-  }
-  if (count == 1) return instance;
+  if (const auto listed = reg.serverInstances(); listed.size() == 1) return listed.front();
   if (settings && settings->serverInstance) return settings->serverInstance;
   return std::nullopt;
 }
