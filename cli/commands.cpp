@@ -1,0 +1,781 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cli/client.h"
+#include "cli/exit_codes.h"
+#include "cli/format.h"
+#include "cli/values.h"
+#include "lwgate/version.h"
+
+namespace lwgate::cli {
+namespace {
+
+using Json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as shells report it
+
+struct Globals {
+  std::string bus = "system";
+  bool json = false;
+  bool noLegend = false;
+  bool legend() const { return !noLegend; }
+};
+
+struct SubmitArgs {
+  std::optional<double> ttl;
+  std::string idempotencyKey;
+  std::string format;
+  bool wait = false;
+  std::optional<double> timeout;
+};
+
+// A command-line value that does not parse (exit 2, like CLI11's own errors).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class T>
+T orUsage(Result<T> result) {
+  if (!result) throw UsageError(result.error().message);
+  return std::move(*result);
+}
+
+std::uint64_t nowMs() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+void printJson(const Json& json) {
+  std::cout << dumpJson(json) << std::endl;
+}
+
+bool isFinal(const std::string& state) {
+  return state == "done" || state == "failed" || state == "expired" || state == "cancelled";
+}
+
+VariantMap submitOptions(const SubmitArgs& s) {
+  VariantMap options;
+  if (s.ttl) options["ttl"] = sdbus::Variant(*s.ttl);
+  if (!s.idempotencyKey.empty()) options["idempotency_key"] = sdbus::Variant(s.idempotencyKey);
+  if (!s.format.empty()) {
+    // A number is a CoAP Content-Format (q); a name ("tlv") goes as a string.
+    std::uint16_t number = 0;
+    auto [end, ec] = std::from_chars(s.format.data(), s.format.data() + s.format.size(), number);
+    if (ec == std::errc() && end == s.format.data() + s.format.size()) {
+      options["format"] = sdbus::Variant(number);
+    } else {
+      options["format"] = sdbus::Variant(s.format);
+    }
+  }
+  return options;
+}
+
+VariantMap assignments(const std::vector<std::string>& texts, ValueType type) {
+  VariantMap out;
+  for (const auto& text : texts) {
+    auto a = orUsage(parseResourceAssignment(text, type));
+    out[a.key] = toVariant(a.value);
+  }
+  return out;
+}
+
+VariantMap attributes(const std::vector<std::string>& texts) {
+  VariantMap out;
+  for (const auto& text : texts) {
+    auto a = orUsage(parseAttribute(text));
+    out[a.key] = toVariant(a.value);
+  }
+  return out;
+}
+
+// "request 42: queued -> waiting -> sent", redrawn in place on a terminal.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  bool enabled() const { return enabled_; }
+
+  void stage(std::uint64_t id, const std::string& stage) {
+    auto& list = stages_[id];
+    if (!list.empty() && list.back() == stage) return;
+    list.push_back(stage);
+    draw();
+  }
+  // Ends the line (it stays on screen as the summary).
+  void finish() {
+    if (enabled_ && drawn_) std::cout << std::endl;
+    drawn_ = false;
+  }
+
+ private:
+  void draw() {
+    if (!enabled_) return;
+    std::string line;
+    for (const auto& [id, list] : stages_) {
+      if (!line.empty()) line += "; ";
+      line += "request " + std::to_string(id) + ":";
+      for (std::size_t i = 0; i < list.size(); ++i) line += (i ? " -> " : " ") + list[i];
+    }
+    std::cout << "\r\033[K" << sanitize(line) << std::flush;
+    drawn_ = true;
+  }
+
+  bool enabled_;
+  bool drawn_ = false;
+  std::map<std::uint64_t, std::vector<std::string>> stages_;
+};
+
+// What the signal handler saw; it may run for ids before the caller knows them, so it keeps
+// everything and the caller picks its own ids.
+struct Seen {
+  std::map<std::uint64_t, Dict> completed;
+  std::map<std::uint64_t, std::vector<std::string>> stages;
+  Progress* progress = nullptr;
+
+  void onEvent(const Event& event) {
+    Dict args(event.args.begin(), event.args.end());
+    auto id = unsignedField(args, "id");
+    if (!id) return;
+    if (event.signal == "RequestCompleted") {
+      completed[*id] = args;
+      std::string code = stringField(args, "code").value_or("");
+      stage(*id, stringField(args, "state").value_or("?") + (code.empty() ? "" : " " + code));
+    } else if (event.signal == "RequestProgress") {
+      stage(*id, stringField(args, "stage").value_or("?"));
+    }
+  }
+  void stage(std::uint64_t id, const std::string& name) {
+    stages[id].push_back(name);
+    if (progress) progress->stage(id, name);
+  }
+};
+
+struct WaitOutcome {
+  Client::Stop stop = Client::Stop::kDone;
+  std::map<std::uint64_t, Dict> requests;  // final records, or the latest for unfinished ones
+};
+
+WaitOutcome waitFor(Client& client, Seen& seen, const std::vector<std::uint64_t>& ids,
+                    std::optional<double> timeoutSeconds, bool showProgress) {
+  Progress progress(showProgress);
+  WaitOutcome outcome;
+  // Subscribed before submitting, so nothing is missed from here on; GetRequest covers what
+  // finished before (an idempotency key can return an old request's id).
+  for (auto id : ids) {
+    Dict r = client.request(id);
+    std::string state = stringField(r, "state").value_or("");
+    if (isFinal(state)) {
+      outcome.requests[id] = r;
+    } else {
+      progress.stage(id, state == "in_flight" ? "sent" : state);
+    }
+  }
+  seen.progress = &progress;
+  for (auto& [id, list] : seen.stages) {
+    for (const auto& s : list) progress.stage(id, s);
+  }
+  auto finished = [&] {
+    for (auto id : ids) {
+      if (!outcome.requests.count(id) && !seen.completed.count(id)) return false;
+    }
+    return true;
+  };
+  std::optional<SteadyClock::time_point> deadline;
+  if (timeoutSeconds) {
+    deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                        std::chrono::duration<double>(*timeoutSeconds));
+  }
+  outcome.stop = client.runUntil(finished, deadline);
+  seen.progress = nullptr;
+  progress.finish();
+  for (auto id : ids) {
+    if (outcome.requests.count(id)) continue;
+    // The full record (operation, path, times); the signal's fields if it cannot be had.
+    try {
+      outcome.requests[id] = client.request(id);
+    } catch (const sdbus::Error&) {
+      if (seen.completed.count(id)) outcome.requests[id] = seen.completed[id];
+    }
+  }
+  return outcome;
+}
+
+struct Submitted {
+  std::uint64_t id = 0;
+  // observe --pmin/--pmax: the Write-Attributes submitted before the Observe.
+  std::optional<std::uint64_t> attributesId;
+  bool isObserve = false;
+};
+
+Submitted single(std::uint64_t id, bool isObserve = false) {
+  Submitted sub;
+  sub.id = id;
+  sub.isObserve = isObserve;
+  return sub;
+}
+
+// Prints a finished request for people; returns whether it succeeded.
+bool printOutcome(const Globals& g, const Dict& r, bool progressShown) {
+  bool ok = requestSucceeded(r);
+  if (!ok) {
+    std::cerr << "lwgatectl: " << requestFailureMessage(r) << std::endl;
+  } else if (g.legend() && !progressShown) {
+    std::string code = stringField(r, "code").value_or("");
+    std::cout << "request " << unsignedField(r, "id").value_or(0) << " done: " << code << " "
+              << coapCodeName(code) << std::endl;
+  }
+  std::string text = renderResult(parseResultJson(stringField(r, "json").value_or("")), g.legend());
+  std::cout << text << std::flush;
+  return ok;
+}
+
+int reportWait(const Globals& g, const Submitted& sub, const WaitOutcome& outcome,
+               std::optional<double> timeout, bool progressShown) {
+  std::vector<std::uint64_t> ids;
+  if (sub.attributesId) ids.push_back(*sub.attributesId);
+  ids.push_back(sub.id);
+  auto record = [&](std::uint64_t id) {
+    auto it = outcome.requests.find(id);
+    return it == outcome.requests.end() ? Dict{{"id", id}} : it->second;
+  };
+  if (g.json) {
+    Json j = requestJson(record(sub.id));
+    if (sub.isObserve) {
+      j["write_attributes"] = sub.attributesId ? requestJson(record(*sub.attributesId)) : nullptr;
+    }
+    printJson(j);
+  }
+  if (outcome.stop != Client::Stop::kDone) {
+    for (auto id : ids) {
+      Dict r = record(id);
+      std::string state = stringField(r, "state").value_or("unknown");
+      if (isFinal(state)) continue;
+      std::string why = outcome.stop == Client::Stop::kTimeout
+                            ? "is still " + state + " after " +
+                                  formatDuration(static_cast<std::uint64_t>(timeout.value_or(0)))
+                            : "is still " + state + "; stopped waiting";
+      std::cerr << "lwgatectl: request " << id << " " << why << " (it stays queued: lwgatectl "
+                << "request " << id << " shows it, lwgatectl cancel " << id << " cancels it)"
+                << std::endl;
+    }
+    return outcome.stop == Client::Stop::kTimeout ? kExitTimeout : kExitInterrupted;
+  }
+  bool ok = true;
+  for (auto id : ids) {
+    Dict r = record(id);
+    ok = (g.json ? requestSucceeded(r) : printOutcome(g, r, progressShown)) && ok;
+    if (g.json && !requestSucceeded(r)) {
+      std::cerr << "lwgatectl: " << requestFailureMessage(r) << std::endl;
+    }
+  }
+  return ok ? kExitOk : kExitFailed;
+}
+
+using SubmitFn = std::function<Submitted(Client&, const VariantMap& options)>;
+
+int submitCommand(const Globals& g, const SubmitArgs& s, const SubmitFn& submit) {
+  Client client(g.bus);
+  Seen seen;
+  if (s.wait) {
+    client.subscribe(Client::Signals::kRequests, [&](const Event& e) { seen.onEvent(e); });
+  }
+  Submitted sub = submit(client, submitOptions(s));
+  if (!s.wait) {
+    if (g.json) {
+      Json j{{"id", sub.id}};
+      if (sub.isObserve) {
+        j["write_attributes_id"] = sub.attributesId ? Json(*sub.attributesId) : Json(nullptr);
+      }
+      printJson(j);
+    } else {
+      std::cout << sub.id << std::endl;
+    }
+    return kExitOk;
+  }
+  std::vector<std::uint64_t> ids;
+  if (sub.attributesId) ids.push_back(*sub.attributesId);
+  ids.push_back(sub.id);
+  bool progress = !g.json && isatty(STDOUT_FILENO) == 1;
+  WaitOutcome outcome = waitFor(client, seen, ids, s.timeout, progress);
+  return reportWait(g, sub, outcome, s.timeout, progress);
+}
+
+// --- verbs that only read ---
+
+int statusCommand(const Globals& g) {
+  Client client(g.bus);
+  Dict p = client.status();
+  if (g.json) {
+    printJson(statusJson(p));
+  } else {
+    std::cout << renderBlock(statusBlock(p));
+  }
+  return kExitOk;
+}
+
+int listCommand(const Globals& g) {
+  Client client(g.bus);
+  auto devices = client.devices();
+  if (g.json) {
+    Json array = Json::array();
+    for (const auto& [path, p] : devices) array.push_back(deviceJson(path, p));
+    printJson(array);
+    return kExitOk;
+  }
+  std::vector<Dict> rows;
+  for (const auto& [path, p] : devices) rows.push_back(p);
+  std::cout << deviceTable(rows, nowMs()).render(g.legend());
+  if (g.legend()) {
+    std::cout << "\n"
+              << rows.size() << (rows.size() == 1 ? " device" : " devices") << " listed."
+              << std::endl;
+  }
+  return kExitOk;
+}
+
+int showCommand(const Globals& g, const std::string& endpoint) {
+  Client client(g.bus);
+  Dict p = client.device(endpoint);
+  if (g.json) {
+    printJson(deviceJson(devicePath(endpoint), p));
+  } else {
+    std::cout << renderBlock(deviceBlock(p, nowMs()));
+  }
+  return kExitOk;
+}
+
+int requestsCommand(const Globals& g, const std::string& endpoint, const std::string& state,
+                    std::optional<std::uint32_t> limit, std::optional<std::uint64_t> after) {
+  Client client(g.bus);
+  VariantMap filter;
+  if (!endpoint.empty()) filter["endpoint"] = sdbus::Variant(endpoint);
+  if (!state.empty()) filter["state"] = sdbus::Variant(state);
+  if (limit) filter["limit"] = sdbus::Variant(*limit);
+  if (after) filter["after"] = sdbus::Variant(*after);
+  auto requests = client.requests(filter);
+  if (g.json) {
+    Json array = Json::array();
+    for (const auto& r : requests) array.push_back(requestJson(r));
+    printJson(array);
+    return kExitOk;
+  }
+  std::cout << requestsTable(requests).render(g.legend());
+  if (g.legend()) {
+    std::cout << "\n"
+              << requests.size() << (requests.size() == 1 ? " request" : " requests") << " listed."
+              << std::endl;
+  }
+  return kExitOk;
+}
+
+int requestCommand(const Globals& g, std::uint64_t id, bool wait, std::optional<double> timeout) {
+  Client client(g.bus);
+  Dict r;
+  Client::Stop stop = Client::Stop::kDone;
+  if (wait) {
+    Seen seen;
+    client.subscribe(Client::Signals::kRequests, [&](const Event& e) { seen.onEvent(e); });
+    bool progress = !g.json && isatty(STDOUT_FILENO) == 1;
+    WaitOutcome outcome = waitFor(client, seen, {id}, timeout, progress);
+    if (outcome.stop != Client::Stop::kDone) {
+      return reportWait(g, single(id), outcome, timeout, progress);
+    }
+    stop = outcome.stop;
+    r = outcome.requests[id];
+  } else {
+    r = client.request(id);
+  }
+  if (g.json) {
+    printJson(requestJson(r));
+  } else {
+    std::cout << renderBlock(requestBlock(r));
+    std::string values =
+        renderResult(parseResultJson(stringField(r, "json").value_or("")), g.legend());
+    if (!values.empty()) std::cout << "\n" << values;
+  }
+  // Without --wait, looking at a request is a success whatever its state.
+  if (wait && stop == Client::Stop::kDone && !requestSucceeded(r)) return kExitFailed;
+  return kExitOk;
+}
+
+int cancelCommand(const Globals& g, std::uint64_t id) {
+  Client client(g.bus);
+  client.gateway().CancelRequest(id);
+  if (g.json) printJson(requestJson(client.request(id)));
+  return kExitOk;
+}
+
+int monitorCommand(const Globals& g) {
+  Client client(g.bus);
+  client.subscribe(Client::Signals::kAll, [&](const Event& e) {
+    if (g.json) {
+      printJson(eventJson(e, nowMs()));
+    } else {
+      std::cout << eventLine(e, nowMs()) << std::endl;
+    }
+  });
+  if (g.legend()) {
+    // On stderr, so stdout stays one event per line; tests wait for this line too.
+    std::cerr << "Monitoring " << kBusName << " on the " << g.bus << " bus. Press Ctrl-C to stop."
+              << std::endl;
+  }
+  client.runUntil([] { return false; }, std::nullopt);
+  return kExitOk;
+}
+
+// --- the command line ---
+
+std::string examples(std::initializer_list<const char*> lines) {
+  std::string out = "Examples:\n";
+  for (const char* line : lines) out += std::string("  ") + line + "\n";
+  return out;
+}
+
+void addSubmitOptions(CLI::App* sub, SubmitArgs& s) {
+  sub->add_option("--ttl", s.ttl,
+                  "Seconds until the request expires unless done (default: [queue] request_ttl)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--idempotency-key", s.idempotencyKey,
+                  "Submitting again with the same key for the same device returns the first "
+                  "request's id instead of queueing another");
+  sub->add_option("--format", s.format,
+                  "Content format to ask for (read, observe) or to encode in (write, create): "
+                  "text, opaque, tlv, senml-json, senml-cbor, lwm2m-json, lwm2m-cbor or a CoAP "
+                  "Content-Format number");
+  sub->add_flag("--wait", s.wait,
+                "Wait for the device's answer and print it (progress on a terminal)");
+  sub->add_option("--timeout", s.timeout, "With --wait: give up after this many seconds (exit 6)")
+      ->check(CLI::PositiveNumber);
+}
+
+std::string valueTypeHelp() {
+  return "Value type: integer, unsigned, float, boolean (true/false/1/0), string, opaque (hex "
+         "like 00ff, or base64:AP8=), time (Unix seconds or RFC 3339), objlnk (O:I). Default: "
+         "a string, which the daemon converts for the OMA core objects 0-7";
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  Globals g;
+  if (const char* env = std::getenv("LWGATE_BUS"); env && *env) g.bus = env;
+
+  CLI::App app{"lwgatectl: control lwgated, the LwM2M gateway, over D-Bus (org.lwgate.Gateway1)",
+               "lwgatectl"};
+  app.require_subcommand(1);
+  // Global options are accepted before and after the verb.
+  app.fallthrough();
+  app.set_version_flag("--version", std::string("lwgatectl ") + kVersion);
+  app.add_option("--bus", g.bus,
+                 "The bus lwgated is on: system, session, or a D-Bus address "
+                 "(unix:path=/run/dbus/system_bus_socket); default $LWGATE_BUS, else system")
+      ->capture_default_str();
+  app.add_flag("--json", g.json, "Machine-readable output: one JSON document per line");
+  app.add_flag("--no-legend", g.noLegend, "Omit table headers, footers and summary lines");
+  app.footer(
+      "Run 'lwgatectl VERB --help' for a verb's options and examples; man lwgatectl for the "
+      "JSON keys.\n\n" +
+      exitCodeHelp());
+
+  std::function<int()> action;
+  auto verb = [&](const char* name, const char* description, std::string footer) {
+    CLI::App* sub = app.add_subcommand(name, description);
+    sub->footer(std::move(footer));
+    return sub;
+  };
+
+  std::string endpoint, path, typeName, state;
+  std::vector<std::string> values;
+  bool partial = false, wait = false;
+  std::optional<std::uint16_t> instance;
+  std::optional<std::uint32_t> pmin, pmax, limit;
+  std::optional<std::uint64_t> after;
+  std::optional<double> timeout;
+  std::uint64_t id = 0;
+  SubmitArgs s;
+
+  auto* status = verb("status", "Show the daemon's state: version, uptime, devices, queues",
+                      examples({"lwgatectl status", "lwgatectl status --json"}));
+  status->callback([&] { action = [&] { return statusCommand(g); }; });
+
+  auto* list = verb("list", "List registered devices",
+                    examples({"lwgatectl list", "lwgatectl list --no-legend | cut -d' ' -f1",
+                              "lwgatectl list --json | jq -r '.[] | select(.awake) | .endpoint'"}));
+  list->callback([&] { action = [&] { return listCommand(g); }; });
+
+  auto* show = verb("show", "Show one device's registration",
+                    examples({"lwgatectl show sensor-17", "lwgatectl show sensor-17 --json"}));
+  show->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  show->callback([&] { action = [&] { return showCommand(g, endpoint); }; });
+
+  auto* read = verb("read", "Read an object, instance or resource (TS Core 6.3.1)",
+                    examples({"lwgatectl read sensor-17 /3/0 --wait",
+                              "lwgatectl read sensor-17 /3/0/9 --wait --timeout 120 --json",
+                              "lwgatectl read sensor-17 /3/0 --format senml-json"}));
+  read->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  read->add_option("path", path, "LwM2M path: /O, /O/I, /O/I/R or /O/I/R/RI")->required();
+  addSubmitOptions(read, s);
+  read->callback([&] {
+    action = [&] {
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        return single(c.gateway().Read(endpoint, path, o));
+      });
+    };
+  });
+
+  auto* write = verb(
+      "write",
+      "Write a resource (PATH VALUE) or an object instance (PATH RID=VALUE...) (TS Core 6.3.3)",
+      examples({"lwgatectl write sensor-17 /1/0/1 300 --wait",
+                "lwgatectl write sensor-17 /3/0/13 2024-05-01T12:00:00Z --type time",
+                "lwgatectl write sensor-17 /5/0/0 base64:AAEC --type opaque",
+                "lwgatectl write sensor-17 /1/0 1=300 2:integer=10 --partial",
+                "lwgatectl write sensor-17 /1000/0/1 -5 --type integer",
+                "lwgatectl write sensor-17 /1000/0/0 --type string -- -starts-with-dash"}));
+  write->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  write->add_option("path", path, "/O/I/R or /O/I/R/RI with one VALUE; /O/I with RID=VALUE...")
+      ->required();
+  write
+      ->add_option("values", values,
+                   "VALUE, or RID=VALUE / RID:TYPE=VALUE pairs for an instance (RID like 1 or "
+                   "7/0)")
+      ->required();
+  write->add_option("--type", typeName, valueTypeHelp())->check(CLI::IsMember(valueTypeNames()));
+  write->add_flag("--partial", partial, "Partial update (POST) instead of replace (PUT)");
+  addSubmitOptions(write, s);
+  write->callback([&] {
+    action = [&] {
+      ValueType type = typeName.empty() ? ValueType::kAuto : orUsage(parseValueType(typeName));
+      sdbus::Variant value;
+      if (pathDepth(path) == 2) {
+        value = sdbus::Variant(assignments(values, type));
+      } else if (values.size() == 1) {
+        value = toVariant(orUsage(parseValue(values[0], type)));
+      } else {
+        throw UsageError(
+            "write takes one VALUE for a resource path, or RID=VALUE pairs for an "
+            "instance path /O/I");
+      }
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        VariantMap options = o;
+        if (partial) options["partial"] = sdbus::Variant(true);
+        return single(c.gateway().Write(endpoint, path, value, options));
+      });
+    };
+  });
+
+  auto* exec = verb("exec", "Execute a resource (TS Core 6.3.5)",
+                    examples({"lwgatectl exec sensor-17 /3/0/4 --wait",
+                              "lwgatectl exec sensor-17 /5/0/2 \"0='fw.bin',1\""}));
+  exec->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  exec->add_option("path", path, "/O/I/R")->required();
+  exec->add_option("arguments", values,
+                   "Arguments in the TS Core 5.4.5 grammar (0='v',1); several words are joined "
+                   "with ','");
+  addSubmitOptions(exec, s);
+  exec->callback([&] {
+    action = [&] {
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        return single(c.gateway().Execute(endpoint, path, joinExecuteArguments(values), o));
+      });
+    };
+  });
+
+  auto* create = verb("create", "Create an object instance (TS Core 6.3.6)",
+                      examples({"lwgatectl create sensor-17 /1000 0=hello 1:integer=5",
+                                "lwgatectl create sensor-17 /1000 0=hello --instance 3 --wait"}));
+  create->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  create->add_option("path", path, "/O")->required();
+  create->add_option("values", values, "Resource values RID=VALUE or RID:TYPE=VALUE");
+  create->add_option("--type", typeName, valueTypeHelp() + " (for every value without its own)")
+      ->check(CLI::IsMember(valueTypeNames()));
+  create->add_option("--instance", instance, "The new instance id (else the device picks one)");
+  addSubmitOptions(create, s);
+  create->callback([&] {
+    action = [&] {
+      ValueType type = typeName.empty() ? ValueType::kAuto : orUsage(parseValueType(typeName));
+      VariantMap resources = assignments(values, type);
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        VariantMap options = o;
+        if (instance) options["instance"] = sdbus::Variant(*instance);
+        return single(c.gateway().Create(endpoint, path, resources, options));
+      });
+    };
+  });
+
+  auto* del = verb("delete", "Delete an object instance (TS Core 6.3.7)",
+                   examples({"lwgatectl delete sensor-17 /1000/3 --wait"}));
+  del->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  del->add_option("path", path, "/O/I")->required();
+  addSubmitOptions(del, s);
+  del->callback([&] {
+    action = [&] {
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        return single(c.gateway().Delete(endpoint, path, o));
+      });
+    };
+  });
+
+  auto* discover = verb("discover", "Discover attributes and resources (TS Core 6.3.2)",
+                        examples({"lwgatectl discover sensor-17 /3 --wait"}));
+  discover->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  discover->add_option("path", path, "/O, /O/I or /O/I/R")->required();
+  addSubmitOptions(discover, s);
+  discover->callback([&] {
+    action = [&] {
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        return single(c.gateway().Discover(endpoint, path, o));
+      });
+    };
+  });
+
+  auto* attrs = verb("attrs", "Write notification attributes (Write-Attributes, TS Core 6.3.4)",
+                     examples({"lwgatectl attrs sensor-17 /3303/0/5700 pmin=10 pmax=60 gt=25.5",
+                               "lwgatectl attrs sensor-17 /3303/0/5700 gt=   # removes gt"}));
+  attrs->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  attrs->add_option("path", path, "/O, /O/I or /O/I/R")->required();
+  attrs
+      ->add_option("attributes", values,
+                   "NAME=VALUE: pmin, pmax, epmin, epmax, edge, con, hqmax (unsigned), gt, lt, "
+                   "st (float); NAME= removes it")
+      ->required();
+  addSubmitOptions(attrs, s);
+  attrs->callback([&] {
+    action = [&] {
+      VariantMap a = attributes(values);
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        return single(c.gateway().WriteAttributes(endpoint, path, a, o));
+      });
+    };
+  });
+
+  auto* observe =
+      verb("observe",
+           "Observe a path (TS Core 6.4.1); with --pmin/--pmax a Write-Attributes goes first, "
+           "in the same batch",
+           examples({"lwgatectl observe sensor-17 /3303/0/5700 --pmin 10 --pmax 60 --wait",
+                     "lwgatectl monitor   # then watch what comes"}));
+  observe->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  observe->add_option("path", path, "/O, /O/I or /O/I/R")->required();
+  observe->add_option("--pmin", pmin, "Minimum period in seconds");
+  observe->add_option("--pmax", pmax, "Maximum period in seconds");
+  addSubmitOptions(observe, s);
+  observe->callback([&] {
+    action = [&] {
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        if (!pmin && !pmax) {
+          return single(c.gateway().Observe(endpoint, path, o), true);
+        }
+        VariantMap a;
+        if (pmin) a["pmin"] = sdbus::Variant(*pmin);
+        if (pmax) a["pmax"] = sdbus::Variant(*pmax);
+        // One batch, one transaction: both are queued or neither. The idempotency key of the
+        // Write-Attributes is derived, since one key names one request.
+        VariantMap attrOptions = o;
+        attrOptions.erase("format");
+        if (!s.idempotencyKey.empty()) {
+          attrOptions["idempotency_key"] = sdbus::Variant(s.idempotencyKey + "/write-attributes");
+        }
+        using Element =
+            sdbus::Struct<std::string, std::string, std::string, sdbus::Variant, VariantMap>;
+        std::vector<Element> batch{
+            Element{endpoint, "write-attributes", path, sdbus::Variant(a), attrOptions},
+            Element{endpoint, "observe", path, sdbus::Variant(std::string()), o}};
+        auto ids = c.gateway().SubmitBatch(batch);
+        if (ids.size() != 2) {
+          throw sdbus::Error(
+              "org.lwgate.Gateway1.Error.Failed",
+              "SubmitBatch returned " + std::to_string(ids.size()) + " ids for 2 requests");
+        }
+        return Submitted{ids[1], ids[0], true};
+      });
+    };
+  });
+
+  auto* cancelObserve = verb("cancel-observe", "Cancel an observation (TS Core 6.4.2)",
+                             examples({"lwgatectl cancel-observe sensor-17 /3303/0/5700"}));
+  cancelObserve->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  cancelObserve->add_option("path", path, "The observed path")->required();
+  addSubmitOptions(cancelObserve, s);
+  cancelObserve->callback([&] {
+    action = [&] {
+      return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
+        return single(c.gateway().CancelObserve(endpoint, path, o));
+      });
+    };
+  });
+
+  auto* requests = verb("requests", "List downlink requests, oldest first",
+                        examples({"lwgatectl requests",
+                                  "lwgatectl requests sensor-17 --state "
+                                  "unfinished",
+                                  "lwgatectl requests --state failed --limit 20 --json"}));
+  requests->add_option("endpoint", endpoint, "Only this device's requests");
+  requests->add_option("--state", state,
+                       "queued, in_flight, done, failed, expired, cancelled or unfinished");
+  requests->add_option("--limit", limit, "At most this many (default 100, at most 10000)");
+  requests->add_option("--after", after, "Only ids above this one (paging)");
+  requests->callback(
+      [&] { action = [&] { return requestsCommand(g, endpoint, state, limit, after); }; });
+
+  auto* request = verb("request", "Show one request and its result",
+                       examples({"lwgatectl request 42", "lwgatectl request 42 --wait --json"}));
+  request->add_option("id", id, "Request id")->required();
+  request->add_flag("--wait", wait, "Wait until the request is final");
+  request->add_option("--timeout", timeout, "With --wait: give up after this many seconds")
+      ->check(CLI::PositiveNumber);
+  request->callback([&] { action = [&] { return requestCommand(g, id, wait, timeout); }; });
+
+  auto* cancel = verb("cancel", "Cancel a queued request (not one in flight)",
+                      examples({"lwgatectl cancel 42"}));
+  cancel->add_option("id", id, "Request id")->required();
+  cancel->callback([&] { action = [&] { return cancelCommand(g, id); }; });
+
+  auto* monitor =
+      verb("monitor", "Print the daemon's signals as they come (requests, devices) until Ctrl-C",
+           examples({"lwgatectl monitor", "lwgatectl monitor --json | jq ."}));
+  monitor->callback([&] { action = [&] { return monitorCommand(g); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (!action) return kExitUsage;
+  try {
+    return action();
+  } catch (const UsageError& e) {
+    std::cerr << "lwgatectl: " << e.what() << std::endl;
+    return kExitUsage;
+  } catch (const sdbus::Error& e) {
+    ExitCode code = exitCodeForError(e.getName());
+    std::string message = e.getMessage().empty() ? e.getName() : e.getMessage();
+    const std::string& name = e.getName();
+    if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+        name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
+      std::string which =
+          g.bus == "system" || g.bus == "session" ? "the " + g.bus + " bus" : "bus " + g.bus;
+      message = "lwgated is not running on " + which + " (" + message + ")";
+    }
+    std::cerr << "lwgatectl: " << sanitize(message) << std::endl;
+    return code;
+  }
+}
+
+}  // namespace lwgate::cli
