@@ -241,7 +241,12 @@ Client::Stop Client::runUntil(const std::function<bool()>& done,
     if (n < 0 && errno != EINTR) {
       throw sdbus::Error("System.Error.EIO", "poll failed while waiting for the bus");
     }
-    if (n > 0 && (fds[1].revents & POLLIN)) return Stop::kSignal;
+    if (n > 0 && (fds[1].revents & POLLIN)) {
+      // Taken, so it is not delivered (and fatal) when the old mask comes back.
+      signalfd_siginfo info{};
+      [[maybe_unused]] ssize_t taken = read(signals.fd(), &info, sizeof info);
+      return Stop::kSignal;
+    }
   }
 }
 
