@@ -9,7 +9,7 @@
 #      requests stay queued and the CoAP side is idle).
 #
 # Usage: bench/run-dbus-bench.sh [BUILD_DIR]     (default: <repo>/build)
-# Environment: RUNS=200 SINGLE=2000 BATCHED=100000 BATCH=1000
+# Environment: RUNS=200 SINGLE=2000 BATCHED=20000 BATCH=1000
 #
 # Prints figures only; it never judges them. Exit status: 0 when every run succeeded, 1 when
 # one failed, 2 on setup failure.
@@ -23,7 +23,7 @@ sim=$build/tests/sim/lwgate-sim
 submit=$build/bench/lwgate-bench-dbus-submit
 runs=${RUNS:-200}
 single=${SINGLE:-2000}
-batched=${BATCHED:-100000}
+batched=${BATCHED:-20000}
 batch=${BATCH:-1000}
 
 for tool in "$lwgated" "$ctl" "$sim" "$submit"; do
