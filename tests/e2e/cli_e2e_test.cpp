@@ -397,3 +397,48 @@ TEST(CliWithoutDaemon, ExitsThree) {
 
 }  // namespace
 }  // namespace lwgate::e2e::clitest
+
+namespace lwgate::e2e::clitest {
+namespace {
+
+// A bus whose policy refuses Read (as the shipped system-bus policy refuses method calls to
+// users outside group lwgate): exit 5, while reading properties still works.
+TEST(CliAccessDenied, ExitsFive) {
+  TempDir dir;
+  writeFile(dir.file("bus.conf"),
+            R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=)" +
+                dir.file("bus") +
+                R"(</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+    <deny send_destination="org.lwgate.Gateway1" send_interface="org.lwgate.Gateway1"
+          send_member="Read"/>
+  </policy>
+</busconfig>
+)");
+  Background bus(dir.path(), "dbus-daemon");
+  bus.start(
+      {"dbus-daemon", "--config-file=" + dir.file("bus.conf"), "--nofork", "--print-address"});
+  ASSERT_TRUE(bus.waitForOut("unix:path=")) << bus.err();
+  const std::string address = "unix:path=" + dir.file("bus");
+  Lwgated gw(dir.path());
+  ASSERT_TRUE(gw.start({"--bus", address})) << gw.log();
+  ASSERT_TRUE(waitUntil([&] {
+    return lwgatectl({"--bus", address, "status"}).exitCode == 0;
+  })) << gw.log();
+
+  RunResult denied = lwgatectl({"--bus", address, "read", "sim-1", "/3/0"});
+  EXPECT_EQ(denied.exitCode, 5) << show(denied);
+  EXPECT_EQ(denied.err.rfind("lwgatectl: ", 0), 0u) << denied.err;
+  EXPECT_EQ(lwgatectl({"--bus", address, "list"}).exitCode, 0);
+}
+
+}  // namespace
+}  // namespace lwgate::e2e::clitest
