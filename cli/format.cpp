@@ -298,6 +298,29 @@ std::string coapCodeName(std::string_view code) {
   return it == names.end() ? "" : std::string(it->second);
 }
 
+std::string contentFormatName(std::uint64_t format) {
+  switch (format) {
+    case 0:
+      return "text";
+    case 40:
+      return "link-format";
+    case 42:
+      return "opaque";
+    case 110:
+      return "senml-json";
+    case 112:
+      return "senml-cbor";
+    case 11542:
+      return "tlv";
+    case 11543:
+      return "lwm2m-json";
+    case 11544:
+      return "lwm2m-cbor";
+    default:
+      return "";
+  }
+}
+
 bool isErrorCode(std::string_view code) {
   return !code.empty() && (code[0] == '4' || code[0] == '5');
 }
@@ -430,7 +453,8 @@ std::vector<Pair> requestBlock(const Dict& r) {
     pairs.push_back({"Idempotency key", *key});
   }
   if (auto format = unsignedField(r, "format"); format && *format != 65535) {
-    pairs.push_back({"Format", std::to_string(*format)});
+    std::string name = contentFormatName(*format);
+    pairs.push_back({"Format", std::to_string(*format) + (name.empty() ? "" : " " + name)});
   }
   if (auto payload = bytesField(r, "payload"); payload && !payload->empty()) {
     pairs.push_back({"Payload", std::to_string(payload->size()) + " bytes"});

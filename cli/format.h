@@ -69,6 +69,9 @@ std::string formatTimestamp(std::uint64_t unixMs);
 std::string formatAgo(std::uint64_t unixMs, std::uint64_t nowMs);
 // RFC 7252 / 8132 names: "2.05" -> "Content"; "" when unknown.
 std::string coapCodeName(std::string_view code);
+// The --format names of CoAP Content-Formats (LwM2M 1.1 TS Core 7.1): 11542 -> "tlv"; "" when
+// unknown.
+std::string contentFormatName(std::uint64_t format);
 // A CoAP code the device answered with that is not a success (4.xx, 5.xx).
 bool isErrorCode(std::string_view code);
 

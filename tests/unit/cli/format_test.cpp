@@ -198,7 +198,7 @@ TEST(Requests, TableAndBlock) {
             "42 sim-1    read      /3/0 done  2.05 2023-11-14 22:13:20 UTC\n");
   std::string block = renderBlock(requestBlock(doneRead()));
   EXPECT_NE(block.find("     Code: 2.05 Content\n"), std::string::npos) << block;
-  EXPECT_NE(block.find("   Format: 11542\n"), std::string::npos) << block;
+  EXPECT_NE(block.find("   Format: 11542 tlv\n"), std::string::npos) << block;
   EXPECT_NE(block.find("  Payload: 2 bytes\n"), std::string::npos) << block;
   EXPECT_EQ(block.find("Reason"), std::string::npos) << block;
 }
