@@ -213,6 +213,18 @@ void Client::subscribe(Signals which, std::function<void(const Event&)> handler)
   p.finishRegistration();
 }
 
+void Client::watchDaemon(std::function<void()> gone) {
+  ownerWatch_ = connection_->addMatch(
+      std::string("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                  "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='") +
+          kBusName + "'",
+      [gone = std::move(gone)](sdbus::Message& message) {
+        std::string name, oldOwner, newOwner;
+        message >> name >> oldOwner >> newOwner;
+        if (newOwner.empty()) gone();
+      });
+}
+
 Client::Stop Client::runUntil(const std::function<bool()>& done,
                               std::optional<std::chrono::steady_clock::time_point> deadline) {
   SignalFd signals;

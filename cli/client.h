@@ -77,6 +77,10 @@ class Client {
   // the match rules, so a request submitted afterwards cannot finish unseen.
   void subscribe(Signals which, std::function<void(const Event&)> handler);
 
+  // Calls gone() when org.lwgate.Gateway1 loses its owner (lwgated stopped or crashed), so a
+  // wait does not outlive the daemon. Returns when the bus has the match rule.
+  void watchDaemon(std::function<void()> gone);
+
   enum class Stop { kDone, kTimeout, kSignal };
   // Dispatches bus messages until done() holds, the deadline passes, or SIGINT/SIGTERM arrive
   // (they are blocked while this runs and taken from a signalfd). Throws sdbus::Error when the
@@ -89,6 +93,7 @@ class Client {
   std::unique_ptr<sdbus::IProxy> callProxy_;
   std::unique_ptr<GatewayCalls> calls_;
   std::unique_ptr<sdbus::IProxy> signalProxy_;
+  sdbus::Slot ownerWatch_;
 };
 
 }  // namespace lwgate::cli

@@ -108,7 +108,8 @@ VariantMap attributes(const std::vector<std::string>& texts) {
 class Progress {
  public:
   explicit Progress(bool enabled) : enabled_(enabled) {}
-  bool enabled() const { return enabled_; }
+  // Whether a progress line showed this request (then it also ends with the outcome).
+  bool shown(std::uint64_t id) const { return enabled_ && stages_.count(id) > 0; }
 
   void stage(std::uint64_t id, const std::string& stage) {
     auto& list = stages_[id];
@@ -146,6 +147,7 @@ struct Seen {
   std::map<std::uint64_t, Dict> completed;
   std::map<std::uint64_t, std::vector<std::string>> stages;
   Progress* progress = nullptr;
+  bool daemonGone = false;
 
   void onEvent(const Event& event) {
     Dict args(event.args.begin(), event.args.end());
@@ -167,7 +169,9 @@ struct Seen {
 
 struct WaitOutcome {
   Client::Stop stop = Client::Stop::kDone;
+  bool daemonGone = false;                 // lwgated left the bus before every request was final
   std::map<std::uint64_t, Dict> requests;  // final records, or the latest for unfinished ones
+  std::set<std::uint64_t> progressShown;   // requests a progress line showed on the terminal
 };
 
 WaitOutcome waitFor(Client& client, Seen& seen, const std::vector<std::uint64_t>& ids,
@@ -200,11 +204,16 @@ WaitOutcome waitFor(Client& client, Seen& seen, const std::vector<std::uint64_t>
     deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
                                         std::chrono::duration<double>(*timeoutSeconds));
   }
-  outcome.stop = client.runUntil(finished, deadline);
+  outcome.stop = client.runUntil([&] { return finished() || seen.daemonGone; }, deadline);
+  outcome.daemonGone = !finished() && seen.daemonGone;
   seen.progress = nullptr;
   progress.finish();
   for (auto id : ids) {
+    if (progress.shown(id)) outcome.progressShown.insert(id);
+  }
+  for (auto id : ids) {
     if (outcome.requests.count(id)) continue;
+    if (outcome.daemonGone && !seen.completed.count(id)) continue;  // nobody to ask
     // The full record (operation, path, times); the signal's fields if it cannot be had.
     try {
       outcome.requests[id] = client.request(id);
@@ -231,6 +240,7 @@ Submitted single(std::uint64_t id, bool isObserve = false) {
 
 // Prints a finished request for people; returns whether it succeeded.
 bool printOutcome(const Globals& g, const Dict& r, bool progressShown) {
+  // On a terminal the progress line already ends with the outcome.
   bool ok = requestSucceeded(r);
   if (!ok) {
     std::cerr << "lwgatectl: " << requestFailureMessage(r) << std::endl;
@@ -245,7 +255,7 @@ bool printOutcome(const Globals& g, const Dict& r, bool progressShown) {
 }
 
 int reportWait(const Globals& g, const Submitted& sub, const WaitOutcome& outcome,
-               std::optional<double> timeout, bool progressShown) {
+               std::optional<double> timeout) {
   std::vector<std::uint64_t> ids;
   if (sub.attributesId) ids.push_back(*sub.attributesId);
   ids.push_back(sub.id);
@@ -260,12 +270,13 @@ int reportWait(const Globals& g, const Submitted& sub, const WaitOutcome& outcom
     }
     printJson(j);
   }
-  if (outcome.stop != Client::Stop::kDone) {
+  if (outcome.stop != Client::Stop::kDone || outcome.daemonGone) {
     for (auto id : ids) {
       Dict r = record(id);
       std::string state = stringField(r, "state").value_or("unknown");
       if (isFinal(state)) continue;
-      std::string why = outcome.stop == Client::Stop::kTimeout
+      std::string why = outcome.daemonGone ? "was not final when lwgated left the bus"
+                        : outcome.stop == Client::Stop::kTimeout
                             ? "is still " + state + " after " +
                                   formatDuration(static_cast<std::uint64_t>(timeout.value_or(0)))
                             : "is still " + state + "; stopped waiting";
@@ -273,12 +284,14 @@ int reportWait(const Globals& g, const Submitted& sub, const WaitOutcome& outcom
                 << "request " << id << " shows it, lwgatectl cancel " << id << " cancels it)"
                 << std::endl;
     }
+    if (outcome.daemonGone) return kExitNoDaemon;
     return outcome.stop == Client::Stop::kTimeout ? kExitTimeout : kExitInterrupted;
   }
   bool ok = true;
   for (auto id : ids) {
     Dict r = record(id);
-    ok = (g.json ? requestSucceeded(r) : printOutcome(g, r, progressShown)) && ok;
+    ok = (g.json ? requestSucceeded(r) : printOutcome(g, r, outcome.progressShown.count(id) > 0)) &&
+         ok;
     if (g.json && !requestSucceeded(r)) {
       std::cerr << "lwgatectl: " << requestFailureMessage(r) << std::endl;
     }
@@ -293,6 +306,7 @@ int submitCommand(const Globals& g, const SubmitArgs& s, const SubmitFn& submit)
   Seen seen;
   if (s.wait) {
     client.subscribe(Client::Signals::kRequests, [&](const Event& e) { seen.onEvent(e); });
+    client.watchDaemon([&] { seen.daemonGone = true; });
   }
   Submitted sub = submit(client, submitOptions(s));
   if (!s.wait) {
@@ -312,7 +326,7 @@ int submitCommand(const Globals& g, const SubmitArgs& s, const SubmitFn& submit)
   ids.push_back(sub.id);
   bool progress = !g.json && isatty(STDOUT_FILENO) == 1;
   WaitOutcome outcome = waitFor(client, seen, ids, s.timeout, progress);
-  return reportWait(g, sub, outcome, s.timeout, progress);
+  return reportWait(g, sub, outcome, s.timeout);
 }
 
 // --- verbs that only read ---
@@ -390,10 +404,11 @@ int requestCommand(const Globals& g, std::uint64_t id, bool wait, std::optional<
   if (wait) {
     Seen seen;
     client.subscribe(Client::Signals::kRequests, [&](const Event& e) { seen.onEvent(e); });
+    client.watchDaemon([&] { seen.daemonGone = true; });
     bool progress = !g.json && isatty(STDOUT_FILENO) == 1;
     WaitOutcome outcome = waitFor(client, seen, {id}, timeout, progress);
-    if (outcome.stop != Client::Stop::kDone) {
-      return reportWait(g, single(id), outcome, timeout, progress);
+    if (outcome.stop != Client::Stop::kDone || outcome.daemonGone) {
+      return reportWait(g, single(id), outcome, timeout);
     }
     stop = outcome.stop;
     r = outcome.requests[id];

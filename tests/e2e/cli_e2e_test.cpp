@@ -283,6 +283,25 @@ TEST_F(CliE2E, WaitTimesOutAndAQueuedRequestCanBeCancelled) {
   EXPECT_EQ(waitCancelled.exitCode, 1) << show(waitCancelled);
 }
 
+// A wait does not outlive the daemon: when lwgated leaves the bus, --wait ends with exit 3 (the
+// request stays in the database for the next start).
+TEST_F(CliE2E, WaitEndsWhenTheDaemonLeaves) {
+  gw.stop();
+  startGateway("[queue]\nawake_window = 1\n");
+  auto sim = startSim("sleepy", {"--queue"}, {"register", "sleep=60"});
+  ASSERT_TRUE(waitUntil([&] { return ctlJson({"show", "sleepy"})["awake"] == false; }, 10s));
+  Background waiting(dir.path(), "ctl-wait");
+  waiting.start({lwgatectlPath(), "--bus", bus.address(), "read", "sleepy", "/3/0/0", "--wait"});
+  ASSERT_TRUE(waitUntil([&] {
+    Json list = ctlJson({"requests", "sleepy", "--state", "unfinished"});
+    return list.is_array() && list.size() == 1;
+  }));
+  EXPECT_EQ(gw.stop(), 0) << gw.log();
+  EXPECT_EQ(waiting.wait(20s), 3) << waiting.out() << waiting.err();
+  EXPECT_NE(waiting.err().find("was not final when lwgated left the bus"), std::string::npos)
+      << waiting.err();
+}
+
 TEST_F(CliE2E, ErrorsHaveDistinctExitCodes) {
   auto sim = startSim("sim-1");
   auto expectExit = [&](std::vector<std::string> args, int code) {
