@@ -2,8 +2,8 @@
 # lwgatectl round trip against the real daemon on a private dbus-daemon (its own temporary
 # database, a free CoAP port on 127.0.0.1, an awake lwgate-sim device): RUNS runs of the whole
 # `lwgatectl read awake-1 /3/0/9 --wait` command (process start, bus connection, subscribe,
-# submit, CoAP exchange, the RequestCompleted signal, GetRequest, output), p50/p99/min/max in
-# milliseconds. D-Bus enqueue throughput (single calls vs SubmitBatch) is
+# submit, CoAP exchange, the RequestCompleted signal, GetRequest, output), and of `lwgatectl
+# status` for comparison, p50/p99/min/max in milliseconds. D-Bus enqueue throughput (single calls vs SubmitBatch) is
 # bench/run-drain-bench.sh's.
 #
 # Usage: bench/run-cli-bench.sh [BUILD_DIR]     (default: <repo>/build)
@@ -82,26 +82,36 @@ echo "lwgated: $lwgated (port $port, bus $bus)"
 echo "lwgatectl: $ctl"
 status=0
 
+# Runs "$@" RUNS times and prints NAME's p50/p99/min/max; a failed run counts, and fails the script.
+measure() {
+  local name=$1
+  shift
+  "$@" >/dev/null || status=1  # warm caches
+  : >"$tmp/latency"
+  local failed=0 start end
+  # $EPOCHREALTIME (microseconds, bash 5) costs no process of its own, unlike date(1).
+  for _ in $(seq "$runs"); do
+    start=${EPOCHREALTIME/./}
+    "$@" >/dev/null || failed=$((failed + 1))
+    end=${EPOCHREALTIME/./}
+    echo $((end - start)) >>"$tmp/latency"
+  done
+  sort -n "$tmp/latency" | awk -v name="$name" -v failed="$failed" '
+    { v[NR] = $1 }
+    END {
+      printf "%s runs=%d failed=%d p50_ms=%.2f p99_ms=%.2f min_ms=%.2f max_ms=%.2f\n",
+             name, NR, failed, v[int(0.50 * (NR - 1) + 1.5)] / 1000,
+             v[int(0.99 * (NR - 1) + 1.5)] / 1000, v[1] / 1000, v[NR] / 1000
+    }'
+  [[ $failed == 0 ]] || status=1
+}
+
 echo
-echo "== lwgatectl read awake-1 /3/0/9 --wait, $runs runs"
-"$ctl" read awake-1 /3/0/9 --wait >/dev/null || status=1  # warm caches
-: >"$tmp/latency"
-failed=0
-# $EPOCHREALTIME (microseconds, bash 5) costs no process of its own, unlike date(1).
-for _ in $(seq "$runs"); do
-  start=${EPOCHREALTIME/./}
-  "$ctl" read awake-1 /3/0/9 --wait --timeout 30 >/dev/null || failed=$((failed + 1))
-  end=${EPOCHREALTIME/./}
-  echo $((end - start)) >>"$tmp/latency"
-done
-sort -n "$tmp/latency" | awk -v failed="$failed" '
-  { v[NR] = $1 }
-  END {
-    printf "cli_read_wait runs=%d failed=%d p50_ms=%.2f p99_ms=%.2f min_ms=%.2f max_ms=%.2f\n",
-           NR, failed, v[int(0.50 * (NR - 1) + 1.5)] / 1000, v[int(0.99 * (NR - 1) + 1.5)] / 1000,
-           v[1] / 1000, v[NR] / 1000
-  }'
-[[ $failed == 0 ]] || status=1
+echo "== $runs runs each"
+# The request's round trip, and for comparison what any lwgatectl command costs (process,
+# connection, one property call).
+measure cli_read_wait "$ctl" read awake-1 /3/0/9 --wait --timeout 30
+measure cli_status "$ctl" status
 
 warnings=$(grep -c '^<[0-4]>' "$tmp/lwgated.log")
 echo "lwgated_warnings_or_errors $warnings"
