@@ -3,8 +3,8 @@
 # database, a free CoAP port on 127.0.0.1, an awake lwgate-sim device): RUNS runs of the whole
 # `lwgatectl read awake-1 /3/0/9 --wait` command (process start, bus connection, subscribe,
 # submit, CoAP exchange, the RequestCompleted signal, GetRequest, output), and of `lwgatectl
-# status` for comparison, p50/p99/min/max in milliseconds. D-Bus enqueue throughput (single calls vs SubmitBatch) is
-# bench/run-drain-bench.sh's.
+# status` for comparison, p50/p99/min/max in milliseconds. D-Bus enqueue throughput (single
+# calls vs SubmitBatch) is bench/run-drain-bench.sh's.
 #
 # Usage: bench/run-cli-bench.sh [BUILD_DIR]     (default: <repo>/build)
 # Environment: RUNS=200
