@@ -428,6 +428,24 @@ int requestCommand(const Globals& g, std::uint64_t id, bool wait, std::optional<
   return kExitOk;
 }
 
+int settingsCommand(const Globals& g, const std::string& endpoint,
+                    const std::vector<std::string>& texts) {
+  VariantMap changes;
+  for (const auto& text : texts) {
+    auto a = orUsage(parseSetting(text));
+    changes[a.key] = toVariant(a.value);
+  }
+  Client client(g.bus);
+  if (!changes.empty()) client.gateway().SetDeviceSettings(endpoint, changes);
+  Dict settings = toDict(client.gateway().GetDeviceSettings(endpoint));
+  if (g.json) {
+    printJson(settingsJson(endpoint, settings));
+  } else {
+    std::cout << renderBlock(settingsBlock(endpoint, settings));
+  }
+  return kExitOk;
+}
+
 int cancelCommand(const Globals& g, std::uint64_t id) {
   Client client(g.bus);
   client.gateway().CancelRequest(id);
@@ -760,6 +778,17 @@ int run(int argc, char** argv) {
                       examples({"lwgatectl cancel 42"}));
   cancel->add_option("id", id, "Request id")->required();
   cancel->callback([&] { action = [&] { return cancelCommand(g, id); }; });
+
+  auto* settings = verb(
+      "settings", "Show or change a device's settings (kept across re-registrations and restarts)",
+      examples({"lwgatectl settings sensor-17",
+                "lwgatectl settings sensor-17 awake_window=30 sms_number=+4915112345678",
+                "lwgatectl settings sensor-17 sms_number=   # clears it"}));
+  settings->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  settings->add_option("changes", values,
+                       "NAME=VALUE: awake_window (seconds), sms_number (MSISDN), "
+                       "server_instance (/1/x of this gateway); NAME= clears it");
+  settings->callback([&] { action = [&] { return settingsCommand(g, endpoint, values); }; });
 
   auto* monitor =
       verb("monitor", "Print the daemon's signals as they come (requests, devices) until Ctrl-C",

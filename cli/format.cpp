@@ -408,6 +408,40 @@ Table deviceTable(const std::vector<Dict>& devices, std::uint64_t nowMs) {
   return table;
 }
 
+namespace {
+// awake_window comes as d or u.
+Json numberOrNull(const Dict& dict, const std::string& key) {
+  auto it = dict.find(key);
+  if (it == dict.end()) return nullptr;
+  if (auto* d = std::get_if<double>(&it->second)) return *d;
+  return unsignedOrNull(dict, key);
+}
+
+// "30" for 30.0, "0.5" for 0.5: seconds as people write them.
+std::string seconds(const Json& number) {
+  double d = number.get<double>();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", d);
+  return buf;
+}
+}  // namespace
+
+Json settingsJson(const std::string& endpoint, const Dict& s) {
+  return Json{{"endpoint", endpoint},
+              {"awake_window", numberOrNull(s, "awake_window")},
+              {"sms_number", stringOrNull(s, "sms_number")},
+              {"server_instance", unsignedOrNull(s, "server_instance")}};
+}
+
+std::vector<Pair> settingsBlock(const std::string& endpoint, const Dict& s) {
+  Json awake = numberOrNull(s, "awake_window");
+  auto instance = unsignedField(s, "server_instance");
+  return {{"Endpoint", endpoint},
+          {"Awake window", awake.is_null() ? "- (the [queue] default)" : seconds(awake) + "s"},
+          {"SMS number", stringField(s, "sms_number").value_or("- (from the registration)")},
+          {"Server instance", instance ? std::to_string(*instance) : "- (from the object links)"}};
+}
+
 Json requestJson(const Dict& r) {
   Json result = nullptr;
   if (auto text = stringField(r, "json")) result = parseResultJson(*text);

@@ -91,6 +91,12 @@ std::vector<Pair> deviceBlock(const Dict& properties, std::uint64_t nowMs);
 // order (callers sort).
 Table deviceTable(const std::vector<Dict>& devices, std::uint64_t nowMs);
 
+// --- Device settings (GetDeviceSettings) ---
+// JSON keys: endpoint s, awake_window n (seconds), sms_number s, server_instance n; null when
+// not set (the daemon's defaults apply).
+nlohmann::json settingsJson(const std::string& endpoint, const Dict& settings);
+std::vector<Pair> settingsBlock(const std::string& endpoint, const Dict& settings);
+
 // --- Requests (GetRequest / ListRequests dictionaries) ---
 // JSON keys: id n, endpoint s, operation s, path s, state s, code s, reason s, created n,
 // deadline n, sent n, finished n (Unix ms), attempts n, idempotency_key s, format n,

@@ -243,6 +243,32 @@ Result<Assignment> parseAttribute(std::string_view text) {
   return Assignment{key, Value{std::string(value)}};
 }
 
+Result<Assignment> parseSetting(std::string_view text) {
+  std::size_t equals = text.find('=');
+  if (equals == std::string_view::npos || equals == 0) {
+    return bad(quoted(text) +
+               " is not NAME=VALUE (awake_window=30, sms_number=+4915112345678, "
+               "server_instance=0; NAME= clears it)");
+  }
+  std::string key(text.substr(0, equals));
+  std::string_view value = text.substr(equals + 1);
+  if (value.empty()) return Assignment{key, Value{std::string()}};
+  if (key == "awake_window") {
+    auto parsed = parseFloat(value);
+    if (!parsed) return bad(key + ": " + parsed.error().message);
+    if (std::get<double>(*parsed) <= 0) return bad(key + ": seconds must be more than 0");
+    return Assignment{key, *parsed};
+  }
+  if (key == "server_instance") {
+    std::uint16_t instance = 0;
+    if (!parseNumber(value, instance)) {
+      return bad(key + ": " + quoted(value) + " is not an instance id (0..65535)");
+    }
+    return Assignment{key, Value{std::uint64_t{instance}}};
+  }
+  return Assignment{key, Value{std::string(value)}};
+}
+
 std::string joinExecuteArguments(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& word : words) {

@@ -62,6 +62,11 @@ Result<Assignment> parseResourceAssignment(std::string_view text, ValueType defa
 // Other names are sent as strings so a newer daemon can accept them; the daemon decides.
 Result<Assignment> parseAttribute(std::string_view text);
 
+// A device setting "NAME=VALUE" (SetDeviceSettings): awake_window as float seconds,
+// server_instance as unsigned 0..65535, sms_number as text; "NAME=" (empty) clears it (sent as
+// ""). Other names are sent as strings; the daemon decides.
+Result<Assignment> parseSetting(std::string_view text);
+
 // Execute arguments (TS Core 5.4.5 grammar "0='v',1") from the words after the path: joined
 // with ",", so `exec EP /3/0/4 0=\'a\' 1` and `exec EP /3/0/4 "0='a',1"` are the same.
 std::string joinExecuteArguments(const std::vector<std::string>& words);

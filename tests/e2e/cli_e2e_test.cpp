@@ -339,6 +339,26 @@ TEST_F(CliE2E, ErrorsHaveDistinctExitCodes) {
   EXPECT_NE(top.out.find("Exit status:"), std::string::npos) << top.out;
 }
 
+TEST_F(CliE2E, DeviceSettingsAreSetShownAndCleared) {
+  auto sim = startSim("sim-1");
+  Json none = ctlJson({"settings", "sim-1"});
+  EXPECT_EQ(none, Json::parse(R"({"endpoint":"sim-1","awake_window":null,"sms_number":null,
+      "server_instance":null})"));
+  Json set = ctlJson({"settings", "sim-1", "awake_window=30", "sms_number=+4915112345678"});
+  EXPECT_EQ(set["awake_window"], 30) << set;
+  EXPECT_EQ(set["sms_number"], "+4915112345678") << set;
+  EXPECT_TRUE(set["server_instance"].is_null()) << set;
+  Json cleared = ctlJson({"settings", "sim-1", "sms_number="});
+  EXPECT_TRUE(cleared["sms_number"].is_null()) << cleared;
+  EXPECT_EQ(cleared["awake_window"], 30) << cleared;
+  RunResult block = ctl({"settings", "sim-1"});
+  EXPECT_NE(block.out.find("Awake window: 30s\n"), std::string::npos) << block.out;
+
+  EXPECT_EQ(ctl({"settings", "nobody"}).exitCode, 4);
+  EXPECT_EQ(ctl({"settings", "sim-1", "awake_window=soon"}).exitCode, 2);
+  EXPECT_EQ(ctl({"settings", "sim-1", "colour=blue"}).exitCode, 7);
+}
+
 TEST_F(CliE2E, MonitorPrintsSignalsUntilInterrupted) {
   Background monitor(dir.path(), "monitor");
   monitor.start({lwgatectlPath(), "--bus", bus.address(), "monitor", "--json"});

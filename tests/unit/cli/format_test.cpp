@@ -144,6 +144,20 @@ TEST(Devices, TableAndBlock) {
   EXPECT_NE(block.find("     Lifetime: 300s\n"), std::string::npos) << block;
 }
 
+TEST(Settings, JsonAndBlock) {
+  Dict set{{"awake_window", 30.5}, {"sms_number", std::string("+49151")}};
+  EXPECT_EQ(settingsJson("ep", set), Json::parse(R"({"endpoint":"ep","awake_window":30.5,
+      "sms_number":"+49151","server_instance":null})"));
+  EXPECT_EQ(settingsJson("ep", {{"awake_window", std::uint64_t{30}}})["awake_window"], 30);
+  EXPECT_NE(renderBlock(settingsBlock("ep", {{"awake_window", 30.0}})).find("window: 30s\n"),
+            std::string::npos);
+  EXPECT_EQ(renderBlock(settingsBlock("ep", set)),
+            "       Endpoint: ep\n"
+            "   Awake window: 30.5s\n"
+            "     SMS number: +49151\n"
+            "Server instance: - (from the object links)\n");
+}
+
 Dict doneRead() {
   return Dict{{"id", std::uint64_t{42}},
               {"endpoint", std::string("sim-1")},

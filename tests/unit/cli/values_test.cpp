@@ -158,6 +158,26 @@ TEST(Attributes, TypedByName) {
   EXPECT_FALSE(parseAttribute("st=abc").ok());
 }
 
+TEST(Settings, TypedByName) {
+  auto a = parseSetting("awake_window=30");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->key, "awake_window");
+  EXPECT_EQ(a->value, Value{30.0});
+  a = parseSetting("server_instance=1");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->value, Value{std::uint64_t{1}});
+  a = parseSetting("sms_number=+4915112345678");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->value, Value{std::string("+4915112345678")});
+  a = parseSetting("sms_number=");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->value, Value{std::string()});
+  EXPECT_FALSE(parseSetting("awake_window=soon").ok());
+  EXPECT_FALSE(parseSetting("awake_window=0").ok());
+  EXPECT_FALSE(parseSetting("server_instance=65536").ok());
+  EXPECT_FALSE(parseSetting("awake_window").ok());
+}
+
 TEST(Execute, WordsAreJoinedWithCommas) {
   EXPECT_EQ(joinExecuteArguments({}), "");
   EXPECT_EQ(joinExecuteArguments({"0='v',1"}), "0='v',1");
