@@ -155,6 +155,18 @@ std::vector<Dict> Client::requests(const VariantMap& filter) {
   return out;
 }
 
+std::vector<Dict> Client::observations(const std::string& endpoint) {
+  std::vector<Dict> out;
+  for (const auto& o : calls_->ListObservations(endpoint)) out.push_back(toDict(o));
+  return out;
+}
+
+std::vector<Dict> Client::notifications(const std::string& endpoint, const VariantMap& filter) {
+  std::vector<Dict> out;
+  for (const auto& n : calls_->ListNotifications(endpoint, filter)) out.push_back(toDict(n));
+  return out;
+}
+
 void Client::subscribe(Signals which, std::function<void(const Event&)> handler) {
   signalProxy_ = sdbus::createProxy(*connection_, kBusName, kRootPath);
   auto& p = *signalProxy_;
@@ -180,6 +192,22 @@ void Client::subscribe(Signals which, std::function<void(const Event&)> handler)
         (*h)(Event{"RequestProgress", {{"id", id}, {"endpoint", endpoint}, {"stage", stage}}});
       });
   if (which == Signals::kAll) {
+    p.uponSignal("Notification")
+        .onInterface(kGatewayInterface)
+        .call([h](const std::uint64_t& id, const std::string& endpoint, const std::string& path,
+                  const std::uint64_t& observation, const std::string& json,
+                  const std::string& decodeError, const std::vector<std::uint8_t>& payload,
+                  const std::uint16_t& format) {
+          (*h)(Event{"Notification",
+                     {{"id", id},
+                      {"endpoint", endpoint},
+                      {"path", path},
+                      {"observation", observation},
+                      {"json", json},
+                      {"decode_error", decodeError},
+                      {"payload", payload},
+                      {"format", std::uint64_t{format}}}});
+        });
     for (const char* name : {"DeviceRegistered", "DeviceUpdated", "DeviceDeregistered",
                              "DeviceExpired", "DeviceAwake", "DeviceAsleep"}) {
       std::string signal = name;

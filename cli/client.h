@@ -42,6 +42,9 @@ class GatewayCalls final : public org::lwgate::Gateway1_proxy {
   void onRequestCompleted(const uint64_t&, const std::string&, const std::string&,
                           const std::string&, const std::string&, const std::string&,
                           const std::vector<uint8_t>&, const uint16_t&) override {}
+  void onNotification(const uint64_t&, const std::string&, const std::string&, const uint64_t&,
+                      const std::string&, const std::string&, const std::vector<uint8_t>&,
+                      const uint16_t&) override {}
   void onRequestProgress(const uint64_t&, const std::string&, const std::string&) override {}
   void onDeviceRegistered(const std::string&, const sdbus::ObjectPath&) override {}
   void onDeviceUpdated(const std::string&, const sdbus::ObjectPath&) override {}
@@ -70,10 +73,14 @@ class Client {
   Dict device(const std::string& endpoint);
   Dict request(std::uint64_t id);
   std::vector<Dict> requests(const VariantMap& filter);
+  // Active observations ("" for every device's) and a device's stored notifications.
+  std::vector<Dict> observations(const std::string& endpoint);
+  std::vector<Dict> notifications(const std::string& endpoint, const VariantMap& filter);
 
   enum class Signals { kRequests, kAll };
   // Subscribes to RequestCompleted and RequestProgress (kRequests), or to every signal of the
-  // root object plus ObjectManager's InterfacesAdded/Removed (kAll). Returns when the bus has
+  // root object (Notification and the Device* ones too) plus ObjectManager's
+  // InterfacesAdded/Removed (kAll). Returns when the bus has
   // the match rules, so a request submitted afterwards cannot finish unseen.
   void subscribe(Signals which, std::function<void(const Event&)> handler);
 

@@ -224,20 +224,6 @@ WaitOutcome waitFor(Client& client, Seen& seen, const std::vector<std::uint64_t>
   return outcome;
 }
 
-struct Submitted {
-  std::uint64_t id = 0;
-  // observe --pmin/--pmax: the Write-Attributes submitted before the Observe.
-  std::optional<std::uint64_t> attributesId;
-  bool isObserve = false;
-};
-
-Submitted single(std::uint64_t id, bool isObserve = false) {
-  Submitted sub;
-  sub.id = id;
-  sub.isObserve = isObserve;
-  return sub;
-}
-
 // Prints a finished request for people; returns whether it succeeded.
 bool printOutcome(const Globals& g, const Dict& r, bool progressShown) {
   // On a terminal the progress line already ends with the outcome.
@@ -254,27 +240,14 @@ bool printOutcome(const Globals& g, const Dict& r, bool progressShown) {
   return ok;
 }
 
-int reportWait(const Globals& g, const Submitted& sub, const WaitOutcome& outcome,
+int reportWait(const Globals& g, std::uint64_t id, const WaitOutcome& outcome,
                std::optional<double> timeout) {
-  std::vector<std::uint64_t> ids;
-  if (sub.attributesId) ids.push_back(*sub.attributesId);
-  ids.push_back(sub.id);
-  auto record = [&](std::uint64_t id) {
-    auto it = outcome.requests.find(id);
-    return it == outcome.requests.end() ? Dict{{"id", id}} : it->second;
-  };
-  if (g.json) {
-    Json j = requestJson(record(sub.id));
-    if (sub.isObserve) {
-      j["write_attributes"] = sub.attributesId ? requestJson(record(*sub.attributesId)) : nullptr;
-    }
-    printJson(j);
-  }
+  auto it = outcome.requests.find(id);
+  const Dict r = it == outcome.requests.end() ? Dict{{"id", id}} : it->second;
+  if (g.json) printJson(requestJson(r));
   if (outcome.stop != Client::Stop::kDone || outcome.daemonGone) {
-    for (auto id : ids) {
-      Dict r = record(id);
-      std::string state = stringField(r, "state").value_or("unknown");
-      if (isFinal(state)) continue;
+    std::string state = stringField(r, "state").value_or("unknown");
+    if (!isFinal(state)) {
       std::string why = outcome.daemonGone ? "was not final when lwgated left the bus"
                         : outcome.stop == Client::Stop::kTimeout
                             ? "is still " + state + " after " +
@@ -287,19 +260,13 @@ int reportWait(const Globals& g, const Submitted& sub, const WaitOutcome& outcom
     if (outcome.daemonGone) return kExitNoDaemon;
     return outcome.stop == Client::Stop::kTimeout ? kExitTimeout : kExitInterrupted;
   }
-  bool ok = true;
-  for (auto id : ids) {
-    Dict r = record(id);
-    ok = (g.json ? requestSucceeded(r) : printOutcome(g, r, outcome.progressShown.count(id) > 0)) &&
-         ok;
-    if (g.json && !requestSucceeded(r)) {
-      std::cerr << "lwgatectl: " << requestFailureMessage(r) << std::endl;
-    }
-  }
+  bool ok = g.json ? requestSucceeded(r) : printOutcome(g, r, outcome.progressShown.count(id) > 0);
+  if (g.json && !ok) std::cerr << "lwgatectl: " << requestFailureMessage(r) << std::endl;
   return ok ? kExitOk : kExitFailed;
 }
 
-using SubmitFn = std::function<Submitted(Client&, const VariantMap& options)>;
+// Submits one request and returns its id.
+using SubmitFn = std::function<std::uint64_t(Client&, const VariantMap& options)>;
 
 int submitCommand(const Globals& g, const SubmitArgs& s, const SubmitFn& submit) {
   Client client(g.bus);
@@ -308,25 +275,18 @@ int submitCommand(const Globals& g, const SubmitArgs& s, const SubmitFn& submit)
     client.subscribe(Client::Signals::kRequests, [&](const Event& e) { seen.onEvent(e); });
     client.watchDaemon([&] { seen.daemonGone = true; });
   }
-  Submitted sub = submit(client, submitOptions(s));
+  std::uint64_t id = submit(client, submitOptions(s));
   if (!s.wait) {
     if (g.json) {
-      Json j{{"id", sub.id}};
-      if (sub.isObserve) {
-        j["write_attributes_id"] = sub.attributesId ? Json(*sub.attributesId) : Json(nullptr);
-      }
-      printJson(j);
+      printJson(Json{{"id", id}});
     } else {
-      std::cout << sub.id << std::endl;
+      std::cout << id << std::endl;
     }
     return kExitOk;
   }
-  std::vector<std::uint64_t> ids;
-  if (sub.attributesId) ids.push_back(*sub.attributesId);
-  ids.push_back(sub.id);
   bool progress = !g.json && isatty(STDOUT_FILENO) == 1;
-  WaitOutcome outcome = waitFor(client, seen, ids, s.timeout, progress);
-  return reportWait(g, sub, outcome, s.timeout);
+  WaitOutcome outcome = waitFor(client, seen, {id}, s.timeout, progress);
+  return reportWait(g, id, outcome, s.timeout);
 }
 
 // --- verbs that only read ---
@@ -408,7 +368,7 @@ int requestCommand(const Globals& g, std::uint64_t id, bool wait, std::optional<
     bool progress = !g.json && isatty(STDOUT_FILENO) == 1;
     WaitOutcome outcome = waitFor(client, seen, {id}, timeout, progress);
     if (outcome.stop != Client::Stop::kDone || outcome.daemonGone) {
-      return reportWait(g, single(id), outcome, timeout);
+      return reportWait(g, id, outcome, timeout);
     }
     stop = outcome.stop;
     r = outcome.requests[id];
@@ -425,6 +385,54 @@ int requestCommand(const Globals& g, std::uint64_t id, bool wait, std::optional<
   }
   // Without --wait, looking at a request is a success whatever its state.
   if (wait && stop == Client::Stop::kDone && !requestSucceeded(r)) return kExitFailed;
+  return kExitOk;
+}
+
+int observationsCommand(const Globals& g, const std::string& endpoint) {
+  Client client(g.bus);
+  auto observations = client.observations(endpoint);
+  if (g.json) {
+    Json array = Json::array();
+    for (const auto& o : observations) array.push_back(observationJson(o));
+    printJson(array);
+    return kExitOk;
+  }
+  std::cout << observationsTable(observations).render(g.legend());
+  if (g.legend()) {
+    std::cout << "\n"
+              << observations.size()
+              << (observations.size() == 1 ? " observation" : " observations") << " listed."
+              << std::endl;
+  }
+  return kExitOk;
+}
+
+int notificationsCommand(const Globals& g, const std::string& endpoint,
+                         std::optional<std::uint32_t> limit, std::optional<std::uint64_t> after) {
+  Client client(g.bus);
+  VariantMap filter;
+  if (limit) filter["limit"] = sdbus::Variant(*limit);
+  if (after) filter["after"] = sdbus::Variant(*after);
+  auto notifications = client.notifications(endpoint, filter);
+  if (g.json) {
+    Json array = Json::array();
+    for (const auto& n : notifications) array.push_back(notificationJson(n));
+    printJson(array);
+    return kExitOk;
+  }
+  std::cout << notificationsTable(notifications).render(g.legend());
+  if (g.legend()) {
+    std::cout << "\n"
+              << notifications.size()
+              << (notifications.size() == 1 ? " notification" : " notifications") << " listed."
+              << std::endl;
+  }
+  return kExitOk;
+}
+
+int forgetCommand(const Globals& g, std::uint64_t id) {
+  Client client(g.bus);
+  client.gateway().ForgetObservation(id);
   return kExitOk;
 }
 
@@ -566,7 +574,7 @@ int run(int argc, char** argv) {
   read->callback([&] {
     action = [&] {
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
-        return single(c.gateway().Read(endpoint, path, o));
+        return c.gateway().Read(endpoint, path, o);
       });
     };
   });
@@ -607,7 +615,7 @@ int run(int argc, char** argv) {
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
         VariantMap options = o;
         if (partial) options["partial"] = sdbus::Variant(true);
-        return single(c.gateway().Write(endpoint, path, value, options));
+        return c.gateway().Write(endpoint, path, value, options);
       });
     };
   });
@@ -624,7 +632,7 @@ int run(int argc, char** argv) {
   exec->callback([&] {
     action = [&] {
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
-        return single(c.gateway().Execute(endpoint, path, joinExecuteArguments(values), o));
+        return c.gateway().Execute(endpoint, path, joinExecuteArguments(values), o);
       });
     };
   });
@@ -646,7 +654,7 @@ int run(int argc, char** argv) {
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
         VariantMap options = o;
         if (instance) options["instance"] = sdbus::Variant(*instance);
-        return single(c.gateway().Create(endpoint, path, resources, options));
+        return c.gateway().Create(endpoint, path, resources, options);
       });
     };
   });
@@ -659,7 +667,7 @@ int run(int argc, char** argv) {
   del->callback([&] {
     action = [&] {
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
-        return single(c.gateway().Delete(endpoint, path, o));
+        return c.gateway().Delete(endpoint, path, o);
       });
     };
   });
@@ -672,7 +680,7 @@ int run(int argc, char** argv) {
   discover->callback([&] {
     action = [&] {
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
-        return single(c.gateway().Discover(endpoint, path, o));
+        return c.gateway().Discover(endpoint, path, o);
       });
     };
   });
@@ -692,50 +700,34 @@ int run(int argc, char** argv) {
     action = [&] {
       VariantMap a = attributes(values);
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
-        return single(c.gateway().WriteAttributes(endpoint, path, a, o));
+        return c.gateway().WriteAttributes(endpoint, path, a, o);
       });
     };
   });
 
   auto* observe =
       verb("observe",
-           "Observe a path (TS Core 6.4.1); with --pmin/--pmax a Write-Attributes goes first, "
-           "in the same batch",
+           "Observe a path (TS Core 6.4.1): the first value now, then notifications (lwgatectl "
+           "notifications EP, lwgatectl monitor)",
            examples({"lwgatectl observe sensor-17 /3303/0/5700 --pmin 10 --pmax 60 --wait",
-                     "lwgatectl monitor   # then watch what comes"}));
+                     "lwgatectl observe sensor-17 /3303/0/5700 gt=30 lt=5",
+                     "lwgatectl notifications sensor-17"}));
   observe->add_option("endpoint", endpoint, "Endpoint client name")->required();
   observe->add_option("path", path, "/O, /O/I or /O/I/R")->required();
-  observe->add_option("--pmin", pmin, "Minimum period in seconds");
-  observe->add_option("--pmax", pmax, "Maximum period in seconds");
+  observe->add_option("attributes", values,
+                      "Notification attributes sent with the Observe, NAME=VALUE as for attrs");
+  observe->add_option("--pmin", pmin, "Minimum period in seconds (same as pmin=N)");
+  observe->add_option("--pmax", pmax, "Maximum period in seconds (same as pmax=N)");
   addSubmitOptions(observe, s);
   observe->callback([&] {
     action = [&] {
+      VariantMap a = attributes(values);
+      if (pmin) a["pmin"] = sdbus::Variant(*pmin);
+      if (pmax) a["pmax"] = sdbus::Variant(*pmax);
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
-        if (!pmin && !pmax) {
-          return single(c.gateway().Observe(endpoint, path, o), true);
-        }
-        VariantMap a;
-        if (pmin) a["pmin"] = sdbus::Variant(*pmin);
-        if (pmax) a["pmax"] = sdbus::Variant(*pmax);
-        // One batch, one transaction: both are queued or neither. The idempotency key of the
-        // Write-Attributes is derived, since one key names one request.
-        VariantMap attrOptions = o;
-        attrOptions.erase("format");
-        if (!s.idempotencyKey.empty()) {
-          attrOptions["idempotency_key"] = sdbus::Variant(s.idempotencyKey + "/write-attributes");
-        }
-        using Element =
-            sdbus::Struct<std::string, std::string, std::string, sdbus::Variant, VariantMap>;
-        std::vector<Element> batch{
-            Element{endpoint, "write-attributes", path, sdbus::Variant(a), attrOptions},
-            Element{endpoint, "observe", path, sdbus::Variant(std::string()), o}};
-        auto ids = c.gateway().SubmitBatch(batch);
-        if (ids.size() != 2) {
-          throw sdbus::Error(
-              "org.lwgate.Gateway1.Error.Failed",
-              "SubmitBatch returned " + std::to_string(ids.size()) + " ids for 2 requests");
-        }
-        return Submitted{ids[1], ids[0], true};
+        VariantMap options = o;
+        if (!a.empty()) options["attributes"] = sdbus::Variant(a);
+        return c.gateway().Observe(endpoint, path, options);
       });
     };
   });
@@ -748,7 +740,7 @@ int run(int argc, char** argv) {
   cancelObserve->callback([&] {
     action = [&] {
       return submitCommand(g, s, [&](Client& c, const VariantMap& o) {
-        return single(c.gateway().CancelObserve(endpoint, path, o));
+        return c.gateway().CancelObserve(endpoint, path, o);
       });
     };
   });
@@ -778,6 +770,30 @@ int run(int argc, char** argv) {
                       examples({"lwgatectl cancel 42"}));
   cancel->add_option("id", id, "Request id")->required();
   cancel->callback([&] { action = [&] { return cancelCommand(g, id); }; });
+
+  auto* observations =
+      verb("observations", "List active observations (every device's, or one device's)",
+           examples({"lwgatectl observations", "lwgatectl observations sensor-17 --json"}));
+  observations->add_option("endpoint", endpoint, "Only this device's observations");
+  observations->callback([&] { action = [&] { return observationsCommand(g, endpoint); }; });
+
+  auto* notifications =
+      verb("notifications", "List a device's stored notifications, oldest first",
+           examples({"lwgatectl notifications sensor-17",
+                     "lwgatectl notifications sensor-17 --after 120 --limit 10 --json"}));
+  notifications->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  notifications->add_option("--limit", limit, "At most this many (default 100, at most 10000)");
+  notifications->add_option("--after", after, "Only ids above this one (paging)");
+  notifications->callback(
+      [&] { action = [&] { return notificationsCommand(g, endpoint, limit, after); }; });
+
+  auto* forget = verb(
+      "forget-observation",
+      "End an observation without asking the device (its next notification "
+      "gets a Reset); works while it sleeps",
+      examples({"lwgatectl observations sensor-17   # the ID", "lwgatectl forget-observation 3"}));
+  forget->add_option("id", id, "Observation id (lwgatectl observations)")->required();
+  forget->callback([&] { action = [&] { return forgetCommand(g, id); }; });
 
   auto* settings = verb(
       "settings", "Show or change a device's settings (kept across re-registrations and restarts)",

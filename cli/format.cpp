@@ -334,20 +334,37 @@ Json statusJson(const Dict& p) {
               {"queued", unsignedOrNull(p, "QueuedRequests")},
               {"in_flight", unsignedOrNull(p, "InFlightRequests")},
               {"listen", p.count("Listen") ? listen : Json(nullptr)},
-              {"modem", stringOrNull(p, "ModemState")}};
+              {"modem", stringOrNull(p, "ModemState")},
+              {"modem_sim", stringOrNull(p, "ModemSim")},
+              {"modem_network", stringOrNull(p, "ModemNetwork")},
+              {"modem_signal", unsignedOrNull(p, "ModemSignal")},
+              {"modem_model", stringOrNull(p, "ModemModel")},
+              {"modem_error", stringOrNull(p, "ModemError")}};
 }
 
 std::vector<Pair> statusBlock(const Dict& p) {
   std::string listen;
   for (const auto& uri : stringsField(p, "Listen")) listen += (listen.empty() ? "" : " ") + uri;
   auto uptime = unsignedField(p, "Uptime");
-  return {{"Version", orDash(stringField(p, "Version"))},
-          {"Uptime", uptime ? formatDuration(*uptime) : "-"},
-          {"Devices", numberOrDash(unsignedField(p, "DeviceCount"))},
-          {"Queued requests", numberOrDash(unsignedField(p, "QueuedRequests"))},
-          {"In flight", numberOrDash(unsignedField(p, "InFlightRequests"))},
-          {"Listen", listen},
-          {"Modem", orDash(stringField(p, "ModemState"))}};
+  std::vector<Pair> pairs{{"Version", orDash(stringField(p, "Version"))},
+                          {"Uptime", uptime ? formatDuration(*uptime) : "-"},
+                          {"Devices", numberOrDash(unsignedField(p, "DeviceCount"))},
+                          {"Queued requests", numberOrDash(unsignedField(p, "QueuedRequests"))},
+                          {"In flight", numberOrDash(unsignedField(p, "InFlightRequests"))},
+                          {"Listen", listen},
+                          {"Modem", orDash(stringField(p, "ModemState"))}};
+  // The modem's details only when there is a modem.
+  if (auto state = stringField(p, "ModemState"); state && *state != "none") {
+    auto signal = unsignedField(p, "ModemSignal");
+    pairs.push_back({"SIM", orDash(stringField(p, "ModemSim"))});
+    pairs.push_back({"Network", orDash(stringField(p, "ModemNetwork"))});
+    pairs.push_back({"Signal", signal ? std::to_string(*signal) + "%" : "-"});
+    pairs.push_back({"Model", orDash(stringField(p, "ModemModel"))});
+    if (auto error = stringField(p, "ModemError"); error && !error->empty()) {
+      pairs.push_back({"Modem error", *error});
+    }
+  }
+  return pairs;
 }
 
 Json deviceJson(const std::string& objectPath, const Dict& p) {
@@ -564,6 +581,76 @@ std::string requestFailureMessage(const Dict& r) {
     text += (code && !code->empty() ? " (" + *reason + ")" : ": " + *reason);
   }
   return sanitize(text);
+}
+
+Json observationJson(const Dict& o) {
+  return Json{{"id", unsignedOrNull(o, "id")},
+              {"endpoint", stringOrNull(o, "endpoint")},
+              {"path", stringOrNull(o, "path")},
+              {"attributes", stringOrNull(o, "attributes")},
+              {"format", unsignedOrNull(o, "format")},
+              {"request", unsignedOrNull(o, "request")},
+              {"created", unsignedOrNull(o, "created")},
+              {"last_seq", unsignedOrNull(o, "last_seq")},
+              {"last_notification", unsignedOrNull(o, "last_notification")}};
+}
+
+Table observationsTable(const std::vector<Dict>& observations) {
+  Table table({"ID", "ENDPOINT", "PATH", "ATTRIBUTES", "CREATED", "LAST-NOTIFICATION"});
+  for (const auto& o : observations) {
+    table.addRow({numberOrDash(unsignedField(o, "id")), orDash(stringField(o, "endpoint")),
+                  orDash(stringField(o, "path")), orDash(stringField(o, "attributes")),
+                  timestampOrDash(o, "created"), timestampOrDash(o, "last_notification")});
+  }
+  return table;
+}
+
+Json notificationJson(const Dict& n) {
+  Json result = nullptr;
+  if (auto text = stringField(n, "json")) result = parseResultJson(*text);
+  auto payload = bytesField(n, "payload");
+  return Json{{"id", unsignedOrNull(n, "id")},
+              {"endpoint", stringOrNull(n, "endpoint")},
+              {"path", stringOrNull(n, "path")},
+              {"observation", unsignedOrNull(n, "observation")},
+              {"observe_seq", unsignedOrNull(n, "observe_seq")},
+              {"received", unsignedOrNull(n, "received")},
+              {"format", unsignedOrNull(n, "format")},
+              {"payload", payload ? Json(toBase64(*payload)) : Json(nullptr)},
+              {"result", result},
+              {"decode_error", stringOrNull(n, "decode_error")}};
+}
+
+std::string resultLine(const Json& result) {
+  if (result.is_null()) return "";
+  if (result.is_string()) return result.get<std::string>();
+  if (!result.is_array()) return dumpJson(result);
+  auto value = [](const Json& record) {
+    Json type = record.contains("type") ? record["type"] : Json(nullptr);
+    Json v = record.contains("value") ? record["value"] : Json(nullptr);
+    return valueText(type, v);
+  };
+  if (result.size() == 1 && result[0].is_object()) return value(result[0]);
+  std::string out;
+  for (const auto& record : result) {
+    if (!out.empty()) out += ' ';
+    out += record.is_object() ? record.value("path", "?") + "=" + value(record) : dumpJson(record);
+  }
+  return out;
+}
+
+Table notificationsTable(const std::vector<Dict>& notifications) {
+  Table table({"ID", "PATH", "RECEIVED", "SEQ", "VALUE"});
+  for (const auto& n : notifications) {
+    std::string value = resultLine(parseResultJson(stringField(n, "json").value_or("")));
+    if (auto error = stringField(n, "decode_error"); error && !error->empty()) {
+      value = "(not decoded: " + *error + ")";
+    }
+    table.addRow({numberOrDash(unsignedField(n, "id")), orDash(stringField(n, "path")),
+                  timestampOrDash(n, "received"), numberOrDash(unsignedField(n, "observe_seq")),
+                  value});
+  }
+  return table;
 }
 
 std::string eventLine(const Event& event, std::uint64_t unixMs) {

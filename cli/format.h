@@ -77,7 +77,8 @@ bool isErrorCode(std::string_view code);
 
 // --- Daemon status (properties of /org/lwgate/Gateway1, keys as the property names) ---
 // JSON keys: version s, uptime n (seconds), devices n, queued n, in_flight n, listen [s],
-// modem s.
+// modem s ("none", "disconnected", "connected"), modem_sim s, modem_network s, modem_signal n
+// (percent; null when unknown), modem_model s, modem_error s.
 nlohmann::json statusJson(const Dict& properties);
 std::vector<Pair> statusBlock(const Dict& properties);
 
@@ -119,6 +120,21 @@ bool requestSucceeded(const Dict& request);
 // One line for stderr about a request that did not succeed: "request 7 failed: no answer",
 // "request 7 done: 4.04 Not Found".
 std::string requestFailureMessage(const Dict& request);
+
+// --- Observations and notifications (ListObservations / ListNotifications) ---
+// JSON keys: id n, endpoint s, path s, attributes s ("pmin=10&pmax=60"), format n, request n
+// (the Observe that set it up), created n, last_seq n, last_notification n (Unix ms).
+nlohmann::json observationJson(const Dict& observation);
+// ID ENDPOINT PATH ATTRIBUTES CREATED LAST-NOTIFICATION
+Table observationsTable(const std::vector<Dict>& observations);
+// JSON keys: id n, endpoint s, path s, observation n, observe_seq n, received n (Unix ms),
+// format n, payload s (base64), result (as in requestJson), decode_error s.
+nlohmann::json notificationJson(const Dict& notification);
+// ID PATH RECEIVED SEQ VALUE (the decoded values on one line)
+Table notificationsTable(const std::vector<Dict>& notifications);
+// Decoded values on one line: "95" for one record, "/3/0/0=Acme /3/0/9=95" for several, the
+// text of a string result, "" for null.
+std::string resultLine(const nlohmann::json& result);
 
 // --- monitor ---
 // A D-Bus signal with its arguments in order, e.g. {"RequestProgress", {{"id", 7}, ...}}.

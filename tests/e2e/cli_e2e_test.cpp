@@ -339,6 +339,78 @@ TEST_F(CliE2E, ErrorsHaveDistinctExitCodes) {
   EXPECT_NE(top.out.find("Exit status:"), std::string::npos) << top.out;
 }
 
+// Observe with attributes, the first value at once, then notifications: live in monitor,
+// stored for `notifications`, the observation in `observations` until it is forgotten.
+TEST_F(CliE2E, ObserveNotificationsAndObservations) {
+  Background monitor(dir.path(), "monitor");
+  monitor.start({lwgatectlPath(), "--bus", bus.address(), "monitor", "--json"});
+  ASSERT_TRUE(waitUntil([&] { return monitor.err().find("Monitoring") != std::string::npos; }));
+  auto sim =
+      startSim("sensor", {"--sensor", "--tick-resource", "/3303/0/5700", "--tick-ms", "100"});
+
+  // SenML JSON carries the type (in TLV a resource outside the core objects stays opaque).
+  Json observe = ctlJson({"observe", "sensor", "/3303/0/5700", "pmin=0", "--format", "senml-json",
+                          "--wait", "--timeout", "30"});
+  EXPECT_EQ(observe["state"], "done") << observe;
+  EXPECT_EQ(observe["code"], "2.05") << observe;
+  EXPECT_EQ(observe["operation"], "observe") << observe;
+  ASSERT_TRUE(observe["result"].is_array()) << observe;
+  EXPECT_EQ(observe["result"][0]["path"], "/3303/0/5700") << observe;
+  EXPECT_EQ(observe["result"][0]["type"], "float") << observe;
+
+  Json observations = ctlJson({"observations", "sensor"});
+  ASSERT_EQ(observations.size(), 1u) << observations;
+  const Json& o = observations[0];
+  EXPECT_EQ(o["endpoint"], "sensor");
+  EXPECT_EQ(o["path"], "/3303/0/5700");
+  EXPECT_EQ(o["attributes"], "pmin=0");
+  EXPECT_EQ(o["request"], observe["id"]);
+  EXPECT_TRUE(o["created"].is_number_unsigned()) << o;
+
+  ASSERT_TRUE(waitUntil([&] {
+    return ctlJson({"notifications", "sensor"}).size() >= 3;
+  })) << ctl({"notifications", "sensor"}).out
+      << gw.log();
+  Json listed = ctlJson({"notifications", "sensor", "--limit", "2"});
+  ASSERT_EQ(listed.size(), 2u) << listed;
+  const Json& n = listed[0];
+  EXPECT_EQ(n["endpoint"], "sensor");
+  EXPECT_EQ(n["path"], "/3303/0/5700");
+  EXPECT_EQ(n["observation"], o["id"]);
+  EXPECT_TRUE(n["received"].is_number_unsigned()) << n;
+  EXPECT_TRUE(n["payload"].is_string()) << n;
+  EXPECT_TRUE(n["decode_error"].is_null() || n["decode_error"] == "") << n;
+  ASSERT_TRUE(n["result"].is_array()) << n;
+  EXPECT_EQ(n["result"][0]["type"], "float") << n;
+  EXPECT_LT(listed[0]["id"].get<std::uint64_t>(), listed[1]["id"].get<std::uint64_t>());
+  Json later = ctlJson(
+      {"notifications", "sensor", "--after", std::to_string(listed[1]["id"].get<std::uint64_t>())});
+  ASSERT_FALSE(later.empty()) << later;
+  EXPECT_GT(later[0]["id"].get<std::uint64_t>(), listed[1]["id"].get<std::uint64_t>());
+  RunResult table = ctl({"notifications", "sensor", "--limit", "1"});
+  EXPECT_TRUE(std::regex_search(table.out, std::regex(R"(ID\s+PATH\s+RECEIVED\s+SEQ\s+VALUE\n)")))
+      << table.out;
+
+  // The same notifications came live to monitor.
+  EXPECT_TRUE(waitUntil([&] {
+    for (const auto& j : jsonLines(monitor.out())) {
+      if (j["signal"] == "Notification" && j["endpoint"] == "sensor" &&
+          j["path"] == "/3303/0/5700" && j["observation"] == o["id"] && j["result"].is_array()) {
+        return true;
+      }
+    }
+    return false;
+  })) << monitor.out();
+
+  const std::string id = std::to_string(o["id"].get<std::uint64_t>());
+  EXPECT_EQ(ctl({"forget-observation", id}).exitCode, 0);
+  EXPECT_TRUE(ctlJson({"observations", "sensor"}).empty());
+  EXPECT_EQ(ctl({"forget-observation", id}).exitCode, 4);
+  EXPECT_EQ(ctl({"notifications", "nobody"}).exitCode, 4);
+  EXPECT_EQ(ctl({"cancel-observe", "sensor", "/3/0/9"}).exitCode, 4);  // nothing observes it
+  EXPECT_EQ(monitor.stop(), 0);
+}
+
 TEST_F(CliE2E, DeviceSettingsAreSetShownAndCleared) {
   auto sim = startSim("sim-1");
   Json none = ctlJson({"settings", "sim-1"});

@@ -103,14 +103,31 @@ TEST(Status, JsonKeysAndBlock) {
          {"Listen", std::vector<std::string>{"coap://127.0.0.1:5683"}},
          {"ModemState", std::string("none")}};
   EXPECT_EQ(statusJson(p), Json::parse(R"({"version":"0.1.0","uptime":3725,"devices":3,
-      "queued":4,"in_flight":1,"listen":["coap://127.0.0.1:5683"],"modem":"none"})"));
+      "queued":4,"in_flight":1,"listen":["coap://127.0.0.1:5683"],"modem":"none",
+      "modem_sim":null,"modem_network":null,"modem_signal":null,"modem_model":null,
+      "modem_error":null})"));
   std::string block = renderBlock(statusBlock(p));
   EXPECT_NE(block.find("         Uptime: 1h 2min\n"), std::string::npos) << block;
   EXPECT_NE(block.find("Queued requests: 4\n"), std::string::npos) << block;
+  EXPECT_EQ(block.find("Signal"), std::string::npos) << "no modem, no modem details";
   // Missing properties are null, never missing keys.
   Json empty = statusJson({});
-  EXPECT_EQ(empty.size(), 7u);
+  EXPECT_EQ(empty.size(), 12u);
   for (const auto& [key, value] : empty.items()) EXPECT_TRUE(value.is_null()) << key;
+}
+
+TEST(Status, ModemDetailsWhenThereIsAModem) {
+  Dict p{{"ModemState", std::string("connected")},    {"ModemSim", std::string("ready")},
+         {"ModemNetwork", std::string("roaming")},    {"ModemSignal", std::int64_t{71}},
+         {"ModemModel", std::string("Quectel EC25")}, {"ModemError", std::string("")}};
+  std::string block = renderBlock(statusBlock(p));
+  EXPECT_NE(block.find("    Signal: 71%\n"), std::string::npos) << block;
+  EXPECT_NE(block.find("   Network: roaming\n"), std::string::npos) << block;
+  EXPECT_EQ(block.find("Modem error"), std::string::npos) << block;
+  EXPECT_EQ(statusJson(p)["modem_signal"], 71);
+  p["ModemSignal"] = std::int64_t{-1};  // unknown
+  EXPECT_TRUE(statusJson(p)["modem_signal"].is_null());
+  EXPECT_NE(renderBlock(statusBlock(p)).find("Signal: -\n"), std::string::npos);
 }
 
 TEST(Devices, JsonHasFixedKeys) {
@@ -244,6 +261,50 @@ TEST(Results, LinkFormatOneLinkPerLine) {
             "</3/0>;pmin=10\n</3/0/1>\n</3/0/2>;title=\"a,b\"\n");
   EXPECT_EQ(renderResult(Json("plain text"), true), "plain text\n");
   EXPECT_EQ(renderResult(Json(nullptr), true), "");
+}
+
+TEST(Observations, JsonAndTable) {
+  Dict o{{"id", std::uint64_t{3}},
+         {"endpoint", std::string("sensor")},
+         {"path", std::string("/3303/0/5700")},
+         {"attributes", std::string("pmin=10")},
+         {"request", std::uint64_t{17}},
+         {"created", std::uint64_t{kNow}}};
+  EXPECT_EQ(observationJson(o), Json::parse(R"({"id":3,"endpoint":"sensor","path":"/3303/0/5700",
+      "attributes":"pmin=10","format":null,"request":17,"created":1700000000000,"last_seq":null,
+      "last_notification":null})"));
+  EXPECT_EQ(observationsTable({o}).render(false),
+            "3 sensor /3303/0/5700 pmin=10 2023-11-14 22:13:20 UTC -\n");
+}
+
+TEST(Notifications, JsonTableAndOneLineValues) {
+  Dict n{{"id", std::uint64_t{9}},
+         {"endpoint", std::string("sensor")},
+         {"path", std::string("/3303/0/5700")},
+         {"observation", std::uint64_t{3}},
+         {"observe_seq", std::uint64_t{12}},
+         {"received", std::uint64_t{kNow}},
+         {"format", std::uint64_t{110}},
+         {"payload", Bytes{'x'}},
+         {"json", std::string(R"([{"path":"/3303/0/5700","type":"float","value":21.5}])")}};
+  Json j = notificationJson(n);
+  EXPECT_EQ(j["result"][0]["value"], 21.5);
+  EXPECT_EQ(j["payload"], "eA==");
+  EXPECT_TRUE(j["decode_error"].is_null());
+  EXPECT_EQ(j.size(), 10u);
+  EXPECT_EQ(notificationsTable({n}).render(true),
+            "ID PATH         RECEIVED                SEQ VALUE\n"
+            "9  /3303/0/5700 2023-11-14 22:13:20 UTC 12  21.5\n");
+  Dict broken = n;
+  broken["json"] = std::string("");
+  broken["decode_error"] = std::string("bad CBOR");
+  EXPECT_NE(notificationsTable({broken}).render(false).find("(not decoded: bad CBOR)"),
+            std::string::npos);
+  EXPECT_EQ(resultLine(Json::parse(R"([{"path":"/3/0/0","type":"string","value":"Acme"},
+      {"path":"/3/0/9","type":"integer","value":95}])")),
+            "/3/0/0=Acme /3/0/9=95");
+  EXPECT_EQ(resultLine(Json("</3/0>")), "</3/0>");
+  EXPECT_EQ(resultLine(Json(nullptr)), "");
 }
 
 TEST(Events, LineAndJson) {
