@@ -71,14 +71,17 @@ done
 # Every file the package holds, with owner and mode. A new file must be added here on purpose.
 expected="-rw-r--r-- root/root ./etc/lwgate/lwgated.toml
 -rw-r--r-- root/root ./lib/systemd/system/lwgated.service
+-rwxr-xr-x root/root ./usr/bin/lwgatectl
 -rw-r--r-- root/root ./usr/lib/sysusers.d/lwgate.conf
 -rwxr-xr-x root/root ./usr/sbin/lwgated
+-rw-r--r-- root/root ./usr/share/bash-completion/completions/lwgatectl
 -rw-r--r-- root/root ./usr/share/dbus-1/system-services/org.lwgate.Gateway1.service
 -rw-r--r-- root/root ./usr/share/dbus-1/system.d/org.lwgate.Gateway1.conf
+-rw-r--r-- root/root ./usr/share/man/man1/lwgatectl.1
 -rw-r--r-- root/root ./usr/share/man/man8/lwgated.8"
 actual=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print $1, $2, $6 }' | LC_ALL=C sort -k3)
 if [ "$actual" = "$expected" ]; then
-  pass "contents: exactly the 7 expected files, owners and modes"
+  pass "contents: exactly the 10 expected files, owners and modes"
 else
   fail "contents differ (- expected, + actual):"
   diff <(echo "$expected") <(echo "$actual") || true
@@ -124,6 +127,11 @@ if out=$("$lwgated" --version 2>&1) && [[ "$out" == "lwgated "* ]]; then
   pass "installed lwgated --version: $out"
 else
   fail "installed lwgated --version: $out"
+fi
+if out=$("$root/usr/bin/lwgatectl" --version 2>&1) && [[ "$out" == "lwgatectl "* ]]; then
+  pass "installed lwgatectl --version: $out"
+else
+  fail "installed lwgatectl --version: $out"
 fi
 if out=$("$lwgated" --check-config "$root/etc/lwgate/lwgated.toml" 2>&1); then
   pass "installed lwgated --check-config installed lwgated.toml: $out"
