@@ -334,6 +334,19 @@ Result<RestoreReport> restoreDatabase(const std::string& file, const std::string
     auto pages = copyDatabase(*source, temp->path(), nullptr, -1);
     if (!pages) return pages.error();
   }
+  // Run as root (sudo lwgated --restore), the copy would belong to root and the service user
+  // could not open it: it gets the owner of the database it replaces, or of the directory.
+  if (::geteuid() == 0) {
+    struct stat owner {};
+    // An empty database file is the one lwgated --restore created to hold the lock.
+    const bool fromDatabase = fileSize(dbPath) > 0 && ::stat(dbPath.c_str(), &owner) == 0;
+    if (fromDatabase || ::stat(parentDirectory(dbPath).c_str(), &owner) == 0) {
+      if (::chown(temp->path().c_str(), owner.st_uid, owner.st_gid) != 0) {
+        return posixError("cannot give the restored copy the database's owner:", temp->path(),
+                          errno);
+      }
+    }
+  }
   // What goes into place is the copy: check it, not only what it was copied from.
   if (auto again = checkRestorable(temp->path(), maxVersion); !again) return again.error();
   if (auto r = fsyncPath(temp->path(), O_RDONLY); !r) return r.error();

@@ -103,7 +103,8 @@ struct RestoreReport {
 // Puts a copy of `file` in place of the database at dbPath (lwgated --restore). The caller holds
 // the DatabaseLock and has checked databaseInUse(). Steps, so that nothing changes on any error:
 //  1. checkRestorable(file);
-//  2. copy it with the backup API to a temporary file in dbPath's directory, check the copy
+//  2. copy it with the backup API to a temporary file (mode 0600; run as root, owned by the
+//     current database's owner, else the directory's) in dbPath's directory, check the copy
 //     again, sync it;
 //  3. keep the current database (when there is one) as "<dbPath>.before-restore-<unixTime>" by
 //     a hard link, with its -wal (a crash may have left committed transactions there) as

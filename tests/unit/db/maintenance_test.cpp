@@ -270,6 +270,22 @@ TEST(RestoreTest, NothingChangesWhenTheFileIsRefused) {
   EXPECT_EQ(listing(dir), files);
 }
 
+TEST(RestoreTest, AsRootTheCopyBelongsToTheDatabasesOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand files to another user";
+  TempDir dir;
+  const std::string path = dir.file("lwgate.db");
+  { Database db = openOk(path); }
+  { Database backup = openOk(dir.file("backup.db")); }
+  ASSERT_EQ(::chown(path.c_str(), 4321, 4322), 0);
+  auto r = restoreDatabase(dir.file("backup.db"), path, latestSchemaVersion(), 1);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4321u);
+  EXPECT_EQ(st.st_gid, 4322u);
+  EXPECT_EQ(testing::fileMode(path), 0600u);
+}
+
 TEST(RestoreTest, IntoAMissingDatabase) {
   TempDir dir;
   { Database v1 = openOk(dir.file("v1.db"), {.targetVersion = 1}); }
