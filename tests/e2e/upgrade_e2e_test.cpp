@@ -157,6 +157,15 @@ TEST(RestoreE2E, RefusesWhileLwgatedRunsOrTheFileIsUnusableAndChangesNothing) {
   ASSERT_EQ(run({"sqlite3", gw.database(), ".backup " + dir.file("good.db")}).exitCode, 0);
   exec(dir.file("good.db"), "INSERT INTO devices (endpoint, created_at) VALUES ('restored', 0)");
 
+  // The lock that keeps --restore off the database keeps a second lwgated off it too.
+  auto second =
+      run({LWGATED_PATH, "--db", gw.database(), "--listen", "127.0.0.1:0", "--bus", "none"});
+  EXPECT_EQ(second.exitCode, 1) << second.err;
+  EXPECT_NE(second.err.find("LWG1091 cannot start: database " + gw.database() +
+                            " is in use by another lwgated"),
+            std::string::npos)
+      << second.err;
+
   auto running = restore(dir.file("good.db"), gw.database());
   EXPECT_EQ(running.exitCode, 2) << running.err;
   EXPECT_NE(running.err.find("LWG1022"), std::string::npos) << running.err;
