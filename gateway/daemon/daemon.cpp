@@ -2,17 +2,21 @@
 
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <functional>
 
 #include "db/checkpointer.h"
 #include "db/database.h"
 #include "db/device_settings_store.h"
+#include "db/maintenance.h"
 #include "db/registration_store.h"
 #include "gateway/coap/server.h"
 #include "gateway/core/registration_interface.h"
@@ -92,6 +96,12 @@ class Daemon final : public core::RegistryListener,
     if (modemSource_) sd_event_source_unref(modemSource_);
     if (wakeScanSource_) sd_event_source_unref(wakeScanSource_);
     if (expirySource_) sd_event_source_unref(expirySource_);
+    for (auto& b : backups_) {
+      sd_event_source_unref(b.source);
+      log::warning("LWG1012 backup of the database to {} failed: lwgated is stopping",
+                   b.job->destPath());
+    }
+    backups_.clear();  // stops and joins the copies before the database closes
     if (event_) sd_event_unref(event_);
   }
 
@@ -318,6 +328,34 @@ class Daemon final : public core::RegistryListener,
     return {};
   }
 
+  void backup(const std::string& path, std::function<void(Result<void>)> done) override {
+    if (path.empty() || path.front() != '/') {
+      done(makeError(ErrorCode::kBadRequest,
+                     "backup path " + lwm2m::quoteForMessage(path) +
+                         " is not absolute (lwgated writes it; give the full path)"));
+      return;
+    }
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+      done(makeError(ErrorCode::kBadRequest, path + " exists; not replacing it"));
+      return;
+    }
+    auto job = db::BackupJob::start(db_->path(), path);
+    if (!job) {
+      log::warning("LWG1012 backup of the database to {} failed: {}", path, job.error().message);
+      done(job.error());
+      return;
+    }
+    sd_event_source* source = nullptr;
+    int rc = sd_event_add_io(event_, &source, (*job)->fd(), EPOLLIN, &Daemon::onBackupDone, this);
+    if (rc < 0) {
+      done(makeError(ErrorCode::kInternal, "cannot watch the backup thread"));
+      return;  // the job stops and joins as it goes
+    }
+    log::info("LWG1010 backup of the database to {} started", path);
+    backups_.push_back({std::move(*job), source, std::move(done), clock_.steadyNow()});
+  }
+
   Totals totals() override {
     return {.devices = static_cast<std::uint32_t>(registry_->size()),
             .queued = static_cast<std::uint32_t>(downlink_->queue().totalUnfinished()),
@@ -361,6 +399,10 @@ class Daemon final : public core::RegistryListener,
   }
 
   Result<void> start() {
+    // One lwgated per database, and none while lwgated --restore replaces it.
+    auto lock = db::DatabaseLock::acquire(config_.database, true);
+    if (!lock) return lock.error();
+    dbLock_.emplace(std::move(*lock));
     db::DatabaseOptions dbOptions;
     dbOptions.synchronous =
         config_.databaseSyncFull ? db::Synchronous::kFull : db::Synchronous::kNormal;
@@ -462,6 +504,38 @@ class Daemon final : public core::RegistryListener,
     c.wake.globalPerDay = static_cast<unsigned>(config_.smsGlobalPerDay);
     c.validity = core::Seconds(static_cast<std::int64_t>(config_.smsValidity));
     return c;
+  }
+
+  // Backup: each copy runs on a thread with its own read-only connection (db::BackupJob) and
+  // reports through an eventfd; the D-Bus reply goes out from here, on the main loop.
+  struct RunningBackup {
+    std::unique_ptr<db::BackupJob> job;
+    sd_event_source* source = nullptr;
+    std::function<void(Result<void>)> done;
+    core::SteadyTime startedAt;
+  };
+
+  static int onBackupDone(sd_event_source* source, int, uint32_t, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    auto it = std::find_if(self->backups_.begin(), self->backups_.end(),
+                           [&](const RunningBackup& b) { return b.source == source; });
+    if (it == self->backups_.end()) return 0;
+    RunningBackup b = std::move(*it);
+    self->backups_.erase(it);
+    sd_event_source_disable_unref(b.source);
+    auto result = b.job->result();
+    const auto ms =
+        std::chrono::duration_cast<core::Millis>(self->clock_.steadyNow() - b.startedAt);
+    if (result) {
+      log::notice("LWG1011 database backed up to {}: schema version {}, {} bytes, {} ms",
+                  b.job->destPath(), result->schemaVersion, result->bytes, ms.count());
+      b.done({});
+    } else {
+      log::warning("LWG1012 backup of the database to {} failed: {}", b.job->destPath(),
+                   result.error().message);
+      b.done(result.error());
+    }
+    return 0;
   }
 
   static int onModemEvent(sd_event_source*, int, uint32_t, void* userdata) {
@@ -870,6 +944,8 @@ class Daemon final : public core::RegistryListener,
   Overrides overrides_;
   std::string configSource_;
   core::SystemClock clock_;
+  // Before db_: released after the database is closed (see db::DatabaseLock).
+  std::optional<db::DatabaseLock> dbLock_;
   std::optional<db::Database> db_;
   std::unique_ptr<db::Checkpointer> checkpointer_;  // declared after db_: stops before it closes
   std::unique_ptr<db::SqliteRegistrationStore> store_;
@@ -899,6 +975,7 @@ class Daemon final : public core::RegistryListener,
   bool busWarned_ = false;
   std::vector<std::string> listenUrls_;
   core::SteadyTime startedAt_ = clock_.steadyNow();
+  std::vector<RunningBackup> backups_;
 };
 
 }  // namespace
@@ -942,6 +1019,58 @@ int runDaemon(const Overrides& overrides) {
   log::setLevel(config->logLevel);
   Daemon daemon(std::move(*config), overrides, source);
   return daemon.run();
+}
+
+int runRestore(const Overrides& overrides, const std::string& file) {
+  std::string source;
+  auto config = resolveConfig(overrides, &source);
+  if (!config) {
+    log::error("LWG1094 {}", config.error().message);
+    return kRestoreRefused;
+  }
+  log::setLevel(config->logLevel);
+  const std::string& database = config->database;
+  struct stat st {};
+  const bool existed = ::lstat(database.c_str(), &st) == 0;
+  // Held until we return: a starting lwgated fails on it instead of opening a file that is being
+  // replaced.
+  auto lock = db::DatabaseLock::acquire(database, true);
+  if (!lock) {
+    log::error("LWG1022 not restoring {}: {}", file, lock.error().message);
+    return lock.error().code == ErrorCode::kLimitReached ? kRestoreInUse : kRestoreRefused;
+  }
+  auto undoCreate = [&] {
+    if (!existed && ::lstat(database.c_str(), &st) == 0 && st.st_size == 0) {
+      ::unlink(database.c_str());
+    }
+  };
+  // lwgated takes the lock, but an older one, or an operator's sqlite3, does not.
+  auto inUse = db::databaseInUse(database);
+  if (!inUse || *inUse) {
+    log::error("LWG1022 not restoring {}: {}", file,
+               inUse ? "database " + database +
+                           " is open in another program (an lwgated, or sqlite3); stop it first"
+                     : inUse.error().message);
+    undoCreate();
+    return inUse ? kRestoreInUse : kRestoreRefused;
+  }
+  auto restored = db::restoreDatabase(file, database, db::latestSchemaVersion(),
+                                      static_cast<std::int64_t>(::time(nullptr)));
+  if (!restored) {
+    log::error("LWG1021 not restoring {} into {}: {}; nothing was changed", file, database,
+               restored.error().message);
+    undoCreate();
+    return kRestoreRefused;
+  }
+  const int latest = db::latestSchemaVersion();
+  log::notice(
+      "LWG1020 restored {} (schema version {}) into {}{}; {}", file, restored->schemaVersion,
+      database,
+      restored->keptPath.empty() ? "" : ", the previous database is kept as " + restored->keptPath,
+      restored->schemaVersion < latest
+          ? fmt::format("the next start migrates it to version {}", latest)
+          : std::string("start lwgated to use it"));
+  return kRestoreOk;
 }
 
 }  // namespace lwgate::daemon

@@ -27,4 +27,14 @@ Result<Config> resolveConfig(const Overrides& overrides, std::string* source);
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
 int runDaemon(const Overrides& overrides);
 
+// Exit codes of runRestore().
+inline constexpr int kRestoreOk = 0;
+inline constexpr int kRestoreRefused = 1;  // FILE unusable, or an I/O error: nothing changed
+inline constexpr int kRestoreInUse = 2;    // lwgated (or another program) has the database open
+
+// lwgated --restore FILE: puts a copy of FILE (an lwgate database: a Backup, a pre-migration
+// "<db>.schema-vN.bak") in place of the configured database, keeping the current one as
+// "<db>.before-restore-<unix time>", and returns. The next start migrates it forward.
+int runRestore(const Overrides& overrides, const std::string& file);
+
 }  // namespace lwgate::daemon

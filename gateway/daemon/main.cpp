@@ -35,6 +35,14 @@ int main(int argc, char** argv) {
                                "validate the configuration (FILE, or --config, or the default "
                                "file) and exit 0 if it is valid, 1 if not")
                     ->expected(0, 1);
+  std::string restoreFile;
+  auto* restore =
+      app.add_option("--restore", restoreFile,
+                     "replace the database (--db, or the configuration's) with a copy of FILE, "
+                     "an lwgate database such as a backup, keeping the current one as "
+                     "<db>.before-restore-<unix time>, and exit: 0 restored, 1 refused or "
+                     "failed (nothing changed), 2 the database is in use (stop lwgated first)");
+  restore->type_name("FILE");
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -72,6 +80,13 @@ int main(int argc, char** argv) {
     std::printf("lwgated: configuration OK (%s)\n",
                 source.empty() ? "built-in defaults" : source.c_str());
     return 0;
+  }
+  if (restore->count() > 0) {
+    if (check->count() > 0) {
+      std::fprintf(stderr, "lwgated: --restore and --check-config do not go together\n");
+      return 1;
+    }
+    return daemon::runRestore(o, restoreFile);
   }
   return daemon::runDaemon(o);
 }

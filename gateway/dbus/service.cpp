@@ -32,25 +32,31 @@ constexpr std::size_t kMaxList = 10000;
 [[noreturn]] void invalid(const std::string& message) {
   fail("InvalidArgs", message);
 }
-[[noreturn]] void fail(const Error& e) {
-  switch (e.code) {
+const char* errorName(ErrorCode code) {
+  switch (code) {
     case ErrorCode::kNotFound:
-      fail("NotFound", e.message);
+      return "NotFound";
     case ErrorCode::kLimitReached:
-      fail("QueueFull", e.message);
+      return "QueueFull";
     case ErrorCode::kTooLarge:
-      fail("TooLarge", e.message);
+      return "TooLarge";
     case ErrorCode::kPreconditionFailed:
-      fail("NotCancellable", e.message);
+      return "NotCancellable";
     case ErrorCode::kBadRequest:
     case ErrorCode::kUnsupportedFormat:
     case ErrorCode::kForbidden:
-      fail("InvalidArgs", e.message);
+      return "InvalidArgs";
     case ErrorCode::kStorage:
     case ErrorCode::kInternal:
       break;
   }
-  fail("Failed", e.message);
+  return "Failed";
+}
+sdbus::Error busError(const Error& e) {
+  return sdbus::Error(std::string("org.lwgate.Gateway1.Error.") + errorName(e.code), e.message);
+}
+[[noreturn]] void fail(const Error& e) {
+  throw busError(e);
 }
 
 template <class T>
@@ -331,17 +337,46 @@ std::string devicePath(std::string_view endpoint) {
   return path;
 }
 
+// Replies of asynchronous methods (Backup) still to be sent. An sdbus::Result refers to its
+// connection's internals, so the ones left must be destroyed before the connection: the Service
+// owns this and drops it first; the backend's callbacks hold it weakly.
+struct PendingReplies {
+  std::map<std::uint64_t, sdbus::Result<>> replies;
+  std::uint64_t next = 0;
+};
+
 class Service::Root final
     : public sdbus::AdaptorInterfaces<org::lwgate::Gateway1_adaptor, sdbus::ObjectManager_adaptor,
                                       sdbus::Properties_adaptor> {
  public:
-  Root(sdbus::IConnection& connection, Backend& backend)
-      : AdaptorInterfaces(connection, kRootPath), backend_(backend) {
+  Root(sdbus::IConnection& connection, Backend& backend, std::shared_ptr<PendingReplies> pending)
+      : AdaptorInterfaces(connection, kRootPath), backend_(backend), pending_(std::move(pending)) {
     registerAdaptor();
   }
   ~Root() { unregisterAdaptor(); }
 
  private:
+  void Backup(sdbus::Result<>&& result, std::string path) override {
+    const std::uint64_t key = pending_->next++;
+    pending_->replies.emplace(key, std::move(result));
+    std::weak_ptr<PendingReplies> weak = pending_;
+    backend_.backup(path, [weak, key](Result<void> done) {
+      auto pending = weak.lock();
+      if (!pending) return;  // the bus went away meanwhile: nobody to answer
+      auto node = pending->replies.extract(key);
+      if (node.empty()) return;
+      try {
+        if (done) {
+          node.mapped().returnResults();
+        } else {
+          node.mapped().returnError(busError(done.error()));
+        }
+      } catch (const sdbus::Error& e) {
+        log::warning("LWG4011 cannot send the D-Bus reply to Backup: {}", e.getMessage());
+      }
+    });
+  }
+
   std::uint64_t one(core::CallerRequest c) {
     return static_cast<std::uint64_t>(unwrap(backend_.submit({std::move(c)})).front());
   }
@@ -620,6 +655,7 @@ class Service::Root final
   std::string ModemError() override { return backend_.modem().error; }
 
   Backend& backend_;
+  std::shared_ptr<PendingReplies> pending_;
 };
 
 class Service::Device final
@@ -673,6 +709,7 @@ struct Service::State {
   BusChoice bus;
   Backend* backend = nullptr;
   std::unique_ptr<sdbus::IConnection> connection;
+  std::shared_ptr<PendingReplies> pending = std::make_shared<PendingReplies>();
   std::unique_ptr<Root> root;
   std::map<std::string, std::unique_ptr<Device>, std::less<>> devices;
   std::set<std::string, std::less<>> changedQueues;
@@ -701,7 +738,7 @@ Result<std::unique_ptr<Service>> Service::connect(const BusChoice& bus, Backend&
         break;
     }
     // Objects first, then the name: whoever sees the name appear finds them in place.
-    st.root = std::make_unique<Root>(*st.connection, backend);
+    st.root = std::make_unique<Root>(*st.connection, backend, st.pending);
     st.connection->requestName(kBusName);
   } catch (const sdbus::Error& e) {
     const bool taken = e.getMessage().find("File exists") != std::string::npos ||
@@ -715,6 +752,7 @@ Result<std::unique_ptr<Service>> Service::connect(const BusChoice& bus, Backend&
 
 Service::~Service() {
   if (!state_ || !state_->connection) return;
+  state_->pending.reset();  // before the connection its replies refer to
   state_->devices.clear();
   state_->root.reset();
   try {

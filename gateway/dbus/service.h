@@ -49,6 +49,10 @@ class Backend {
   virtual Result<core::DeviceSettings> deviceSettings(std::string_view endpoint) = 0;
   virtual Result<void> setDeviceSettings(std::string_view endpoint,
                                          const core::DeviceSettings& settings) = 0;
+  // Writes a consistent copy of the live database to path (Backup). `done` is called exactly
+  // once, from the main loop: when the file is complete, or at once when the path is refused.
+  // Errors: kBadRequest (relative path, existing file), kStorage (I/O, SQLite).
+  virtual void backup(const std::string& path, std::function<void(Result<void>)> done) = 0;
 
   struct Totals {
     std::uint32_t devices = 0;
