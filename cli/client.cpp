@@ -145,6 +145,13 @@ Dict Client::device(const std::string& endpoint) {
   }
 }
 
+void Client::backup(const std::string& path, std::chrono::seconds timeout) {
+  callProxy_->callMethod("Backup")
+      .onInterface("org.lwgate.Gateway1")
+      .withTimeout(timeout)
+      .withArguments(path);
+}
+
 Dict Client::request(std::uint64_t id) {
   return toDict(calls_->GetRequest(id));
 }

@@ -72,6 +72,9 @@ class Client {
   // One device's properties; throws org.lwgate.Gateway1.Error.NotFound when it has no object.
   Dict device(const std::string& endpoint);
   Dict request(std::uint64_t id);
+  // Backup(s): lwgated writes a consistent copy of its database to path (absolute, new); the
+  // reply comes when the copy is complete, so the call may take a while.
+  void backup(const std::string& path, std::chrono::seconds timeout);
   std::vector<Dict> requests(const VariantMap& filter);
   // Active observations ("" for every device's) and a device's stored notifications.
   std::vector<Dict> observations(const std::string& endpoint);

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -461,6 +462,18 @@ int cancelCommand(const Globals& g, std::uint64_t id) {
   return kExitOk;
 }
 
+int backupCommand(const Globals& g, const std::string& file, double timeoutSeconds) {
+  const std::string path = std::filesystem::absolute(file).lexically_normal().string();
+  Client client(g.bus);
+  client.backup(path, std::chrono::seconds(static_cast<std::int64_t>(timeoutSeconds)));
+  if (g.json) {
+    printJson(Json{{"path", path}});
+  } else {
+    std::cout << "backup written to " << path << "\n";
+  }
+  return kExitOk;
+}
+
 int monitorCommand(const Globals& g) {
   Client client(g.bus);
   client.subscribe(Client::Signals::kAll, [&](const Event& e) {
@@ -766,6 +779,18 @@ int run(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   request->callback([&] { action = [&] { return requestCommand(g, id, wait, timeout); }; });
 
+  std::string backupFile;
+  double backupTimeout = 600;
+  auto* backup = verb(
+      "backup",
+      "Have lwgated write a consistent copy of its database to FILE (a new, absolute path; "
+      "lwgated writes it, so under the shipped unit it must be under /var/lib/lwgate)",
+      examples({"lwgatectl backup /var/lib/lwgate/before-upgrade.db",
+                "lwgated --restore /var/lib/lwgate/before-upgrade.db   (with lwgated stopped)"}));
+  backup->add_option("file", backupFile, "The file to write (must not exist)")->required();
+  backup->add_option("--timeout", backupTimeout, "Seconds to wait for the copy (default 600)")
+      ->check(CLI::Range(1.0, 86400.0));
+  backup->callback([&] { action = [&] { return backupCommand(g, backupFile, backupTimeout); }; });
   auto* cancel = verb("cancel", "Cancel a queued request (not one in flight)",
                       examples({"lwgatectl cancel 42"}));
   cancel->add_option("id", id, "Request id")->required();

@@ -483,6 +483,18 @@ TEST_F(CliE2E, MonitorPrintsSignalsUntilInterrupted) {
   EXPECT_EQ(monitor.stop(), 0) << monitor.err();
 }
 
+TEST_F(CliE2E, BackupWritesAConsistentCopyOfTheDatabase) {
+  auto sim = startSim("sim-b");
+  const std::string copy = dir.file("backup.db");
+  Json done = ctlJson({"backup", copy});
+  EXPECT_EQ(done["path"], copy);
+  EXPECT_EQ(queryText(copy, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(queryInt(copy, "SELECT count(*) FROM registrations"), 1);
+  // A file that exists is refused by lwgated (exit 7) and left alone.
+  RunResult again = ctl({"backup", copy});
+  EXPECT_EQ(again.exitCode, 7) << show(again);
+}
+
 TEST_F(CliE2E, BusComesFromTheEnvironmentToo) {
   Background env(dir.path(), "ctl-env");
   env.start({lwgatectlPath(), "status", "--json"}, {"LWGATE_BUS=" + bus.address()});
