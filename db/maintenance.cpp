@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "db/database.h"
+#include "db/files.h"
 
 namespace lwgate::db {
 namespace {
@@ -24,16 +25,6 @@ Error storage(std::string message) {
 Error rejected(std::string message) {
   return makeError(ErrorCode::kBadRequest, std::move(message));
 }
-Error posixError(std::string_view what, const std::string& path, int err) {
-  return storage(fmt::format("{} {}: {}", what, path, std::strerror(err)));
-}
-
-std::string parentDirectory(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 std::string baseName(const std::string& path) {
   auto slash = path.rfind('/');
@@ -43,16 +34,6 @@ std::string baseName(const std::string& path) {
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
-}
-
-Result<void> fsyncPath(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return posixError("cannot open", path, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return posixError("cannot sync", path, err);
-  return {};
 }
 
 // A new empty file (mode 0600, mkstemp's) next to `near`, named so that it is obviously ours and
