@@ -184,6 +184,18 @@ class Daemon final : public core::RegistryListener,
     if (bus_) bus_->requestFinished(r, core::renderResult(r, lwm2m::coreObjects()));
   }
 
+  static Error unknownDevice(std::string_view endpoint) {
+    return makeError(ErrorCode::kNotFound, "no device " + lwm2m::quoteForMessage(endpoint) +
+                                               " (it never registered here)");
+  }
+  // Whether the endpoint has a device row (it registered once, or has requests queued).
+  Result<void> requireKnownDevice(std::string_view endpoint) {
+    auto known = downlink_->store().deviceKnown(endpoint);
+    if (!known) return known.error();
+    if (!*known) return unknownDevice(endpoint);
+    return {};
+  }
+
   // dbus::Backend
   Result<std::vector<std::int64_t>> submit(const std::vector<core::CallerRequest>& batch) override {
     auto where = [&](std::size_t k) {
@@ -197,12 +209,8 @@ class Daemon final : public core::RegistryListener,
       const auto& c = batch[k];
       const core::Registration* reg = registry_->findByEndpoint(c.endpoint);
       if (!reg) {
-        auto known = downlink_->store().deviceKnown(c.endpoint);
-        if (!known) return known.error();
-        if (!*known) {
-          return makeError(ErrorCode::kNotFound, where(k) + "no device " +
-                                                     lwm2m::quoteForMessage(c.endpoint) +
-                                                     " (it never registered here)");
+        if (auto known = requireKnownDevice(c.endpoint); !known) {
+          return makeError(known.error().code, where(k) + known.error().message);
         }
       }
       auto r = core::prepareRequest(c, reg, lwm2m::coreObjects(), {}, now);
@@ -293,22 +301,14 @@ class Daemon final : public core::RegistryListener,
                                                             std::size_t limit,
                                                             std::int64_t afterId) override {
     if (!registry_->findByEndpoint(endpoint)) {
-      auto known = downlink_->store().deviceKnown(endpoint);
-      if (!known) return known.error();
-      if (!*known) {
-        return makeError(ErrorCode::kNotFound, "no device " + lwm2m::quoteForMessage(endpoint) +
-                                                   " (it never registered here)");
-      }
+      if (auto known = requireKnownDevice(endpoint); !known) return known.error();
     }
     return downlink_->observations().listNotifications(endpoint, limit, afterId);
   }
   Result<core::DeviceSettings> deviceSettings(std::string_view endpoint) override {
     auto loaded = settingsStore_->load(endpoint);
     if (!loaded) return loaded.error();
-    if (!*loaded) {
-      return makeError(ErrorCode::kNotFound, "no device " + lwm2m::quoteForMessage(endpoint) +
-                                                 " (it never registered here)");
-    }
+    if (!*loaded) return unknownDevice(endpoint);
     return std::move(**loaded);
   }
   Result<void> setDeviceSettings(std::string_view endpoint,

@@ -110,6 +110,15 @@ lwm2m::Value valueOf(const sdbus::Variant& v, const std::string& where) {
           "\" cannot be an LwM2M value (use s, b, x, t, i, u, n, q, y, d or ay)");
 }
 
+// A request or observation id from a caller: our ids are positive int64, so anything above
+// names nothing.
+std::int64_t idArgument(std::uint64_t id, const char* what) {
+  if (id > static_cast<std::uint64_t>(INT64_MAX)) {
+    fail("NotFound", "no " + std::string(what) + " " + std::to_string(id));
+  }
+  return static_cast<std::int64_t>(id);
+}
+
 std::vector<core::CallerValue> valuesOf(const Options& values, const char* what) {
   std::vector<core::CallerValue> out;
   for (const auto& [path, v] : values)
@@ -481,9 +490,7 @@ class Service::Root final
   }
   std::map<std::string, sdbus::Variant> GetRequest(const uint64_t& id) override {
     return guarded("GetRequest", [&] {
-      if (id > static_cast<std::uint64_t>(INT64_MAX))
-        fail("NotFound", "no request " + std::to_string(id));
-      return requestDictionary(unwrap(backend_.request(static_cast<std::int64_t>(id))));
+      return requestDictionary(unwrap(backend_.request(idArgument(id, "request"))));
     });
   }
   std::vector<Options> ListRequests(const Options& filter) override {
@@ -523,9 +530,7 @@ class Service::Root final
   }
   void CancelRequest(const uint64_t& id) override {
     guarded("CancelRequest", [&] {
-      if (id > static_cast<std::uint64_t>(INT64_MAX))
-        fail("NotFound", "no request " + std::to_string(id));
-      if (auto done = backend_.cancel(static_cast<std::int64_t>(id)); !done) fail(done.error());
+      if (auto done = backend_.cancel(idArgument(id, "request")); !done) fail(done.error());
     });
   }
 
@@ -552,10 +557,7 @@ class Service::Root final
   }
   void ForgetObservation(const uint64_t& id) override {
     guarded("ForgetObservation", [&] {
-      if (id > static_cast<std::uint64_t>(INT64_MAX)) {
-        fail("NotFound", "no observation " + std::to_string(id));
-      }
-      if (auto done = backend_.forgetObservation(static_cast<std::int64_t>(id)); !done) {
+      if (auto done = backend_.forgetObservation(idArgument(id, "observation")); !done) {
         fail(done.error());
       }
     });
