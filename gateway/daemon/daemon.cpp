@@ -643,6 +643,12 @@ class Daemon final : public core::RegistryListener,
                              &Daemon::onBusTimer, this);
     }
     if (rc >= 0) rc = sd_event_add_post(event_, &busPostSource_, &Daemon::onBusPost, this);
+    if (rc >= 0) {
+      rc = sd_event_add_time(event_, &busChangesSource_, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                             &Daemon::onBusChangesTimer, this);
+      if (rc >= 0) sd_event_source_set_enabled(busChangesSource_, SD_EVENT_OFF);
+      armedBusChanges_.reset();
+    }
     if (rc < 0) {
       log::error("LWG4004 cannot watch the D-Bus connection: {}", std::strerror(-rc));
       dropBus();
@@ -656,7 +662,7 @@ class Daemon final : public core::RegistryListener,
   }
 
   void dropBus() {
-    for (auto** source : {&busIoSource_, &busTimeSource_, &busPostSource_}) {
+    for (auto** source : {&busIoSource_, &busTimeSource_, &busPostSource_, &busChangesSource_}) {
       if (*source) *source = sd_event_source_disable_unref(*source);
     }
     bus_.reset();
@@ -706,12 +712,20 @@ class Daemon final : public core::RegistryListener,
   // After every dispatch of any source: emit the collected property changes and point the bus
   // sources at what the connection now waits for (it may have output queued by a signal).
   static int onBusPost(sd_event_source*, void* userdata) {
-    auto* self = static_cast<Daemon*>(userdata);
-    if (self->bus_) {
-      self->bus_->flushChanges();
-      self->refreshBusSources();
-    }
+    static_cast<Daemon*>(userdata)->flushBusChanges();
     return 0;
+  }
+  // Property changes held back by the service's rate limit.
+  static int onBusChangesTimer(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    self->armedBusChanges_.reset();  // a oneshot source is off once it fired
+    self->flushBusChanges();
+    return 0;
+  }
+  void flushBusChanges() {
+    if (!bus_) return;
+    armTimer(busChangesSource_, bus_->flushChanges(clock_.steadyNow()), &armedBusChanges_);
+    refreshBusSources();
   }
 
   void refreshBusSources() {
@@ -971,6 +985,8 @@ class Daemon final : public core::RegistryListener,
   sd_event_source* busIoSource_ = nullptr;
   sd_event_source* busTimeSource_ = nullptr;
   sd_event_source* busPostSource_ = nullptr;
+  sd_event_source* busChangesSource_ = nullptr;
+  std::optional<core::SteadyTime> armedBusChanges_;
   sd_event_source* busRetrySource_ = nullptr;
   bool busWarned_ = false;
   std::vector<std::string> listenUrls_;

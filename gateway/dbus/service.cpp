@@ -716,6 +716,7 @@ struct Service::State {
   std::map<std::string, std::unique_ptr<Device>, std::less<>> devices;
   std::set<std::string, std::less<>> changedQueues;
   bool totalsChanged = false;
+  std::optional<core::SteadyTime> lastChangesEmitted;
   unsigned emitFailures = 0;
 };
 
@@ -917,8 +918,13 @@ void Service::modemChanged() {
   });
 }
 
-void Service::flushChanges() {
+std::optional<core::SteadyTime> Service::flushChanges(core::SteadyTime now) {
   auto& st = *state_;
+  if (st.changedQueues.empty() && !st.totalsChanged) return std::nullopt;
+  if (st.lastChangesEmitted && now < *st.lastChangesEmitted + kPropertiesInterval) {
+    return *st.lastChangesEmitted + kPropertiesInterval;
+  }
+  st.lastChangesEmitted = now;
   for (const auto& ep : st.changedQueues) {
     if (auto it = st.devices.find(ep); it != st.devices.end()) {
       emitSafely("PropertiesChanged", [&] {
@@ -934,6 +940,7 @@ void Service::flushChanges() {
                                            {"DeviceCount", "QueuedRequests", "InFlightRequests"});
     });
   }
+  return std::nullopt;
 }
 
 }  // namespace lwgate::dbus

@@ -7,6 +7,7 @@
 // Runs on the main thread: the daemon's event loop watches fd()/events()/timeout() and calls
 // process(). Nothing here blocks on a bus peer: replies and signals are queued in the
 // connection and written when the socket takes them.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/core/clock.h"
 #include "gateway/core/device_settings.h"
 #include "gateway/core/downlink.h"
 #include "gateway/core/observation.h"
@@ -112,14 +114,19 @@ class Service {
   void requestProgress(std::int64_t id, std::string_view endpoint, std::string_view stage);
   void notification(const core::Notification& n);
   // The device's queue or reachability changed: its QueuedRequests/Awake and the totals are
-  // announced (once per loop iteration, in flushChanges()).
+  // announced (by flushChanges()).
   void queueChanged(std::string_view endpoint);
   // DeviceAwake / DeviceAsleep (for registered devices) and the Awake property.
   void deviceAwake(std::string_view endpoint, bool awake);
   // The modem's health changed: the Modem* properties are announced.
   void modemChanged();
-  // Emits the PropertiesChanged signals collected since the last call.
-  void flushChanges();
+  // Emits the PropertiesChanged signals collected since the last emission, at most once per
+  // kPropertiesInterval: a queue draining 1,000 requests in a second would otherwise announce
+  // its length 2,000 times (two thirds of the gateway's D-Bus traffic, measured with
+  // bench/run-drain-bench.sh). Changes held back are returned as the time to call again;
+  // nullopt when nothing is held.
+  static constexpr std::chrono::milliseconds kPropertiesInterval{100};
+  std::optional<core::SteadyTime> flushChanges(core::SteadyTime now);
 
   class Root;
   class Device;
