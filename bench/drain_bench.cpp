@@ -25,10 +25,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,23 @@ using Element = sdbus::Struct<std::string, std::string, std::string, sdbus::Vari
 
 double secondsSince(SteadyClock::time_point t0, SteadyClock::time_point t1) {
   return std::chrono::duration<double>(t1 - t0).count();
+}
+
+// CPU time (user + system) a process has used so far, in microseconds; 0 if unknown. Unlike
+// the wall-clock figures, CPU per request hardly moves when other work loads the machine.
+double cpuMicros(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int k = 3; k <= 15 && fields >> field; ++k) {
+    if (k == 14) utime = std::stoull(field);
+    if (k == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // Counts RequestCompleted and remembers when the last one and DeviceUpdated arrived.
@@ -293,11 +312,13 @@ int run(int argc, char** argv) {
       drainBatch.push_back(Element{"drain", "read", path, sdbus::Variant(""), Dict{}});
     }
     const auto ids = client->SubmitBatch(drainBatch);
+    const double gwCpu0 = cpuMicros(gw.pid()), simCpu0 = cpuMicros(sim.pid());
     if (sim.out().find("update") != std::string::npos) {
       std::cerr << "the simulator woke before the batch was queued\n";
       return 2;
     }
     const bool drained = waitUntil([&] { return client->completed >= n; }, 600s);
+    const double gwCpu = cpuMicros(gw.pid()) - gwCpu0, simCpu = cpuMicros(sim.pid()) - simCpu0;
     std::optional<SteadyClock::time_point> wake, last;
     {
       std::lock_guard lock(client->mutex);
@@ -335,9 +356,11 @@ int run(int argc, char** argv) {
                   "--ep", "direct", "awake=600"});
     const std::uint16_t directPort = simPort(direct);
     std::optional<DirectResult> plain;
+    const double directSimCpu0 = cpuMicros(direct.pid());
     if (clientPort != 0 && directPort != 0) {
       plain = directRun(clientPort, directPort, path, accept, n);
     }
+    const double directSimCpu = cpuMicros(direct.pid()) - directSimCpu0;
     const std::string directOut = direct.out();
     const auto directLines = std::count(directOut.begin(), directOut.end(), '\n');
     direct.stop();
@@ -365,6 +388,10 @@ int run(int argc, char** argv) {
                     plain->seconds * 1000.0 / n);
       }
     }
+    std::printf(
+        "cpu_us_per_request lwgated %.1f simulator %.1f (through the gateway), simulator %.1f "
+        "(direct)\n",
+        gwCpu / n, simCpu / n, directSimCpu / n);
   }
   if (only != "drain") {
     // --- 3. enqueue rate ---

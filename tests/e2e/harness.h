@@ -58,6 +58,7 @@ class Lwgated {
   int stop();
   void signal(int sig);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   // Extra environment for the next start(), "NAME=value".
   void setEnvironment(std::vector<std::string> env) { env_ = std::move(env); }
 
@@ -128,6 +129,7 @@ class Background {
   int wait(std::chrono::milliseconds timeout = 30s);
   void kill9();
   bool running();
+  pid_t pid() const { return pid_; }
   std::string out() const;  // stdout so far
   std::string err() const;  // stderr so far
   bool waitForOut(const std::string& needle, std::chrono::milliseconds timeout = 10s) const;
