@@ -63,6 +63,33 @@ class QueueClient final : public sdbus::ProxyInterfaces<org::lwgate::Gateway1_pr
   std::vector<Completed> completed_;
 };
 
+// The gateway's QueuedRequests as PropertiesChanged announces it: every value seen, in order.
+class QueuedRequestsWatch {
+ public:
+  explicit QueuedRequestsWatch(sdbus::IConnection& c)
+      : proxy_(sdbus::createProxy(c, "org.lwgate.Gateway1", "/org/lwgate/Gateway1")) {
+    proxy_->uponSignal("PropertiesChanged")
+        .onInterface("org.freedesktop.DBus.Properties")
+        .call([this](const std::string& interface,
+                     const std::map<std::string, sdbus::Variant>& changed,
+                     const std::vector<std::string>&) {
+          if (interface != "org.lwgate.Gateway1" || !changed.count("QueuedRequests")) return;
+          std::lock_guard lock(mutex_);
+          values_.push_back(changed.at("QueuedRequests").get<std::uint32_t>());
+        });
+    proxy_->finishRegistration();
+  }
+  std::vector<std::uint32_t> values() {
+    std::lock_guard lock(mutex_);
+    return values_;
+  }
+
+ private:
+  std::unique_ptr<sdbus::IProxy> proxy_;
+  std::mutex mutex_;
+  std::vector<std::uint32_t> values_;
+};
+
 // Lines of the simulator's stdout that start with prefix.
 std::vector<std::string> linesStarting(const std::string& text, const std::string& prefix) {
   std::vector<std::string> out;
@@ -166,6 +193,7 @@ TEST_F(QueueE2E, HundredQueuedRequestsDrainInOrderOneAtATimeAfterAWake) {
       expectedSimLines.push_back("request GET " + path);
     }
   }
+  QueuedRequestsWatch queued(*connection);
   const auto ids = client->SubmitBatch(batch);
   ASSERT_EQ(ids.size(), 100u);
   for (std::size_t k = 1; k < ids.size(); ++k) ASSERT_EQ(ids[k], ids[k - 1] + 1);
@@ -209,6 +237,14 @@ TEST_F(QueueE2E, HundredQueuedRequestsDrainInOrderOneAtATimeAfterAWake) {
     previousFinished = finished;
   }
   EXPECT_EQ(count("state = 'done'"), 100);
+
+  // QueuedRequests was announced as it went down, coalesced (at most every 100 ms, not once per
+  // request), and the last announcement is the final value.
+  ASSERT_TRUE(waitUntil([&] {
+    auto v = queued.values();
+    return !v.empty() && v.back() == 0;
+  })) << ::testing::PrintToString(queued.values());
+  EXPECT_LT(queued.values().size(), 50u) << ::testing::PrintToString(queued.values());
 
   // The device saw them in the same order, each once.
   auto seen = linesStarting(sim.out(), "request ");
