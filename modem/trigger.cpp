@@ -3,30 +3,25 @@
 #include <cassert>
 #include <string>
 
+#include "modem/coap_message.h"
+
 namespace lwgate::modem {
 
 std::vector<std::uint8_t> registrationUpdateTrigger(std::uint16_t instance, std::uint16_t messageId,
                                                     std::span<const std::uint8_t> token) {
-  assert(token.size() <= 8);
-  constexpr std::uint8_t kVersion1Con = 0x40;  // Ver 1, T = CON (0)
+  assert(token.size() <= kMaxTokenLength);
   constexpr std::uint8_t kPost = 0x02;
-  constexpr std::uint8_t kUriPath = 11;
-  std::vector<std::uint8_t> m;
-  m.reserve(4 + token.size() + 16);
-  m.push_back(static_cast<std::uint8_t>(kVersion1Con | token.size()));
-  m.push_back(kPost);
-  m.push_back(static_cast<std::uint8_t>(messageId >> 8));
-  m.push_back(static_cast<std::uint8_t>(messageId & 0xff));
-  for (std::uint8_t b : token) m.push_back(b);
-  // Uri-Path "1", "<instance>", "8": option deltas 11, 0, 0; every value fits in 12 bytes.
-  const std::string segments[] = {"1", std::to_string(instance), "8"};
-  std::uint8_t delta = kUriPath;
-  for (const auto& s : segments) {
-    m.push_back(static_cast<std::uint8_t>(delta << 4 | s.size()));
-    for (char ch : s) m.push_back(static_cast<std::uint8_t>(ch));
-    delta = 0;
-  }
-  return m;
+  CoapMessage m;
+  m.type = CoapType::kCon;
+  m.code = kPost;
+  m.messageId = messageId;
+  m.token.assign(token.begin(), token.end());
+  m.add(coap_option::kUriPath, "1");
+  m.add(coap_option::kUriPath, std::to_string(instance));
+  m.add(coap_option::kUriPath, "8");
+  auto bytes = serializeCoap(m);
+  assert(bytes.ok());  // a token of at most 8 bytes and short options always serialize
+  return std::move(*bytes);
 }
 
 }  // namespace lwgate::modem
