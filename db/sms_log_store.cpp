@@ -26,9 +26,9 @@ Result<std::unique_ptr<SqliteSmsLog>> SqliteSmsLog::create(Connection& c) {
        "AND substr(msisdn, -8) = substr(?1, -8))) ORDER BY id DESC LIMIT 1)",
        "update SMS log entry by reference"},
       {&log->outgoingSince_,
-       "SELECT coalesce(d.endpoint, ''), s.created_at, s.parts, s.status = 'failed' FROM sms_log "
-       "s LEFT JOIN devices d ON d.id = s.device_id WHERE s.direction = 'out' AND s.created_at > "
-       "?1 ORDER BY s.created_at",
+       "SELECT coalesce(d.endpoint, ''), s.created_at, s.parts, s.status = 'failed', s.kind = "
+       "'trigger' FROM sms_log s LEFT JOIN devices d ON d.id = s.device_id WHERE s.direction = "
+       "'out' AND s.created_at > ?1 ORDER BY s.created_at",
        "list recent outgoing SMS"},
       {&log->recent_,
        "SELECT s.id, s.direction, coalesce(d.endpoint, ''), s.msisdn, s.kind, s.request_id, "
@@ -138,7 +138,7 @@ Result<std::vector<core::SentSms>> SqliteSmsLog::outgoingSince(core::WallTime si
     if (!*row) break;
     out.push_back({outgoingSince_.columnText(0), core::fromUnixMillis(outgoingSince_.columnInt(1)),
                    static_cast<unsigned>(outgoingSince_.columnInt(2)),
-                   outgoingSince_.columnInt(3) != 0});
+                   outgoingSince_.columnInt(3) != 0, outgoingSince_.columnInt(4) != 0});
   }
   return out;
 }

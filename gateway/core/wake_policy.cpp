@@ -34,6 +34,10 @@ void WakePolicy::restore(const std::vector<SentSms>& history) {
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& [at, h] : sorted) {
+    if (!h->trigger) {
+      if (!h->failed) global_.push_back({at, h->parts});
+      continue;
+    }
     Device* d = h->endpoint.empty() ? nullptr : &devices_[h->endpoint];
     if (d) d->lastAttempt = std::max(d->lastAttempt.value_or(at), at);
     if (h->failed) continue;
@@ -158,6 +162,25 @@ void WakePolicy::sendFailed(std::string_view endpoint, unsigned parts) {
 
 void WakePolicy::deviceHeard(std::string_view endpoint) {
   if (auto it = devices_.find(endpoint); it != devices_.end()) it->second.outstanding = false;
+}
+
+WakeDecision WakePolicy::allowsOther(unsigned parts) const {
+  prune();
+  const unsigned global = countSince(global_, clock_.steadyNow() - kDay);
+  const std::string used = std::to_string(global) + " SMS sent in the last day (global_per_day = " +
+                           std::to_string(config_.globalPerDay) + ")";
+  if (global + parts > config_.globalPerDay) {
+    return {false, "budget: " + used + ", this needs " + std::to_string(parts)};
+  }
+  return {true, used};
+}
+
+void WakePolicy::sentOther(unsigned parts) {
+  global_.push_back({clock_.steadyNow(), parts});
+}
+
+void WakePolicy::otherFailed(unsigned parts) {
+  unsend(global_, parts);
 }
 
 bool WakePolicy::outstanding(std::string_view endpoint) const {

@@ -54,6 +54,9 @@ struct SentSms {
   WallTime at{};
   unsigned parts = 1;
   bool failed = false;  // never left the modem: counts for the back-off, not the budgets
+  // A Registration Update Trigger; other SMS (CoAP over SMS, "coap" in the SMS log) count only
+  // in the overall daily budget.
+  bool trigger = true;
 };
 
 class WakePolicy {
@@ -78,6 +81,13 @@ class WakePolicy {
   void deviceHeard(std::string_view endpoint);
 
   bool outstanding(std::string_view endpoint) const;
+
+  // Any other SMS (the SMS binding: CoAP requests and answers by SMS) spends the overall daily
+  // budget only: the per-device budgets and the back-off are about triggers. Whether `parts`
+  // more SMS fit in it, with the reason either way.
+  WakeDecision allowsOther(unsigned parts) const;
+  void sentOther(unsigned parts);
+  void otherFailed(unsigned parts);  // never left the modem: not counted
 
  private:
   struct Sent {

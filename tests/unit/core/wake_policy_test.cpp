@@ -218,6 +218,41 @@ TEST_F(WakePolicyTest, BudgetsAndBackOffSurviveARestart) {
   expectNo(candidate("dev-4"), "budget: 500 SMS sent in the last day");
 }
 
+// CoAP over SMS (the SMS binding) spends the overall daily budget only: it neither holds a
+// trigger's back-off nor uses a device's trigger budget, but triggers find the day's budget
+// spent by it, and it survives a restart as such.
+TEST_F(WakePolicyTest, OtherSmsCountOnlyInTheOverallBudget) {
+  WakeConfig config;
+  config.globalPerDay = 5;
+  policy.setConfig(config);
+  EXPECT_TRUE(policy.allowsOther(3).send);
+  policy.sentOther(3);
+  expectYes(candidate("dev-1"));  // no back-off, no device budget used
+  EXPECT_FALSE(policy.outstanding("dev-1"));
+  auto d = policy.allowsOther(3);
+  EXPECT_FALSE(d.send);
+  EXPECT_NE(d.reason.find("budget: 3 SMS sent in the last day (global_per_day = 5), this needs 3"),
+            std::string::npos)
+      << d.reason;
+  EXPECT_TRUE(policy.allowsOther(2).send);
+  policy.sentOther(2);
+  expectNo(candidate("dev-1"), "budget: 5 SMS sent in the last day");
+  // A failed send costs nothing.
+  policy.otherFailed(2);
+  EXPECT_TRUE(policy.allowsOther(2).send);
+  // A day later it is spent.
+  clock.advance(hours(24));
+  EXPECT_TRUE(policy.allowsOther(5).send);
+
+  WakePolicy restarted(clock, config);
+  const WallTime now = clock.wallNow();
+  restarted.restore({{"dev-1", now - minutes(1), 2, false, /*trigger=*/false},
+                     {"dev-1", now - minutes(1), 2, true, /*trigger=*/false}});
+  EXPECT_FALSE(restarted.allowsOther(4).send);
+  EXPECT_TRUE(restarted.allowsOther(3).send);
+  EXPECT_TRUE(restarted.decide(candidate("dev-1")).send) << restarted.decide(candidate()).reason;
+}
+
 TEST_F(WakePolicyTest, ATimeFromAClockThatWentBackCountsAsNow) {
   policy.restore({{"dev-1", clock.wallNow() + hours(5), 1, false}});
   expectNo(candidate("dev-1"), "back-off: the last trigger was 0s ago");

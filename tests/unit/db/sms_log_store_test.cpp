@@ -107,16 +107,21 @@ TEST_F(SmsLogTest, BudgetsCountWhatTheLogHoldsAcrossARestart) {
   auto a = log->insertOutgoing("dev-1", "+1", "trigger", std::nullopt, 1, start - hours(30));
   auto b = log->insertOutgoing("dev-1", "+1", "trigger", std::nullopt, 1, start - minutes(30));
   auto c = log->insertOutgoing("dev-1", "+1", "trigger", std::nullopt, 1, start - minutes(20));
-  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  // CoAP over SMS (the SMS binding) counts in the overall budget only.
+  auto e = log->insertOutgoing("dev-1", "+1", "coap", std::nullopt, 2, start - minutes(10));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && e.ok());
   ASSERT_TRUE(log->updateStatus(*c, "failed", std::nullopt, "+CMS ERROR: 500", start).ok());
   open();  // the gateway restarts
 
   auto history = log->outgoingSince(start - hours(24));
   ASSERT_TRUE(history.ok()) << history.error().message;
-  ASSERT_EQ(history->size(), 2u);
+  ASSERT_EQ(history->size(), 3u);
   EXPECT_EQ((*history)[0].endpoint, "dev-1");
   EXPECT_FALSE((*history)[0].failed);
+  EXPECT_TRUE((*history)[0].trigger);
   EXPECT_TRUE((*history)[1].failed);
+  EXPECT_FALSE((*history)[2].trigger);
+  EXPECT_EQ((*history)[2].parts, 2u);
 
   core::WakePolicy policy(clock, core::WakeConfig{});
   policy.restore(*history);
