@@ -9,6 +9,7 @@
 
 #include "gateway/coap/server.h"
 #include "gateway/dbus/service.h"
+#include "gateway/lwm2m/registration_params.h"
 
 namespace lwgate::daemon {
 namespace {
@@ -218,15 +219,28 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     ck.seconds(s, "modem", "poll_interval", 1, 3600, &c.modemPollInterval);
   }
   if (const toml::table* s = ck.section(root, "sms")) {
-    ck.onlyKeys(
-        *s, "[sms] ",
-        {"per_device_per_hour", "per_device_per_day", "global_per_day", "backoff", "validity"});
+    ck.onlyKeys(*s, "[sms] ",
+                {"per_device_per_hour", "per_device_per_day", "global_per_day", "backoff",
+                 "validity", "allow", "incoming_per_hour", "response_timeout"});
     ck.count(s, "sms", "per_device_per_hour", 0, 1000, &c.smsPerDevicePerHour);
     ck.count(s, "sms", "per_device_per_day", 0, 10'000, &c.smsPerDevicePerDay);
     ck.count(s, "sms", "global_per_day", 0, 10'000'000, &c.smsGlobalPerDay);
     ck.seconds(s, "sms", "backoff", 1, 604'800, &c.smsBackoff);
     // TP-VP relative: 5 minutes to 63 weeks (3GPP TS 23.040 9.2.3.12.1).
     ck.seconds(s, "sms", "validity", 300, 38'102'400, &c.smsValidity);
+    ck.strings(s, "sms", "allow", &c.smsAllow);
+    if (const toml::array* a = s->get_as<toml::array>("allow")) {
+      // Each number is checked where it stands, so the message names its line.
+      for (const auto& e : *a) {
+        const std::string* text = e.is_string() ? &**e.as_string() : nullptr;
+        if (!text) continue;
+        if (auto ok = lwm2m::checkMsisdn(*text); !ok) {
+          ck.problem(&e, "[sms] allow", ok.error().message);
+        }
+      }
+    }
+    ck.count(s, "sms", "incoming_per_hour", 0, 1000, &c.smsIncomingPerHour);
+    ck.seconds(s, "sms", "response_timeout", 10, 86'400, &c.smsResponseTimeout);
   }
   if (const toml::table* s = ck.section(root, "log")) {
     ck.onlyKeys(*s, "[log] ", {"level"});

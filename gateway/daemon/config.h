@@ -45,6 +45,12 @@ struct Config {
   std::size_t smsGlobalPerDay = 500;
   double smsBackoff = 600;     // seconds before another trigger to the same device
   double smsValidity = 86400;  // seconds the SMS centre keeps trying (TP-VP)
+  // The SMS binding (CoAP over SMS): numbers that may send CoAP by SMS besides registered
+  // devices' (devices that Register by SMS), incoming messages handled per number and hour,
+  // and how long a request sent by SMS waits for its answer (no CoAP retransmission on SMS).
+  std::vector<std::string> smsAllow;
+  std::size_t smsIncomingPerHour = 60;
+  double smsResponseTimeout = 300;
   // [log]
   log::Level logLevel = log::Level::kInfo;
 };

@@ -24,6 +24,7 @@
 #include "gateway/core/submission.h"
 #include "gateway/daemon/downlink.h"
 #include "gateway/daemon/sms.h"
+#include "gateway/daemon/sms_transport.h"
 #include "gateway/dbus/service.h"
 #include "gateway/lwm2m/diagnostic.h"
 #include "gateway/util/log.h"
@@ -81,7 +82,8 @@ const char* methodText(core::Method m) {
 class Daemon final : public core::RegistryListener,
                      public dbus::Backend,
                      public DownlinkEvents,
-                     public SmsDevices {
+                     public SmsDevices,
+                     public SmsTransportHost {
  public:
   Daemon(Config config, Overrides overrides, std::string configSource)
       : config_(std::move(config)),
@@ -95,6 +97,7 @@ class Daemon final : public core::RegistryListener,
     if (queueSource_) sd_event_source_unref(queueSource_);
     if (modemSource_) sd_event_source_unref(modemSource_);
     if (wakeScanSource_) sd_event_source_unref(wakeScanSource_);
+    if (smsTimerSource_) sd_event_source_unref(smsTimerSource_);
     if (expirySource_) sd_event_source_unref(expirySource_);
     for (auto& b : backups_) {
       sd_event_source_unref(b.source);
@@ -482,6 +485,20 @@ class Daemon final : public core::RegistryListener,
   Result<void> startSms() {
     sms_ = std::make_unique<Sms>(clock_, db_->connection(), smsConfig(), *this);
     if (auto opened = sms_->open(); !opened) return opened;
+    // The SMS binding: CoAP by SMS in both directions (sms_transport.h).
+    smsTransport_ = std::make_unique<SmsTransport>(clock_, smsTransportConfig(), *sms_, *this);
+    sms_->setUplink(smsTransport_.get());
+    downlink_->setSmsRoute(smsTransport_.get());
+    int timer = sd_event_add_time(event_, &smsTimerSource_, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                                  &Daemon::onSmsTimer, this);
+    if (timer < 0) return makeError(ErrorCode::kInternal, "cannot add the SMS binding's timer");
+    sd_event_source_set_enabled(smsTimerSource_, SD_EVENT_OFF);
+    if (!config_.smsAllow.empty() || sms_->eventFd() >= 0) {
+      log::info(
+          "LWG5309 SMS binding: CoAP by SMS from devices' numbers and {} allowed number(s), at "
+          "most {} per number and hour; answers to requests by SMS awaited {}s",
+          config_.smsAllow.size(), config_.smsIncomingPerHour, config_.smsResponseTimeout);
+    }
     if (sms_->eventFd() >= 0) {
       int rc = sd_event_add_io(event_, &modemSource_, sms_->eventFd(), EPOLLIN,
                                &Daemon::onModemEvent, this);
@@ -491,6 +508,14 @@ class Daemon final : public core::RegistryListener,
       if (rc < 0) return makeError(ErrorCode::kInternal, "cannot add the wake-up timer");
     }
     return {};
+  }
+
+  SmsTransportConfig smsTransportConfig() const {
+    SmsTransportConfig c;
+    c.allow.insert(config_.smsAllow.begin(), config_.smsAllow.end());
+    c.incomingPerHour = static_cast<unsigned>(config_.smsIncomingPerHour);
+    c.responseTimeout = core::Millis(static_cast<std::int64_t>(config_.smsResponseTimeout * 1000));
+    return c;
   }
 
   SmsConfig smsConfig() const {
@@ -541,7 +566,69 @@ class Daemon final : public core::RegistryListener,
   static int onModemEvent(sd_event_source*, int, uint32_t, void* userdata) {
     auto* self = static_cast<Daemon*>(userdata);
     self->sms_->processEvents();
+    // CoAP by SMS may have woken a device or ended a request: send what the queue decided.
+    self->downlink_->flush();
+    self->rearmTimers();
     return 0;
+  }
+
+  static int onSmsTimer(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    self->armedSms_.reset();  // a oneshot source is off once it fired
+    self->smsTransport_->tick();
+    self->downlink_->flush();
+    self->rearmTimers();
+    return 0;
+  }
+
+  // SmsTransportHost: CoAP by SMS goes where UDP requests and answers go.
+  bool smsBatch(const std::function<void()>& work) override {
+    auto batch = db::Transaction::begin(db_->connection());
+    batchOpen_ = batch.ok();
+    work();
+    bool committed = true;
+    if (batch) {
+      if (auto c = batch->commit(); !c) {
+        committed = false;
+        log::error(
+            "LWG5310 cannot commit what a CoAP message by SMS changed, answering 5.00 and "
+            "reloading the registrations and the queue from the database: {}",
+            c.error().message);
+        if (auto reloaded = loadRegistry(); !reloaded) {
+          log::error("LWG1097 cannot reload the registrations: {}", reloaded.error().message);
+        } else if (auto queue = downlink_->discardAndReload(); !queue) {
+          log::error("LWG1097 cannot reload the downlink queue: {}", queue.error().message);
+        }
+      }
+    }
+    std::vector<std::function<void(dbus::Service&)>> events;
+    events.swap(busEvents_);
+    batchOpen_ = false;
+    if (committed && bus_) {
+      for (auto& e : events) e(*bus_);
+    }
+    return committed;
+  }
+  core::Response smsRequest(const core::Request& request) override { return handle(request); }
+  bool smsAnswer(const coap::Server::Answer& answer) override { return downlink_->answer(answer); }
+  void smsRequestFailed(const core::Peer& peer, const std::vector<std::uint8_t>& token,
+                        std::string_view why) override {
+    downlink_->failed(peer, token, why);
+  }
+  void smsDeviceHeard(std::string_view endpoint) override {
+    downlink_->queue().deviceMessage(endpoint);
+    sms_->deviceHeard(endpoint);
+    if (const core::Registration* reg = registry_->findByEndpoint(endpoint)) {
+      registry_->touch(reg->location, clock_.wallNow());
+    }
+  }
+  const core::Registration* smsRegistrationAt(std::string_view location) override {
+    return registry_->findByLocation(location);
+  }
+  std::string smsEndpointOf(std::string_view msisdn) override { return smsEndpointFor(msisdn); }
+  std::string smsNumberSetting(std::string_view endpoint) override {
+    auto it = settings_.find(endpoint);
+    return it == settings_.end() ? std::string() : it->second.smsNumber;
   }
 
   static int onWakeScan(sd_event_source* source, uint64_t usec, void* userdata) {
@@ -601,6 +688,10 @@ class Daemon final : public core::RegistryListener,
     std::string found;
     registry_->forEach([&](const core::Registration& r) {
       if (found.empty() && !r.smsNumber.empty() && r.smsNumber == msisdn) found = r.endpoint;
+      // Registered by SMS from this number (the SMS binding).
+      if (found.empty() && r.peer.transport == "sms" && r.peer.address == msisdn) {
+        found = r.endpoint;
+      }
     });
     for (const auto& [ep, s] : settings_) {
       if (found.empty() && !s.smsNumber.empty() && s.smsNumber == msisdn) found = ep;
@@ -831,6 +922,7 @@ class Daemon final : public core::RegistryListener,
     downlink_->setConfig(queueConfig());
     downlink_->setObservationConfig(observationConfig());
     sms_->setConfig(smsConfig());
+    smsTransport_->setConfig(smsTransportConfig());
     log::notice("LWG1008 configuration reloaded from {}",
                 source.empty() ? "built-in defaults" : source);
   }
@@ -902,6 +994,7 @@ class Daemon final : public core::RegistryListener,
   void rearmTimers() {
     rearmExpiry();
     armTimer(queueSource_, downlink_->nextTimer(), &armedQueue_);
+    if (smsTransport_) armTimer(smsTimerSource_, smsTransport_->nextTimer(), &armedSms_);
   }
 
   static int onQueueTimer(sd_event_source*, uint64_t, void* userdata) {
@@ -968,6 +1061,9 @@ class Daemon final : public core::RegistryListener,
   std::unique_ptr<coap::Server> coap_;
   std::unique_ptr<Downlink> downlink_;  // after coap_: it uses the server
   std::unique_ptr<Sms> sms_;            // after db_: its modem thread stops before the database
+  std::unique_ptr<SmsTransport> smsTransport_;  // after sms_ and downlink_: they point at it
+  sd_event_source* smsTimerSource_ = nullptr;
+  std::optional<core::SteadyTime> armedSms_;
   sd_event_source* modemSource_ = nullptr;
   sd_event_source* wakeScanSource_ = nullptr;
   sd_event* event_ = nullptr;

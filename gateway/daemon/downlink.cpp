@@ -168,15 +168,20 @@ void Downlink::flush() {
       queue_->abort(id, coap.error().message);
       continue;
     }
-    const std::string key = exchangeKey(reg->peer, r->token);
-    if (auto sent = server_.sendRequest(reg->peer, *coap, *r->messageId, r->token); !sent) {
+    // The SMS binding: some devices get their requests by SMS (sms_transport.h).
+    std::optional<std::string> smsNumber;
+    if (smsRoute_) smsNumber = smsRoute_->smsRouteFor(*reg);
+    const core::Peer peer = smsNumber ? core::Peer{"sms", *smsNumber, 0} : reg->peer;
+    auto sent = smsNumber ? smsRoute_->sendBySms(*smsNumber, *r, *coap)
+                          : server_.sendRequest(reg->peer, *coap, *r->messageId, r->token);
+    if (!sent) {
       queue_->transportFailed(id, sent.error().message);
       continue;
     }
-    inFlight_[key] = id;
+    inFlight_[exchangeKey(peer, r->token)] = id;
     if (events_) events_->requestSent(*r);
     log::debug("LWG3003 sent request {} {} {} to {} at {} (mid {})", id,
-               core::operationName(r->operation), r->path, r->endpoint, core::peerKey(reg->peer),
+               core::operationName(r->operation), r->path, r->endpoint, core::peerKey(peer),
                *r->messageId);
   }
 }

@@ -31,6 +31,20 @@ class DownlinkEvents {
   virtual void deviceReachability(const std::string& endpoint, bool reachable) = 0;
 };
 
+// The SMS binding (sms_transport.h): which devices get their requests by SMS, and sending them.
+class SmsRoute {
+ public:
+  virtual ~SmsRoute() = default;
+  // The MSISDN this device's requests go to by SMS (its registration came by SMS, or its
+  // binding has S without U); nullopt: over UDP. "" when they should go by SMS but no number is
+  // known (sendBySms then fails).
+  virtual std::optional<std::string> smsRouteFor(const core::Registration& reg) = 0;
+  // Sends the request (its Message ID and token already persisted) by SMS; its answer comes
+  // back through Downlink::answer(), its failure (no answer in time) through failed().
+  virtual Result<void> sendBySms(const std::string& msisdn, const core::DownlinkRequest& request,
+                                 const core::OutgoingRequest& coap) = 0;
+};
+
 class Downlink final : public core::QueueListener {
  public:
   Downlink(const core::Clock& clock, db::Connection& connection, coap::Server& server,
@@ -50,6 +64,14 @@ class Downlink final : public core::QueueListener {
   void setAwakeWindowLookup(AwakeWindowLookup lookup) { awakeWindowOf_ = std::move(lookup); }
   void setObservationConfig(const core::ObservationConfig& config) {
     observations_->setConfig(config);
+  }
+  // Requests of devices the route names go by SMS instead of UDP.
+  void setSmsRoute(SmsRoute* route) { smsRoute_ = route; }
+  // Answers and failures of requests that went by SMS: as the CoAP server reports UDP ones.
+  bool answer(const coap::Server::Answer& a) { return onAnswer(a); }
+  void failed(const core::Peer& peer, const std::vector<std::uint8_t>& token,
+              std::string_view why) {
+    onFailure(peer, token, why);
   }
 
   // From the registry (called by the daemon's RegistryListener).
@@ -108,6 +130,7 @@ class Downlink final : public core::QueueListener {
   std::vector<std::pair<std::int64_t, std::string>> waiting_;
   std::vector<std::pair<std::string, bool>> reachability_;
   DownlinkEvents* events_ = nullptr;
+  SmsRoute* smsRoute_ = nullptr;
   AwakeWindowLookup awakeWindowOf_ = [](std::string_view) { return std::nullopt; };
   std::map<std::string, std::int64_t> inFlight_;  // exchange key -> request id
   std::map<std::string, std::size_t> peerUsers_;  // peer -> registrations at that address

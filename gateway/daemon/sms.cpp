@@ -142,6 +142,39 @@ void Sms::wakeIfNeeded(std::string_view endpoint) {
   worker_->send({*id, c.smsNumber, std::move(*parts)});
 }
 
+// A CoAP message of the SMS binding needs at most this many SMS; the cost of more (each is
+// paid for, and each must arrive) is not worth it, and reassembly on the devices is limited too.
+constexpr std::size_t kMaxCoapParts = 8;
+
+Result<std::int64_t> Sms::sendCoap(std::string_view endpoint, std::string_view msisdn,
+                                   std::span<const std::uint8_t> message,
+                                   std::optional<std::int64_t> requestId) {
+  if (!worker_) return makeError(ErrorCode::kLimitReached, "no modem ([modem] backend = \"none\")");
+  modem::SegmentOptions options;
+  options.reference = ++concatReference_;
+  options.maxParts = kMaxCoapParts;
+  auto parts = modem::segment(message, options);
+  if (!parts) return parts.error();
+  const auto count = static_cast<unsigned>(parts->size());
+  // Never past the budget (DESIGN.md "Wake": budgets cap cost), whatever the SMS is for.
+  if (auto budget = policy_.allowsOther(count); !budget.send) {
+    return makeError(ErrorCode::kLimitReached, budget.reason);
+  }
+  // Logged (committed) before it is handed to the modem, like a trigger.
+  auto id = log_->insertOutgoing(endpoint, msisdn, "coap", requestId, count, clock_.wallNow());
+  if (!id) return id.error();
+  policy_.sentOther(count);
+  sending_[*id] = {std::string(endpoint), count, /*coap=*/true};
+  worker_->send({*id, std::string(msisdn), std::move(*parts)});
+  return *id;
+}
+
+void Sms::markIncoming(std::int64_t logId, std::string_view status, std::string_view detail) {
+  if (auto u = log_->updateStatus(logId, status, std::nullopt, detail, clock_.wallNow()); !u) {
+    log::error("LWG5014 cannot record the status of SMS {}: {}", logId, u.error().message);
+  }
+}
+
 void Sms::processEvents() {
   if (!worker_) return;
   // Bounded by what the worker queued since the last call.
@@ -160,7 +193,17 @@ void Sms::processEvents() {
           !u) {
         log::error("LWG5014 cannot record the result of SMS {}: {}", done->id, u.error().message);
       }
-      if (done->ok) {
+      if (p.coap) {
+        // The SMS binding: the transport knows what it carried.
+        if (done->ok) {
+          log::debug("LWG5311 CoAP SMS {} to {} sent (message reference {})", done->id,
+                     done->msisdn, done->reference.value_or(-1));
+        } else {
+          policy_.otherFailed(p.parts);
+          log::warning("LWG5312 CoAP SMS {} to {} failed: {}", done->id, done->msisdn, done->error);
+        }
+        if (uplink_) uplink_->sent(done->id, done->ok, done->error);
+      } else if (done->ok) {
         log::info("LWG5011 trigger SMS for {} sent to {} (message reference {})", p.endpoint,
                   done->msisdn, done->reference.value_or(-1));
       } else {
@@ -177,11 +220,15 @@ void Sms::processEvents() {
     } else if (auto* received = std::get_if<modem::ReceivedMessage>(&event)) {
       const auto& m = received->message;
       const std::string endpoint = devices_.smsEndpointFor(m.msisdn);
-      // SMS from numbers that are no device's are logged and never answered.
-      auto stored =
-          log_->insertIncoming(endpoint, m.msisdn, "coap", static_cast<unsigned>(m.parts),
-                               m.message, endpoint.empty() ? "ignored" : "received",
-                               endpoint.empty() ? "not a known device's number" : "", now);
+      // SMS from numbers that are no device's (nor allowed to register by SMS) are logged and
+      // never answered; the binding also caps how many it handles per number.
+      const SmsUplink::Admission admission =
+          uplink_
+              ? uplink_->admit(m.msisdn, endpoint)
+              : SmsUplink::Admission{!endpoint.empty(), endpoint.empty() ? "ignored" : "received",
+                                     endpoint.empty() ? "not a known device's number" : ""};
+      auto stored = log_->insertIncoming(endpoint, m.msisdn, "coap", static_cast<unsigned>(m.parts),
+                                         m.message, admission.status, admission.detail, now);
       if (!stored) {
         // Left on the modem: the next start lists it again.
         log::error("LWG5014 cannot store an SMS from {}, leaving it on the modem: {}", m.msisdn,
@@ -189,12 +236,13 @@ void Sms::processEvents() {
         continue;
       }
       worker_->remove(m.handles);
-      if (endpoint.empty()) {
-        log::notice("LWG5020 SMS from {} ({} bytes) ignored: not a known device's number", m.msisdn,
-                    m.message.size());
+      if (!admission.accepted) {
+        log::notice("LWG5020 SMS {} from {} ({} bytes) ignored: {}", *stored, m.msisdn,
+                    m.message.size(), admission.detail);
       } else {
-        log::info("LWG5021 SMS from {} ({}, {} bytes) stored; CoAP over SMS is not handled yet",
-                  m.msisdn, endpoint, m.message.size());
+        log::info("LWG5021 SMS {} from {} ({}, {} bytes) stored", *stored, m.msisdn,
+                  endpoint.empty() ? "allowed by [sms] allow" : endpoint, m.message.size());
+        if (uplink_) uplink_->received(*stored, m.msisdn, endpoint, m.message);
       }
     } else if (auto* dropped = std::get_if<modem::DroppedParts>(&event)) {
       log::info("LWG5022 SMS from {} dropped: {}", dropped->dropped.msisdn,

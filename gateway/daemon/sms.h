@@ -19,6 +19,7 @@
 #include "gateway/core/downlink.h"
 #include "gateway/core/registration.h"
 #include "gateway/core/wake_policy.h"
+#include "gateway/daemon/sms_transport.h"
 #include "modem/worker.h"
 
 namespace lwgate::daemon {
@@ -46,7 +47,7 @@ class SmsDevices {
   virtual void modemHealth(const modem::Health& health) { (void)health; }
 };
 
-class Sms {
+class Sms final : public SmsSender {
  public:
   Sms(const core::Clock& clock, db::Connection& connection, SmsConfig config, SmsDevices& devices);
   ~Sms();
@@ -64,6 +65,14 @@ class Sms {
 
   // Budgets and back-off take effect at once; the modem settings at the next start.
   void setConfig(const SmsConfig& config);
+
+  // The SMS binding (sms_transport.h): told about received messages and sent CoAP SMS.
+  void setUplink(SmsUplink* uplink) { uplink_ = uplink; }
+  // SmsSender
+  Result<std::int64_t> sendCoap(std::string_view endpoint, std::string_view msisdn,
+                                std::span<const std::uint8_t> message,
+                                std::optional<std::int64_t> requestId) override;
+  void markIncoming(std::int64_t logId, std::string_view status, std::string_view detail) override;
   const modem::Health& health() const { return health_; }
 
  private:
@@ -81,9 +90,12 @@ class Sms {
   struct Pending {
     std::string endpoint;
     unsigned parts;
+    bool coap = false;  // CoAP over SMS (the binding), else a trigger
   };
   std::map<std::int64_t, Pending> sending_;  // sms_log id -> what the worker is sending
   std::set<std::string, std::less<>> noInstanceLogged_;
+  SmsUplink* uplink_ = nullptr;
+  std::uint16_t concatReference_ = 0;  // of CoAP messages that need several SMS
 };
 
 }  // namespace lwgate::daemon

@@ -270,6 +270,9 @@ TEST(ParseConfig, ModemAndSmsSections) {
   EXPECT_EQ(d.smsGlobalPerDay, 500u);
   EXPECT_EQ(d.smsBackoff, 600.0);
   EXPECT_EQ(d.smsValidity, 86400.0);
+  EXPECT_TRUE(d.smsAllow.empty());
+  EXPECT_EQ(d.smsIncomingPerHour, 60u);
+  EXPECT_EQ(d.smsResponseTimeout, 300.0);
 
   Config c = parsedOk(R"([modem]
 backend = "gammu"
@@ -281,6 +284,9 @@ per_device_per_day = 3
 global_per_day = 0
 backoff = 1800
 validity = 3600
+allow = ["+4915112345678", "0170123"]
+incoming_per_hour = 0
+response_timeout = 30.5
 )");
   EXPECT_EQ(c.modemBackend, "gammu");
   EXPECT_EQ(c.gammuConfig, "/etc/lwgate/gammurc");
@@ -290,6 +296,9 @@ validity = 3600
   EXPECT_EQ(c.smsGlobalPerDay, 0u);  // no SMS at all
   EXPECT_EQ(c.smsBackoff, 1800.0);
   EXPECT_EQ(c.smsValidity, 3600.0);
+  EXPECT_EQ(c.smsAllow, (std::vector<std::string>{"+4915112345678", "0170123"}));
+  EXPECT_EQ(c.smsIncomingPerHour, 0u);  // no CoAP by SMS at all
+  EXPECT_EQ(c.smsResponseTimeout, 30.5);
 
   EXPECT_EQ(errorOf("[modem]\nbackend = \"mmcli\"\n"),
             "t.toml:2: [modem] backend: expected \"none\" or \"gammu\"");
@@ -311,7 +320,17 @@ validity = 3600
             "t.toml:2: [sms] validity: expected seconds from 300 to 38102400");
   EXPECT_EQ(errorOf("[sms]\nbudget = 1\n"),
             "t.toml:2: [sms] budget: unknown key (known: per_device_per_hour, "
-            "per_device_per_day, global_per_day, backoff, validity)");
+            "per_device_per_day, global_per_day, backoff, validity, allow, incoming_per_hour, "
+            "response_timeout)");
+  EXPECT_EQ(errorOf("[sms]\nallow = \"+49151\"\n"),
+            "t.toml:2: [sms] allow: expected an array of strings");
+  auto bad = errorOf("[sms]\nallow = [\n  \"+49151\",\n  \"+49-151\",\n]\n");
+  EXPECT_NE(bad.find("t.toml:4: [sms] allow: "), std::string::npos) << bad;
+  EXPECT_NE(bad.find("expected an MSISDN"), std::string::npos) << bad;
+  EXPECT_EQ(errorOf("[sms]\nincoming_per_hour = 1001\n"),
+            "t.toml:2: [sms] incoming_per_hour: expected a whole number from 0 to 1000");
+  EXPECT_EQ(errorOf("[sms]\nresponse_timeout = 5\n"),
+            "t.toml:2: [sms] response_timeout: expected seconds from 10 to 86400");
 }
 
 TEST(ParseConfig, SectionThatIsNotATable) {
