@@ -49,6 +49,7 @@ std::string randomLocation() {
 }
 
 std::string peerText(const core::Peer& p) {
+  if (p.transport == "sms") return "sms:" + p.address;  // the SMS binding: an MSISDN, no port
   return p.address.find(':') != std::string::npos ? "[" + p.address + "]:" + std::to_string(p.port)
                                                   : p.address + ":" + std::to_string(p.port);
 }

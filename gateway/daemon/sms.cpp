@@ -93,8 +93,10 @@ void Sms::wakeIfNeeded(std::string_view endpoint) {
   c.asleep = !devices_.smsReachable(endpoint);
   if (reg && !reg->smsNumber.empty()) {
     c.smsNumber = reg->smsNumber;
-  } else if (settings) {
+  } else if (settings && !settings->smsNumber.empty()) {
     c.smsNumber = settings->smsNumber;
+  } else if (reg && reg->peer.transport == "sms") {
+    c.smsNumber = reg->peer.address;  // registered by SMS from this number (the SMS binding)
   }
   if (reg) {
     c.lastUpdate = reg->updatedAt;

@@ -283,8 +283,9 @@ class SmsBindingAtE2E : public ::testing::Test {
                                        "\nconnection = at\nlogfile = " + dir.file("gammu.log") +
                                        "\n");
     writeFile(dir.file("lwgated.toml"),
-              "[modem]\nbackend = \"gammu\"\ngammu_config = \"" + dir.file("gammurc") +
-                  "\"\npoll_interval = 1\n[sms]\nallow = [\"" + kAllowed + "\"]\n");
+              "[queue]\nawake_window = 1\n[modem]\nbackend = \"gammu\"\ngammu_config = \"" +
+                  dir.file("gammurc") + "\"\npoll_interval = 1\n[sms]\nallow = [\"" + kAllowed +
+                  "\"]\n");
     auto args = bus.lwgatedArgs();
     args.insert(args.end(), {"--config", dir.file("lwgated.toml"), "--log-level", "debug"});
     ASSERT_TRUE(gw.start(args)) << gw.log();
@@ -396,6 +397,72 @@ TEST_F(SmsBindingAtE2E, ADeviceRegistersBySmsAndItsReadGoesBySms) {
   EXPECT_EQ(queryInt(gw.database(),
                      "SELECT count(*) FROM sms_log WHERE direction = 'in' AND status = 'received'"),
             2);
+}
+
+// A queue-mode device that only has SMS (b=SQ): it registers by SMS, falls asleep, is woken by
+// a trigger SMS to the number it registered from, sends its Update by SMS, and its queued Read
+// goes by SMS while it is awake.
+TEST_F(SmsBindingAtE2E, ASleepingSmsOnlyDeviceIsTriggeredUpdatesBySmsAndGetsItsRead) {
+  Coap reg;
+  reg.type = 0;
+  reg.code = 0x02;
+  reg.messageId = 0x2000;
+  reg.token = {0x01};
+  reg.options = {
+      {11, "rd"}, {12, std::string(1, '\x28')}, {15, "ep=sms-q"}, {15, "lt=200000"}, {15, "b=SQ"}};
+  reg.payload = "</1/0>,</3/0>";
+  deliver(kAllowed, encode(reg));
+  ASSERT_TRUE(waitUntil([&] { return !pdus().empty(); }, 30s)) << gw.log() << modem.out();
+  auto created = sentCoap(0, kAllowed);
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->code, 0x41);
+  const auto location = created->values(8);
+  ASSERT_EQ(location.size(), 2u);
+  ASSERT_TRUE(gw.waitForLog("LWG3007 sms-q is asleep")) << gw.log();
+
+  // Asleep with a Read due before its next regular Update: one trigger, to the number it
+  // registered from (it gave no sms=).
+  const auto id = client->read("sms-q", "/3/0/0");
+  ASSERT_TRUE(waitUntil([&] { return pdus().size() >= 2; }, 30s)) << gw.log() << modem.out();
+  auto trigger = sentCoap(1, kAllowed);
+  ASSERT_TRUE(trigger);
+  EXPECT_EQ(trigger->type, 0);
+  EXPECT_EQ(trigger->code, 0x02);
+  EXPECT_EQ(trigger->values(11), (std::vector<std::string>{"1", "0", "8"}));
+  EXPECT_EQ(client->state(id), "queued");
+
+  // Its Update by SMS: answered 2.04 by SMS, and the Read follows by SMS.
+  deliver(kAllowed, encode(updateOf(location[1], 0x2001)));
+  ASSERT_TRUE(waitUntil([&] { return pdus().size() >= 4; }, 30s)) << gw.log() << modem.out();
+  auto changed = sentCoap(2, kAllowed);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->type, 2);
+  EXPECT_EQ(changed->code, 0x44);
+  EXPECT_EQ(changed->messageId, 0x2001);
+  auto get = sentCoap(3, kAllowed);
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->type, 0);
+  EXPECT_EQ(get->code, 0x01);
+  EXPECT_EQ(get->values(11), (std::vector<std::string>{"3", "0", "0"}));
+
+  Coap content;
+  content.type = 2;
+  content.code = 0x45;
+  content.messageId = get->messageId;
+  content.token = get->token;
+  content.options = {{12, ""}};
+  content.payload = "lwgate";
+  deliver(kAllowed, encode(content));
+  ASSERT_TRUE(waitUntil([&] { return client->state(id) == "done"; }, 30s)) << gw.log();
+  EXPECT_EQ(client->request(id)["code"].get<std::string>(), "2.05");
+  // One trigger and three CoAP SMS, all in the log.
+  EXPECT_EQ(queryInt(gw.database(),
+                     "SELECT count(*) FROM sms_log WHERE direction = 'out' AND "
+                     "kind = 'trigger'"),
+            1);
+  EXPECT_EQ(queryInt(gw.database(),
+                     "SELECT count(*) FROM sms_log WHERE direction = 'out' AND kind = 'coap'"),
+            3);
 }
 
 }  // namespace sms_binding_test
