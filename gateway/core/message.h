@@ -35,6 +35,7 @@ enum class Code : std::uint8_t {
   kPreconditionFailed = 0x8c,
   kRequestEntityTooLarge = 0x8d,
   kUnsupportedContentFormat = 0x8f,
+  kTooManyRequests = 0x9d,  // 4.29, RFC 8516
   kInternalServerError = 0xa0,
   kServiceUnavailable = 0xa3,
 };
@@ -51,7 +52,9 @@ struct Request {
   std::vector<std::string_view> uriQuery;  // Uri-Query option values
   std::optional<std::uint16_t> contentFormat;
   std::string_view payload;
-  Peer peer;
+  Peer peer;  // transport "dtls" when it came over a DTLS session
+  // DTLS-PSK: the identity the session's handshake was made with (bytes); empty over NoSec.
+  std::string_view pskIdentity;
 };
 
 struct Response {
@@ -59,6 +62,9 @@ struct Response {
   std::vector<std::string> locationPath;
   std::string payload;  // for errors: a diagnostic text (RFC 7252 5.5.2), content format none
   std::optional<std::uint16_t> contentFormat;
+  // Max-Age option (RFC 7252 5.10.5): with 4.29 or 5.03, the seconds after which the client
+  // may try again (RFC 8516 4).
+  std::optional<std::uint32_t> maxAge;
 };
 
 // The response for an Error: the CoAP code that carries its meaning and its message as the

@@ -36,7 +36,7 @@ Response RegistrationInterface::handle(const Request& request) {
       case Method::kPut:
         return update(path[1], request);
       case Method::kDelete:
-        return deregister(path[1]);
+        return deregister(path[1], request);
       default:
         return bad(Code::kMethodNotAllowed, "use POST (Update) or DELETE (De-register)");
     }
@@ -63,9 +63,17 @@ Result<std::optional<lwm2m::ObjectList>> RegistrationInterface::objectsFrom(cons
   return std::optional<lwm2m::ObjectList>(std::move(*list));
 }
 
+Result<void> RegistrationInterface::checkAccess(const Request& request, std::string_view endpoint) {
+  if (!credentials_) return {};
+  return checkEndpointAccess(*credentials_, request, endpoint);
+}
+
 Response RegistrationInterface::registerClient(const Request& request) {
   auto params = lwm2m::parseRegisterParams(request.uriQuery);
   if (!params) return errorResponse(params.error());
+  if (auto allowed = checkAccess(request, params->endpoint); !allowed) {
+    return errorResponse(allowed.error());
+  }
   auto objects = objectsFrom(request, /*isUpdate=*/false);
   if (!objects) return errorResponse(objects.error());
   auto done = registry_.registerClient(*params, std::move(**objects), request.peer);
@@ -78,8 +86,10 @@ Response RegistrationInterface::registerClient(const Request& request) {
 Response RegistrationInterface::update(std::string_view location, const Request& request) {
   // Check the location first: a client whose registration is gone must learn that (4.04) even
   // if its Update is also malformed, because only a new Register helps it.
-  if (!registry_.findByLocation(location)) {
-    return bad(Code::kNotFound, "no registration at this location; register again");
+  const Registration* reg = registry_.findByLocation(location);
+  if (!reg) return bad(Code::kNotFound, "no registration at this location; register again");
+  if (auto allowed = checkAccess(request, reg->endpoint); !allowed) {
+    return errorResponse(allowed.error());
   }
   auto params = lwm2m::parseUpdateParams(request.uriQuery);
   if (!params) return errorResponse(params.error());
@@ -90,7 +100,12 @@ Response RegistrationInterface::update(std::string_view location, const Request&
   return ok(Code::kChanged);
 }
 
-Response RegistrationInterface::deregister(std::string_view location) {
+Response RegistrationInterface::deregister(std::string_view location, const Request& request) {
+  if (const Registration* reg = registry_.findByLocation(location)) {
+    if (auto allowed = checkAccess(request, reg->endpoint); !allowed) {
+      return errorResponse(allowed.error());
+    }
+  }
   auto done = registry_.deregister(location);
   if (!done) return errorResponse(done.error());
   return ok(Code::kDeleted);

@@ -8,6 +8,7 @@
 // changes nothing.
 #include <cstddef>
 
+#include "gateway/core/credentials.h"
 #include "gateway/core/message.h"
 #include "gateway/core/registry.h"
 #include "gateway/lwm2m/link_format.h"
@@ -29,17 +30,22 @@ class RegistrationInterface {
   Response handle(const Request& request);
 
   void setLimits(const RegistrationLimits& limits) { limits_ = limits; }
+  // The DTLS-PSK rules of credentials.h: who may act as which endpoint. Without a lookup
+  // (unit tests of other rules) every peer may act as any endpoint.
+  void setCredentials(CredentialLookup* lookup) { credentials_ = lookup; }
 
  private:
   Response registerClient(const Request& request);
   Response update(std::string_view location, const Request& request);
-  Response deregister(std::string_view location);
+  Response deregister(std::string_view location, const Request& request);
+  Result<void> checkAccess(const Request& request, std::string_view endpoint);
   // The object list of a Register/Update payload. An empty Update payload is nullopt (the list
   // stays as it was); an empty Register payload is an empty list.
   Result<std::optional<lwm2m::ObjectList>> objectsFrom(const Request& request, bool isUpdate);
 
   Registry& registry_;
   RegistrationLimits limits_;
+  CredentialLookup* credentials_ = nullptr;
 };
 
 }  // namespace lwgate::core

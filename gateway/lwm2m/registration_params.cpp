@@ -136,26 +136,6 @@ std::size_t invalidUtf8At(std::string_view s) {
   return std::string_view::npos;
 }
 
-Result<void> checkEndpoint(std::string_view ep) {
-  if (ep.empty() || ep.size() > kMaxEndpointLength) {
-    return badRequest("invalid endpoint name " + quoteForMessage(ep) + ": " +
-                      std::to_string(ep.size()) + " bytes, expected 1 to " +
-                      std::to_string(kMaxEndpointLength));
-  }
-  if (const auto at = invalidUtf8At(ep); at != std::string_view::npos) {
-    return badRequest("invalid endpoint name " + quoteForMessage(ep) +
-                      ": not valid UTF-8 at byte " + std::to_string(at));
-  }
-  for (std::size_t i = 0; i < ep.size(); ++i) {
-    const auto c = static_cast<unsigned char>(ep[i]);
-    if (c < 0x20 || c == 0x7f) {
-      return badRequest("invalid endpoint name " + quoteForMessage(ep) +
-                        ": control character at byte " + std::to_string(i));
-    }
-  }
-  return {};
-}
-
 // LwM2M 1.0 TS 5.3.1.1 spells queue mode inside b= ("UQ", "SQ", "UQS"); 1.1+ has transport
 // letters only (U, S, N, T; M, H from 1.2) and a separate Q parameter. Both are accepted for any
 // version, because clients mix them.
@@ -192,6 +172,26 @@ Result<Binding> parseBinding(std::string_view text) {
 }  // namespace
 
 // MSISDN (ITU-T E.164): at most 15 digits; clients often write the international '+'.
+Result<void> checkEndpoint(std::string_view ep) {
+  if (ep.empty() || ep.size() > kMaxEndpointLength) {
+    return badRequest("invalid endpoint name " + quoteForMessage(ep) + ": " +
+                      std::to_string(ep.size()) + " bytes, expected 1 to " +
+                      std::to_string(kMaxEndpointLength));
+  }
+  if (const auto at = invalidUtf8At(ep); at != std::string_view::npos) {
+    return badRequest("invalid endpoint name " + quoteForMessage(ep) +
+                      ": not valid UTF-8 at byte " + std::to_string(at));
+  }
+  for (std::size_t i = 0; i < ep.size(); ++i) {
+    const auto c = static_cast<unsigned char>(ep[i]);
+    if (c < 0x20 || c == 0x7f) {
+      return badRequest("invalid endpoint name " + quoteForMessage(ep) +
+                        ": control character at byte " + std::to_string(i));
+    }
+  }
+  return {};
+}
+
 Result<void> checkMsisdn(std::string_view sms) {
   const std::string_view digits = sms.starts_with('+') ? sms.substr(1) : sms;
   if (!isDigits(digits) || digits.size() > 15) {

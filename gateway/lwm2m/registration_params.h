@@ -75,4 +75,8 @@ Result<UpdateParams> parseUpdateParams(const std::vector<std::string_view>& quer
 // naming the value otherwise.
 Result<void> checkMsisdn(std::string_view sms);
 
+// An endpoint client name as ep= takes it: 1 to kMaxEndpointLength bytes of UTF-8 without
+// control characters; kBadRequest naming the value otherwise.
+Result<void> checkEndpoint(std::string_view endpoint);
+
 }  // namespace lwgate::lwm2m
