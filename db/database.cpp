@@ -52,6 +52,27 @@ Result<void> createIfMissing(const std::string& path) {
   return {};
 }
 
+// The database holds DTLS pre-shared keys: group and others get no access, whatever mode an
+// operator or an older lwgated (which respected existing modes) left. SQLite creates -wal and
+// -shm with the database's mode, but ones left from before the change keep theirs.
+Result<unsigned> makePrivate(const std::string& path) {
+  unsigned fixed = 0;
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) continue;  // -wal/-shm may not exist
+    const unsigned mode = st.st_mode & 07777;
+    if ((mode & 077) == 0) continue;
+    if (::chmod(file.c_str(), 0600) != 0) {
+      return storage(fmt::format(
+          "database file {} has mode {:04o} and cannot be made 0600: {}; it holds DTLS keys, "
+          "so lwgated does not open it readable by others (fix its owner or mode)",
+          file, mode, std::strerror(errno)));
+    }
+    if (file == path) fixed = mode;
+  }
+  return fixed;
+}
+
 // SQLite opens anything and only complains at the first read, with a terse "file is not a
 // database"; say plainly what is wrong before SQLite sees the file. An empty file is a valid new
 // database.
@@ -208,13 +229,17 @@ Result<Database> openDatabase(const std::string& path, const DatabaseOptions& op
                     "{}, user_version {}, {} schema objects); refusing to modify it",
                     path, found->applicationId, version, found->schemaObjects));
   }
+  // Only now that the file is known to be ours is its mode touched.
+  auto fixedMode = makePrivate(path);
+  if (!fixedMode) return fixedMode.error();
   sqlite3_db_config(c.handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
 
   if (auto r = setPragmas(c, options); !r) return r.error();
   // Off while migrating, see applyMigration(); it cannot change inside a transaction.
   if (auto r = c.exec("PRAGMA foreign_keys=OFF", "disabling foreign keys"); !r) return r.error();
 
-  MigrationReport report{.fromVersion = version, .toVersion = version, .backupPath = {}};
+  MigrationReport report{
+      .fromVersion = version, .toVersion = version, .backupPath = {}, .fixedMode = *fixedMode};
   if (version >= 1 && version < target && options.backupBeforeMigration) {
     report.backupPath = backupPathFor(path, version);
     if (auto r = backupDatabase(c, report.backupPath); !r) {

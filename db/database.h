@@ -64,6 +64,9 @@ struct MigrationReport {
   int fromVersion = 0;     // user_version found in the file (0: new or empty database)
   int toVersion = 0;       // user_version now
   std::string backupPath;  // the backup written before migrating; empty when none was needed
+  // The permission bits the file had when openDatabase() found it readable or writable by
+  // others and made it 0600 (it holds DTLS keys); 0 when it already was private.
+  unsigned fixedMode = 0;
 };
 
 // An open, migrated lwgate database. Move-only; the Connection lives on the heap, so stores can
@@ -86,7 +89,10 @@ class Database {
 };
 
 // Opens (creating, mode 0600, when missing; the directory must exist) and migrates the database
-// at path. Errors are kStorage with a message for the operator:
+// at path. An existing file that group or others may access is made 0600 (with its -wal and
+// -shm), because it holds the DTLS pre-shared keys. Errors are kStorage with a message for the
+// operator:
+//  - the file's mode cannot be made 0600 (not its owner);
 //  - the file is not an SQLite database, or belongs to another application;
 //  - its schema is newer than this lwgated knows (the file is left byte-for-byte as it was);
 //  - the backup or a migration failed (the database stays at the version it was);

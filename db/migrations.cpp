@@ -159,10 +159,33 @@ ALTER TABLE observations ADD COLUMN composite INTEGER NOT NULL DEFAULT 0
   CHECK (composite IN (0, 1));
 )sql";
 
+// Placeholder: migration 3 is the upstream bridge's (written concurrently, issue 8's bridge
+// work); it is here only so that 4 can follow. Replace it with the bridge's when merging.
+constexpr std::string_view kSchema3 = R"sql(
+-- reserved for the bridge
+)sql";
+
+// DTLS pre-shared keys (gateway/core/credentials.h). The key of a PSK identity, and the one
+// endpoint name that identity may register as. The endpoint is a name, not a devices row: a key
+// is usually provisioned before the device first registers. The database file is 0600 (checked
+// at every open) because of this table; keys are never logged or returned over D-Bus.
+constexpr std::string_view kSchema4 = R"sql(
+CREATE TABLE psk_credentials (
+  identity BLOB PRIMARY KEY CHECK (length(identity) BETWEEN 1 AND 128),
+  psk BLOB NOT NULL CHECK (length(psk) BETWEEN 1 AND 64),
+  endpoint TEXT NOT NULL CHECK (length(endpoint) BETWEEN 1 AND 255),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX psk_credentials_endpoint ON psk_credentials(endpoint);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "devices, registrations, requests, observations, notifications, sms_log",
               kSchema1},
     Migration{2, "notifications.decode_error, observations.composite", kSchema2},
+    Migration{3, "reserved for the bridge", kSchema3},
+    Migration{4, "psk_credentials (DTLS pre-shared keys)", kSchema4},
 };
 
 }  // namespace

@@ -157,6 +157,14 @@ const std::array kFixtures = {
         "SELECT count(*) FROM notifications n JOIN observations o ON o.id = n.observation_id "
         "WHERE n.decode_error IS NULL AND o.composite = 0 AND n.payload = '95'",
         1},
+    // Version 3 is the bridge's (a placeholder until it is merged).
+    VersionFixture{"INSERT INTO devices (id, endpoint, created_at) VALUES (1, 'dev', 0);",
+                   "SELECT count(*) FROM devices WHERE endpoint = 'dev'", 1},
+    // Version 4 added psk_credentials: there and empty after the upgrade, devices kept.
+    VersionFixture{"INSERT INTO devices (id, endpoint, created_at) VALUES (1, 'dev', 0);",
+                   "SELECT (SELECT count(*) FROM devices) * 10 + "
+                   "(SELECT count(*) FROM psk_credentials)",
+                   10},
 };
 
 TEST(DatabaseTest, FixturesCoverEveryEarlierVersion) {
@@ -471,14 +479,41 @@ TEST(DatabaseTest, DirectoryIsNotADatabase) {
   EXPECT_THAT(db.error().message, HasSubstr("is not a regular file"));
 }
 
-TEST(DatabaseTest, ExistingFileKeepsItsMode) {
-  // An operator's choice (say 0640 for a backup group) is respected; only new files are 0600.
+TEST(DatabaseTest, ExistingFileIsMadePrivate) {
+  // The database holds DTLS keys: a file group or others may read is made 0600 at open, with
+  // its -wal and -shm, and the report says what the mode was so the daemon can log it.
   TempDir dir;
   const std::string path = dir.file("lwgate.db");
-  testing::writeFile(path, "");
-  ::chmod(path.c_str(), 0640);
   { openOk(path); }
-  EXPECT_EQ(testing::fileMode(path), 0640u);
+  for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
+    if (testing::exists(f)) ::chmod(f.c_str(), 0644);
+  }
+  ::chmod(path.c_str(), 0640);
+  {
+    Database db = openOk(path);
+    EXPECT_EQ(db.migration().fixedMode, 0640u);
+  }
+  for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
+    if (testing::exists(f)) {
+      EXPECT_EQ(testing::fileMode(f), 0600u) << f;
+    }
+  }
+  // Already private: nothing to report.
+  Database again = openOk(path);
+  EXPECT_EQ(again.migration().fixedMode, 0u);
+}
+
+TEST(DatabaseTest, AnotherApplicationsFileKeepsItsMode) {
+  // Refused files are not touched at all, their mode included.
+  TempDir dir;
+  const std::string path = dir.file("other.db");
+  {
+    Connection c = rawOpen(path);
+    execOk(c, "CREATE TABLE contacts (name TEXT)");
+  }
+  ::chmod(path.c_str(), 0644);
+  EXPECT_FALSE(openDatabase(path).ok());
+  EXPECT_EQ(testing::fileMode(path), 0644u);
 }
 
 }  // namespace

@@ -1,0 +1,62 @@
+#pragma once
+// The DTLS-PSK credential store: the psk_credentials table (db/migrations.cpp, version 4).
+// PSK identity (bytes) -> key (bytes) -> the endpoint name the identity may register as.
+//
+// Keys go in through put() and out only through find(), which the DTLS handshake uses; nothing
+// here logs, and list() never reads the key column. One statement per call; callers on the
+// main loop get the daemon's open batch transaction around them like every other store.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db/sqlite.h"
+#include "gateway/core/credentials.h"
+
+namespace lwgate::db {
+
+class SqliteCredentialStore final : public core::CredentialLookup {
+ public:
+  static Result<std::unique_ptr<SqliteCredentialStore>> create(Connection& connection);
+
+  // Adds the identity, or replaces its key and endpoint (key rotation, a device renamed).
+  // Checks the identity, key and endpoint first (kBadRequest, nothing stored). Returns true when
+  // an existing identity was replaced.
+  Result<bool> put(std::string_view identity, std::span<const std::uint8_t> key,
+                   std::string_view endpoint, std::int64_t nowMs);
+  // Returns whether the identity existed.
+  Result<bool> remove(std::string_view identity);
+  // Credentials without their keys, ordered by endpoint then identity; "" lists every
+  // endpoint's. At most `limit` rows.
+  Result<std::vector<core::PskInfo>> list(std::string_view endpoint, std::size_t limit);
+  Result<std::int64_t> count();
+
+  struct Found {
+    std::vector<std::uint8_t> key;
+    std::string endpoint;
+  };
+  // For the DTLS handshake: the key and endpoint of an identity; nullopt when unknown.
+  Result<std::optional<Found>> find(std::string_view identity);
+
+  // core::CredentialLookup
+  Result<std::optional<std::string>> endpointForIdentity(std::string_view identity) override;
+  Result<bool> endpointHasPsk(std::string_view endpoint) override;
+
+ private:
+  SqliteCredentialStore() = default;
+  Connection* connection_ = nullptr;
+  Statement exists_;
+  Statement put_;
+  Statement remove_;
+  Statement listAll_;
+  Statement listEndpoint_;
+  Statement count_;
+  Statement find_;
+  Statement endpointOf_;
+  Statement hasEndpoint_;
+};
+
+}  // namespace lwgate::db
