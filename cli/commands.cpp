@@ -1,8 +1,11 @@
 #include "cli/commands.h"
 
+#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -455,6 +458,81 @@ int settingsCommand(const Globals& g, const std::string& endpoint,
   return kExitOk;
 }
 
+// --- psk: DTLS pre-shared keys. The key goes in only and is never printed or echoed. ---
+
+Bytes identityBytes(const std::string& identity, bool hex) {
+  if (!hex) return Bytes(identity.begin(), identity.end());
+  return orUsage(fromHex(identity));
+}
+
+// The key from --key-hex or the first line of standard input; on a terminal the line is read
+// with echo off. Messages about it never contain it.
+Bytes readKey(const std::optional<std::string>& keyHex) {
+  std::string text;
+  if (keyHex) {
+    text = *keyHex;
+  } else {
+    const bool tty = ::isatty(STDIN_FILENO) == 1;
+    termios saved{};
+    if (tty && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+      std::cerr << "PSK key (hex): " << std::flush;
+      termios quiet = saved;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+      std::getline(std::cin, text);
+      ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+      std::cerr << std::endl;
+    } else {
+      std::getline(std::cin, text);
+    }
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  std::size_t start = 0;
+  while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
+  text.erase(0, start);
+  if (text.empty()) throw UsageError("no key: give --key-hex HEX or the hex key on standard input");
+  auto key = fromHex(text);
+  std::fill(text.begin(), text.end(), '\0');
+  if (!key) throw UsageError("the key is not hex (an even number of digits 0-9a-f)");
+  return std::move(*key);
+}
+
+int pskAddCommand(const Globals& g, const std::string& identity, bool identityHex,
+                  const std::string& endpoint, const std::optional<std::string>& keyHex) {
+  const Bytes id = identityBytes(identity, identityHex);
+  Bytes key = readKey(keyHex);
+  Client client(g.bus);
+  client.gateway().AddPsk(id, key, endpoint);
+  std::fill(key.begin(), key.end(), 0);
+  if (g.json) printJson(Json{{"identity", identity}, {"endpoint", endpoint}, {"key_set", true}});
+  return kExitOk;
+}
+
+int pskRemoveCommand(const Globals& g, const std::string& identity, bool identityHex) {
+  const Bytes id = identityBytes(identity, identityHex);
+  Client client(g.bus);
+  client.gateway().RemovePsk(id);
+  return kExitOk;
+}
+
+int pskListCommand(const Globals& g, const std::string& endpoint) {
+  Client client(g.bus);
+  std::vector<Dict> psks;
+  for (const auto& p : client.gateway().ListPsks(endpoint)) psks.push_back(toDict(p));
+  if (g.json) {
+    Json array = Json::array();
+    for (const auto& p : psks) array.push_back(pskJson(p));
+    printJson(array);
+    return kExitOk;
+  }
+  std::cout << pskTable(psks).render(g.legend());
+  if (g.legend()) {
+    std::cout << "\n"
+              << psks.size() << (psks.size() == 1 ? " PSK" : " PSKs") << " listed." << std::endl;
+  }
+  return kExitOk;
+}
+
 int cancelCommand(const Globals& g, std::uint64_t id) {
   Client client(g.bus);
   client.gateway().CancelRequest(id);
@@ -830,6 +908,40 @@ int run(int argc, char** argv) {
                        "NAME=VALUE: awake_window (seconds), sms_number (MSISDN), "
                        "server_instance (/1/x of this gateway); NAME= clears it");
   settings->callback([&] { action = [&] { return settingsCommand(g, endpoint, values); }; });
+
+  std::string identity;
+  bool identityHex = false;
+  std::optional<std::string> keyHex;
+  auto* psk = verb("psk",
+                   "Manage the DTLS pre-shared keys of devices that use coaps: add, remove, list "
+                   "(keys are never shown)",
+                   examples({"lwgatectl psk add sensor-17 sensor-17 --key-hex "
+                             "000102030405060708090a0b0c0d0e0f",
+                             "lwgatectl psk add id-17 sensor-17 < key.hex   # key from stdin",
+                             "lwgatectl psk list", "lwgatectl psk remove id-17"}));
+  psk->require_subcommand(1);
+  auto* pskAdd =
+      psk->add_subcommand("add",
+                          "Store a PSK identity, its key and the one endpoint name it may register "
+                          "as (replaces the key and endpoint of an identity that exists)");
+  pskAdd->add_option("identity", identity, "PSK identity (text; hex with --identity-hex)")
+      ->required();
+  pskAdd->add_option("endpoint", endpoint, "The endpoint name the identity may register as")
+      ->required();
+  pskAdd->add_option("--key-hex", keyHex,
+                     "The key in hex (else the first line of standard input, not echoed on a "
+                     "terminal)");
+  pskAdd->add_flag("--identity-hex", identityHex, "IDENTITY is hex (a binary identity)");
+  pskAdd->callback(
+      [&] { action = [&] { return pskAddCommand(g, identity, identityHex, endpoint, keyHex); }; });
+  auto* pskRemove = psk->add_subcommand("remove", "Remove a PSK identity");
+  pskRemove->add_option("identity", identity, "PSK identity (text; hex with --identity-hex)")
+      ->required();
+  pskRemove->add_flag("--identity-hex", identityHex, "IDENTITY is hex (a binary identity)");
+  pskRemove->callback([&] { action = [&] { return pskRemoveCommand(g, identity, identityHex); }; });
+  auto* pskList = psk->add_subcommand("list", "List PSK identities: IDENTITY ENDPOINT KEY UPDATED");
+  pskList->add_option("endpoint", endpoint, "Only this endpoint's");
+  pskList->callback([&] { action = [&] { return pskListCommand(g, endpoint); }; });
 
   auto* monitor =
       verb("monitor", "Print the daemon's signals as they come (requests, devices) until Ctrl-C",

@@ -6,12 +6,13 @@
 namespace lwgate::cli {
 
 ExitCode exitCodeForError(std::string_view name) {
-  static constexpr std::array<std::pair<std::string_view, ExitCode>, 19> kMap{{
+  static constexpr std::array<std::pair<std::string_view, ExitCode>, 20> kMap{{
       {"org.lwgate.Gateway1.Error.NotFound", kExitNotFound},
       {"org.lwgate.Gateway1.Error.InvalidArgs", kExitRefused},
       {"org.lwgate.Gateway1.Error.QueueFull", kExitRefused},
       {"org.lwgate.Gateway1.Error.TooLarge", kExitRefused},
       {"org.lwgate.Gateway1.Error.NotCancellable", kExitRefused},
+      {"org.lwgate.Gateway1.Error.LimitReached", kExitRefused},
       {"org.lwgate.Gateway1.Error.Failed", kExitFailed},
       {"org.freedesktop.DBus.Error.AccessDenied", kExitAccess},
       {"org.freedesktop.DBus.Error.AuthFailed", kExitAccess},

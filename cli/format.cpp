@@ -459,6 +459,33 @@ std::vector<Pair> settingsBlock(const std::string& endpoint, const Dict& s) {
           {"Server instance", instance ? std::to_string(*instance) : "- (from the object links)"}};
 }
 
+Json pskJson(const Dict& p) {
+  Json hex = nullptr;
+  if (auto id = bytesField(p, "identity")) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string text;
+    for (std::uint8_t b : *id) {
+      text += kDigits[b >> 4];
+      text += kDigits[b & 0xf];
+    }
+    hex = text;
+  }
+  return Json{
+      {"identity", stringOrNull(p, "identity_text")}, {"identity_hex", hex},
+      {"endpoint", stringOrNull(p, "endpoint")},      {"key_set", boolOrNull(p, "key_set")},
+      {"created", unsignedOrNull(p, "created")},      {"updated", unsignedOrNull(p, "updated")}};
+}
+
+Table pskTable(const std::vector<Dict>& psks) {
+  Table table({"IDENTITY", "ENDPOINT", "KEY", "UPDATED"});
+  for (const auto& p : psks) {
+    table.addRow({orDash(stringField(p, "identity_text")), orDash(stringField(p, "endpoint")),
+                  boolField(p, "key_set").value_or(false) ? "set" : "-",
+                  timestampOrDash(p, "updated")});
+  }
+  return table;
+}
+
 Json requestJson(const Dict& r) {
   Json result = nullptr;
   if (auto text = stringField(r, "json")) result = parseResultJson(*text);

@@ -98,6 +98,13 @@ Table deviceTable(const std::vector<Dict>& devices, std::uint64_t nowMs);
 nlohmann::json settingsJson(const std::string& endpoint, const Dict& settings);
 std::vector<Pair> settingsBlock(const std::string& endpoint, const Dict& settings);
 
+// --- DTLS pre-shared keys (ListPsks dictionaries; the daemon never returns a key) ---
+// JSON keys: identity s (printable ASCII as it is, else "hex:" and the bytes in hex),
+// identity_hex s, endpoint s, key_set b, created n, updated n (Unix ms).
+nlohmann::json pskJson(const Dict& psk);
+// IDENTITY ENDPOINT KEY UPDATED; KEY is "set" or "-".
+Table pskTable(const std::vector<Dict>& psks);
+
 // --- Requests (GetRequest / ListRequests dictionaries) ---
 // JSON keys: id n, endpoint s, operation s, path s, state s, code s, reason s, created n,
 // deadline n, sent n, finished n (Unix ms), attempts n, idempotency_key s, format n,

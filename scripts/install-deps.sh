@@ -7,11 +7,12 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config
   # libraries (DESIGN.md: all from Debian 12)
-  libcoap3-dev libsqlite3-dev libsystemd-dev libtomlplusplus-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libcoap3-dev libgnutls28-dev libsqlite3-dev libsystemd-dev libtomlplusplus-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libsdbus-c++-dev libsdbus-c++-bin
   # the modem (SMS): libgammu; its command line tool is handy to look at a modem by hand
   libgammu-dev gammu
-  # tests: GoogleTest, a CoAP peer nobody here wrote (coap-client-notls), sqlite3 CLI, dbus
+  # tests: GoogleTest, CoAP peers nobody here wrote (coap-client-notls, coap-client-gnutls for
+  # DTLS-PSK), sqlite3 CLI, dbus
   libgtest-dev libgmock-dev libcoap3-bin sqlite3 python3 clang-format git dbus-daemon
   # service and packaging tests (tests/packaging): systemd-analyze, systemd-sysusers, a private
   # dbus-daemon and dbus-send, the .deb (dpkg-shlibdeps), the man page (man, groff), kill

@@ -2,11 +2,15 @@
 
 #include <arpa/inet.h>
 #include <coap3/coap.h>
+#include <gnutls/gnutls.h>
 #include <netdb.h>
+#include <string.h>
 
 #include <cstring>
 #include <optional>
 
+#include "gateway/core/credentials.h"
+#include "gateway/lwm2m/diagnostic.h"
 #include "gateway/util/log.h"
 
 namespace lwgate::coap {
@@ -27,9 +31,31 @@ std::string addressText(const coap_address_t* addr, std::uint16_t* port) {
   return buf;
 }
 
-std::string urlFor(const std::string& host, std::uint16_t port) {
+std::string urlFor(const std::string& host, std::uint16_t port, bool dtls = false) {
   const bool v6 = host.find(':') != std::string::npos;
-  return "coap://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (dtls ? "coaps://" : "coap://") + (v6 ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
+
+// The peer's transport as core and the database name it.
+const char* transportOf(const coap_session_t* session) {
+  return coap_session_get_proto(session) == COAP_PROTO_DTLS ? "dtls" : "udp";
+}
+
+// What the handshake agreed on, for the log: "TLS_PSK_WITH_AES_128_CCM_8 (DTLS1.2)".
+std::string negotiated(const coap_session_t* session) {
+  coap_tls_library_t library = COAP_TLS_LIBRARY_NOTLS;
+  void* tls = coap_session_get_tls(session, &library);
+  if (!tls || library != COAP_TLS_LIBRARY_GNUTLS) return "?";
+  auto* g = static_cast<gnutls_session_t>(tls);
+  const char* suite = gnutls_ciphersuite_get(g);
+  const char* version = gnutls_protocol_get_name(gnutls_protocol_get_version(g));
+  return std::string(suite ? suite : "?") + " (" + (version ? version : "?") + ")";
+}
+
+void wipe(std::vector<std::uint8_t>& secret) {
+  if (!secret.empty()) explicit_bzero(secret.data(), secret.size());
+  secret.clear();
 }
 
 log::Level levelFromCoap(coap_log_t level) {
@@ -61,10 +87,15 @@ struct ServerCallbacks {
   static void onRequest(coap_resource_t*, coap_session_t* session, const coap_pdu_t* pdu,
                         const coap_string_t*, coap_pdu_t* response) {
     auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    announce(self, session);
     core::Request req;
     req.method = static_cast<core::Method>(coap_pdu_get_code(pdu));
-    req.peer.transport = "udp";
-    req.peer.address = addressText(coap_session_get_addr_remote(session), &req.peer.port);
+    req.peer = peerOf(session);
+    if (coap_session_get_proto(session) == COAP_PROTO_DTLS) {
+      if (const coap_bin_const_t* id = coap_session_get_psk_identity(session)) {
+        req.pskIdentity = std::string_view(reinterpret_cast<const char*>(id->s), id->length);
+      }
+    }
 
     coap_opt_iterator_t it;
     coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
@@ -145,10 +176,14 @@ struct ServerCallbacks {
       coap_add_option(response, COAP_OPTION_LOCATION_PATH, seg.size(),
                       reinterpret_cast<const uint8_t*>(seg.data()));
     }
+    uint8_t buf[4];
     if (out.contentFormat) {
-      uint8_t buf[4];
       coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
                       coap_encode_var_safe(buf, sizeof buf, *out.contentFormat), buf);
+    }
+    if (out.maxAge) {  // option 14, after Content-Format (12)
+      coap_add_option(response, COAP_OPTION_MAXAGE,
+                      coap_encode_var_safe(buf, sizeof buf, *out.maxAge), buf);
     }
     if (!out.payload.empty()) {
       coap_add_data(response, out.payload.size(),
@@ -156,9 +191,9 @@ struct ServerCallbacks {
     }
   }
 
-  static core::Peer peerOf(coap_session_t* session) {
+  static core::Peer peerOf(const coap_session_t* session) {
     core::Peer peer;
-    peer.transport = "udp";
+    peer.transport = transportOf(session);
     peer.address = addressText(coap_session_get_addr_remote(session), &peer.port);
     return peer;
   }
@@ -229,9 +264,68 @@ struct ServerCallbacks {
     self->onFailure_(peerOf(session), tokenOf(sent), why);
   }
 
+  // libcoap asks for the key of the identity a client offers in its DTLS handshake (RFC 4279
+  // 2); nullptr refuses the handshake.
+  static const coap_bin_const_t* onPskIdentity(coap_bin_const_t* identity, coap_session_t* session,
+                                               void* arg) {
+    auto* self = static_cast<Server*>(arg);
+    // Single-threaded: libcoap copies the key before anything else can call in here.
+    static coap_bin_const_t handed{};
+    wipe(self->pskBuffer_);
+    const std::string_view id(reinterpret_cast<const char*>(identity->s), identity->length);
+    const core::Peer peer = peerOf(session);
+    std::optional<std::vector<std::uint8_t>> key;
+    try {
+      if (self->pskLookup_) key = self->pskLookup_(id, peer);
+    } catch (const std::exception& e) {
+      log::error("LWG1902 internal error looking up a PSK identity: {}", e.what());
+    }
+    if (!key || key->empty()) {
+      ++self->handshakesRefusedUnlogged_;
+      if (self->handshakeLogAllowed()) {
+        log::info("LWG7010 DTLS handshake from {}:{} refused: unknown PSK identity {}{}",
+                  peer.address, peer.port, lwm2m::quoteForMessage(core::pskIdentityText(id)),
+                  self->handshakesRefusedUnlogged_ > 1
+                      ? fmt::format(" ({} refused since the last such line)",
+                                    self->handshakesRefusedUnlogged_)
+                      : std::string());
+        self->handshakesRefusedUnlogged_ = 0;
+      }
+      return nullptr;
+    }
+    self->pskBuffer_ = std::move(*key);
+    handed = {self->pskBuffer_.size(), self->pskBuffer_.data()};
+    return &handed;
+  }
+
+  // The first message of a DTLS session: says who it is and what the handshake agreed on.
+  // libcoap 4.3.1's GnuTLS server path completes the handshake without a
+  // COAP_EVENT_DTLS_CONNECTED (coap_dtls_receive calls coap_session_connected only), so the
+  // session's app data marks it as announced instead.
+  static void announce(Server* self, coap_session_t* session) {
+    static int announced = 0;
+    if (coap_session_get_proto(session) != COAP_PROTO_DTLS ||
+        coap_session_get_app_data(session) == &announced) {
+      return;
+    }
+    coap_session_set_app_data(session, &announced);
+    wipe(self->pskBuffer_);
+    const core::Peer peer = peerOf(session);
+    const coap_bin_const_t* id = coap_session_get_psk_identity(session);
+    log::info("LWG7001 DTLS session with {}:{}, PSK identity {}, {}", peer.address, peer.port,
+              lwm2m::quoteForMessage(core::pskIdentityText(
+                  id ? std::string_view(reinterpret_cast<const char*>(id->s), id->length)
+                     : std::string_view())),
+              negotiated(session));
+  }
+
   static int onEvent(coap_session_t* session, coap_event_t event) {
-    if (event != COAP_EVENT_SERVER_SESSION_NEW) return 0;
     auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    if (event == COAP_EVENT_DTLS_CONNECTED || event == COAP_EVENT_DTLS_ERROR ||
+        event == COAP_EVENT_DTLS_CLOSED) {
+      wipe(self->pskBuffer_);
+    }
+    if (event != COAP_EVENT_SERVER_SESSION_NEW) return 0;
     const double t = self->options_.ackTimeout;
     coap_fixed_point_t fp{static_cast<uint16_t>(t),
                           static_cast<uint16_t>((t - static_cast<uint16_t>(t)) * 1000 + 0.5)};
@@ -277,7 +371,37 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
 }
 
 Server::Server(const core::Clock& clock, ServerOptions options, Handler handler)
-    : options_(options), handler_(std::move(handler)), dedup_(clock, options.dedupEntries) {}
+    : options_(options),
+      handler_(std::move(handler)),
+      dedup_(clock, options.dedupEntries),
+      clock_(clock) {}
+
+bool Server::handshakeLogAllowed() {
+  static constexpr unsigned kLinesPerMinute = 10;
+  const core::SteadyTime now = clock_.steadyNow();
+  if (handshakeLogLines_ == 0 || now - handshakeLogWindow_ >= std::chrono::minutes(1)) {
+    handshakeLogWindow_ = now;
+    handshakeLogLines_ = 0;
+  }
+  if (handshakeLogLines_ >= kLinesPerMinute) return false;
+  ++handshakeLogLines_;
+  return true;
+}
+
+Result<void> Server::enablePsk(PskLookup lookup) {
+  if (!coap_dtls_is_supported()) {
+    return makeError(ErrorCode::kInternal, "this libcoap has no DTLS support");
+  }
+  pskLookup_ = std::move(lookup);
+  coap_dtls_spsk_t setup{};
+  setup.version = COAP_DTLS_SPSK_SETUP_VERSION;
+  setup.validate_id_call_back = &ServerCallbacks::onPskIdentity;
+  setup.id_call_back_arg = this;
+  if (!coap_context_set_psk2(ctx_, &setup)) {
+    return makeError(ErrorCode::kInternal, "libcoap: cannot set up DTLS-PSK");
+  }
+  return {};
+}
 
 Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerOptions options,
                                                Handler handler) {
@@ -293,6 +417,8 @@ Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerO
   // libcoap reassembles Block1 uploads (large Register payloads) and hands us one body.
   coap_context_set_block_mode(self->ctx_, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
   coap_register_event_handler(self->ctx_, &ServerCallbacks::onEvent);
+  coap_context_set_max_idle_sessions(self->ctx_, options.maxIdleSessions);
+  coap_context_set_max_handshake_sessions(self->ctx_, options.maxHandshakes);
   coap_register_response_handler(self->ctx_, &ServerCallbacks::onResponse);
   coap_register_nack_handler(self->ctx_, &ServerCallbacks::onNack);
 
@@ -394,6 +520,7 @@ Result<void> Server::sendRequest(const core::Peer& peer, const core::OutgoingReq
 }
 
 Server::~Server() {
+  wipe(pskBuffer_);
   for (auto& [key, session] : sessions_) coap_session_release(session);
   sessions_.clear();
   releaseHeld();
@@ -440,6 +567,15 @@ void Server::releaseHeld() {
 }
 
 Result<std::vector<std::string>> Server::listenUdp(const ListenAddress& address) {
+  return listen(address, false);
+}
+
+Result<std::vector<std::string>> Server::listenDtls(const ListenAddress& address) {
+  if (!pskLookup_) return makeError(ErrorCode::kInternal, "DTLS listener before enablePsk()");
+  return listen(address, true);
+}
+
+Result<std::vector<std::string>> Server::listen(const ListenAddress& address, bool dtls) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
@@ -457,12 +593,13 @@ Result<std::vector<std::string>> Server::listenUdp(const ListenAddress& address)
     coap_address_init(&addr);
     std::memcpy(&addr.addr, ai->ai_addr, ai->ai_addrlen);
     addr.size = ai->ai_addrlen;
-    coap_endpoint_t* ep = coap_new_endpoint(ctx_, &addr, COAP_PROTO_UDP);
+    coap_endpoint_t* ep = coap_new_endpoint(ctx_, &addr, dtls ? COAP_PROTO_DTLS : COAP_PROTO_UDP);
     std::uint16_t boundPort = 0;
     std::string host = addressText(&addr, &boundPort);
     if (!ep) {
-      failure = makeError(ErrorCode::kInternal, "cannot listen on " + urlFor(host, boundPort) +
-                                                    " (address in use or not available)");
+      failure =
+          makeError(ErrorCode::kInternal, "cannot listen on " + urlFor(host, boundPort, dtls) +
+                                              " (address in use or not available)");
       continue;
     }
     // libcoap records the address the kernel bound (getsockname), so port 0 shows its pick.
@@ -471,7 +608,7 @@ Result<std::vector<std::string>> Server::listenUdp(const ListenAddress& address)
     std::string hostPort = epText.substr(0, space);
     auto colon = hostPort.rfind(':');
     boundPort = static_cast<std::uint16_t>(std::stoul(hostPort.substr(colon + 1)));
-    bound.push_back(urlFor(host, boundPort));
+    bound.push_back(urlFor(host, boundPort, dtls));
   }
   freeaddrinfo(res);
   if (bound.empty()) {

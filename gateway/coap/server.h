@@ -38,6 +38,12 @@ struct ServerOptions {
   double ackTimeout = 2.0;           // RFC 7252 ACK_TIMEOUT, seconds, for CON messages we send
   unsigned maxRetransmit = 4;        // RFC 7252 MAX_RETRANSMIT
   std::size_t dedupEntries = 20000;  // see core::ExchangeCache
+  // Sessions libcoap keeps for peers nobody references (no registration, nothing in flight):
+  // beyond this many the least recently used is freed, so datagrams from many source
+  // addresses or ports cannot pile up sessions (and DTLS state) until the 300 s idle timeout.
+  unsigned maxIdleSessions = 2000;
+  // DTLS handshakes under way at once; beyond it new ClientHellos are ignored.
+  unsigned maxHandshakes = 100;
 };
 
 class Server {
@@ -53,6 +59,20 @@ class Server {
   // Binds a UDP (NoSec) endpoint on every address the host resolves to. Returns the bound
   // addresses as "coap://HOST:PORT" (with the real port when 0 was asked for).
   Result<std::vector<std::string>> listenUdp(const ListenAddress& address);
+
+  // ---- DTLS-PSK (RFC 7252 9.1.3.1, LwM2M TS Transport 5.2.8) ----
+  // The key of a PSK identity for a handshake from `peer`, or nullopt to refuse it (the
+  // identity is unknown). Called on the main loop from inside process(); must not block.
+  using PskLookup = std::function<std::optional<std::vector<std::uint8_t>>(
+      std::string_view identity, const core::Peer& peer)>;
+  // Turns on DTLS with per-identity keys; call once, before listenDtls(). kInternal when this
+  // libcoap has no DTLS.
+  Result<void> enablePsk(PskLookup lookup);
+  // Binds a DTLS endpoint like listenUdp() does; returns "coaps://HOST:PORT". Requests that
+  // come in on it have peer transport "dtls" and the session's PSK identity
+  // (core::Request::pskIdentity); answers, downlink requests and notifications of such a
+  // device use its DTLS session.
+  Result<std::vector<std::string>> listenDtls(const ListenAddress& address);
 
   int fd() const;
   // Handles whatever is ready (packets, retransmission timers) without blocking. Returns how
@@ -125,6 +145,9 @@ class Server {
 
   struct Held;
   void releaseHeld();
+  Result<std::vector<std::string>> listen(const ListenAddress& address, bool dtls);
+  // At most a few log lines a minute about refused handshakes, whatever a peer sends.
+  bool handshakeLogAllowed();
 
   ServerOptions options_;
   Handler handler_;
@@ -137,6 +160,14 @@ class Server {
   std::map<std::string, coap_session_t*> sessions_;  // kept per peer, referenced
   AnswerHandler onAnswer_;
   FailureHandler onFailure_;
+  const core::Clock& clock_;
+  PskLookup pskLookup_;
+  // What the identity callback hands libcoap, which copies it at once (coap_session_refresh_
+  // psk_key); wiped at the next DTLS event.
+  std::vector<std::uint8_t> pskBuffer_;
+  core::SteadyTime handshakeLogWindow_{};
+  unsigned handshakeLogLines_ = 0;
+  std::uint64_t handshakesRefusedUnlogged_ = 0;
 };
 
 }  // namespace lwgate::coap

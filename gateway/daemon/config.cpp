@@ -76,6 +76,20 @@ class Checker {
     *out = *v;
   }
 
+  // A number (integer or not) in [min, max]; `unit` names it in the message.
+  void number(const toml::table* t, std::string_view section, std::string_view key, double min,
+              double max, std::string_view unit, double* out) {
+    const toml::node* n = t ? t->get(key) : nullptr;
+    if (!n) return;
+    auto v = n->value<double>();
+    if (!(n->is_integer() || n->is_floating_point()) || !v || !std::isfinite(*v) || *v < min ||
+        *v > max) {
+      problem(n, name(section, key), fmt::format("expected {} from {} to {}", unit, min, max));
+      return;
+    }
+    *out = *v;
+  }
+
   void string(const toml::table* t, std::string_view section, std::string_view key,
               std::string* out) {
     const toml::node* n = t ? t->get(key) : nullptr;
@@ -143,23 +157,24 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     ck.onlyKeys(*s, "[server] ",
                 {"listen", "listen_dtls", "database", "database_sync", "max_devices"});
     ck.strings(s, "server", "listen", &c.listen);
-    if (const toml::array* a = s->get_as<toml::array>("listen")) {
+    ck.strings(s, "server", "listen_dtls", &c.listenDtls);
+    for (const char* key : {"listen", "listen_dtls"}) {
+      const toml::array* a = s->get_as<toml::array>(key);
+      if (!a) continue;
       // Each address is checked where it stands, so the message names its line.
       for (const auto& e : *a) {
         const std::string* text = e.is_string() ? &**e.as_string() : nullptr;
         if (!text) continue;
         if (text->empty()) {
-          ck.problem(&e, "[server] listen", "empty address");
+          ck.problem(&e, std::string("[server] ") + key, "empty address");
         } else if (auto parsed = coap::parseListenAddress(*text); !parsed) {
-          ck.problem(&e, "[server] listen", parsed.error().message);
+          ck.problem(&e, std::string("[server] ") + key, parsed.error().message);
         }
       }
     }
-    std::vector<std::string> dtls;
-    ck.strings(s, "server", "listen_dtls", &dtls);
-    if (!dtls.empty()) {
-      ck.problem(s->get("listen_dtls"), "[server] listen_dtls",
-                 "DTLS listeners are not available in this version yet; leave it empty");
+    if (c.listen.empty() && c.listenDtls.empty()) {
+      ck.problem(s->get("listen") ? s->get("listen") : s->get("listen_dtls"), "[server] listen",
+                 "no listener at all: give listen (CoAP/UDP) or listen_dtls (DTLS) addresses");
     }
     ck.string(s, "server", "database", &c.database);
     if (s->get("database") && c.database.empty()) {
@@ -183,9 +198,12 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     c.maxRetransmit = static_cast<unsigned>(retransmit);
   }
   if (const toml::table* s = ck.section(root, "registration")) {
-    ck.onlyKeys(*s, "[registration] ", {"max_payload", "max_objects"});
+    ck.onlyKeys(*s, "[registration] ",
+                {"max_payload", "max_objects", "rate_limit", "rate_limit_burst"});
     ck.count(s, "registration", "max_payload", 64, 1 << 20, &c.maxPayload);
     ck.count(s, "registration", "max_objects", 1, 65536, &c.maxObjects);
+    ck.number(s, "registration", "rate_limit", 0, 1'000'000, "requests per second", &c.rateLimit);
+    ck.number(s, "registration", "rate_limit_burst", 1, 1'000'000, "requests", &c.rateLimitBurst);
   }
   if (const toml::table* s = ck.section(root, "queue")) {
     ck.onlyKeys(*s, "[queue] ",

@@ -17,7 +17,8 @@ inline constexpr const char* kDefaultDatabasePath = "/var/lib/lwgate/lwgate.db";
 
 struct Config {
   // [server]
-  std::vector<std::string> listen{"0.0.0.0:5683"};
+  std::vector<std::string> listen{"0.0.0.0:5683"};  // CoAP over UDP (NoSec); may be empty
+  std::vector<std::string> listenDtls;              // DTLS-PSK ("coaps")
   std::string database = kDefaultDatabasePath;
   bool databaseSyncFull = false;  // database_sync = "normal" | "full" (power-loss safety)
   std::size_t maxDevices = 10000;
@@ -27,6 +28,10 @@ struct Config {
   // [registration]
   std::size_t maxPayload = 16384;
   std::size_t maxObjects = 1024;
+  // Per source address: Registers and requests naming no registration of the sender, a
+  // second (0: no limit) and at once after a quiet time (core/rate_limiter.h).
+  double rateLimit = 10;
+  double rateLimitBurst = 50;
   // [queue]
   double awakeWindow = 93;    // seconds
   double requestTtl = 86400;  // seconds

@@ -23,6 +23,7 @@
 #include "gateway/core/registry.h"
 #include "gateway/core/submission.h"
 #include "gateway/daemon/downlink.h"
+#include "gateway/daemon/security.h"
 #include "gateway/daemon/sms.h"
 #include "gateway/daemon/sms_transport.h"
 #include "gateway/dbus/service.h"
@@ -360,6 +361,18 @@ class Daemon final : public core::RegistryListener,
     backups_.push_back({std::move(*job), source, std::move(done), clock_.steadyNow()});
   }
 
+  Result<void> addPsk(std::string_view identity, std::span<const std::uint8_t> key,
+                      std::string_view endpoint) override {
+    return security_->addPsk(identity, key, endpoint);
+  }
+  Result<void> removePsk(std::string_view identity) override {
+    return security_->removePsk(identity);
+  }
+  Result<std::vector<core::PskInfo>> listPsks(std::string_view endpoint,
+                                              std::size_t limit) override {
+    return security_->listPsks(endpoint, limit);
+  }
+
   Totals totals() override {
     return {.devices = static_cast<std::uint32_t>(registry_->size()),
             .queued = static_cast<std::uint32_t>(downlink_->queue().totalUnfinished()),
@@ -418,12 +431,18 @@ class Daemon final : public core::RegistryListener,
       log::notice("LWG1004 database schema migrated from version {} to {}{}", mig.fromVersion,
                   mig.toVersion, mig.backupPath.empty() ? "" : " (backup: " + mig.backupPath + ")");
     }
+    if (mig.fixedMode != 0) {
+      log::warning("LWG7003 database {} had mode {:04o}; made it 0600 (it holds DTLS keys)",
+                   config_.database, mig.fixedMode);
+    }
     auto checkpointer = db::Checkpointer::start(db_->connection());
     if (!checkpointer) return checkpointer.error();
     checkpointer_ = std::move(*checkpointer);
     auto store = db::SqliteRegistrationStore::create(db_->connection());
     if (!store) return store.error();
     store_ = std::move(*store);
+    security_ = std::make_unique<Security>(clock_, db_->connection(), securityConfig());
+    if (auto opened = security_->open(); !opened) return opened;
 
     coap::Server::routeLibraryLog(log::enabled(log::Level::kDebug) ? log::Level::kInfo
                                                                    : log::Level::kWarning);
@@ -457,14 +476,22 @@ class Daemon final : public core::RegistryListener,
     log::notice("LWG1005 restored {} registrations from the database ({} expired while stopped)",
                 restored->active, restored->expired.size());
 
-    for (const auto& text : config_.listen) {
-      auto address = coap::parseListenAddress(text);
-      if (!address) return address.error();
-      auto urls = coap_->listenUdp(*address);
-      if (!urls) return urls.error();
-      for (const auto& url : *urls) {
-        log::notice("LWG1002 listening on {}", url);
-        listenUrls_.push_back(url);
+    if (!config_.listenDtls.empty()) {
+      auto psk = coap_->enablePsk([this](std::string_view identity, const core::Peer& peer) {
+        return security_->pskFor(identity, peer);
+      });
+      if (!psk) return psk;
+    }
+    for (bool dtls : {false, true}) {
+      for (const auto& text : dtls ? config_.listenDtls : config_.listen) {
+        auto address = coap::parseListenAddress(text);
+        if (!address) return address.error();
+        auto urls = dtls ? coap_->listenDtls(*address) : coap_->listenUdp(*address);
+        if (!urls) return urls.error();
+        for (const auto& url : *urls) {
+          log::notice("LWG1002 listening on {}", url);
+          listenUrls_.push_back(url);
+        }
       }
     }
     int rc = sd_event_add_io(event_, &coapSource_, coap_->fd(), EPOLLIN, &Daemon::onCoapIo, this);
@@ -832,6 +859,7 @@ class Daemon final : public core::RegistryListener,
   }
 
   core::Response handle(const core::Request& request) {
+    if (auto refused = security_->admit(request, *registry_)) return *refused;  // 4.29
     core::Response response;
     if (core::RegistrationInterface::handles(request)) {
       response = rd_->handle(request);
@@ -847,6 +875,10 @@ class Daemon final : public core::RegistryListener,
   }
 
   core::RegistryLimits registryLimits() const { return {.maxDevices = config_.maxDevices}; }
+  SecurityConfig securityConfig() const {
+    return {.rateLimit = {.perSecond = config_.rateLimit, .burst = config_.rateLimitBurst},
+            .maxPsks = config_.maxDevices};
+  }
   core::QueueConfig queueConfig() const {
     core::QueueConfig q;
     q.awakeWindow = core::Millis(static_cast<std::int64_t>(config_.awakeWindow * 1000));
@@ -890,7 +922,8 @@ class Daemon final : public core::RegistryListener,
                  fresh.error().message);
       return;
     }
-    if (fresh->listen != config_.listen || fresh->database != config_.database ||
+    if (fresh->listen != config_.listen || fresh->listenDtls != config_.listenDtls ||
+        fresh->database != config_.database ||
         fresh->databaseSyncFull != config_.databaseSyncFull ||
         fresh->ackTimeout != config_.ackTimeout || fresh->maxRetransmit != config_.maxRetransmit ||
         fresh->bus != config_.bus) {
@@ -898,6 +931,7 @@ class Daemon final : public core::RegistryListener,
           "LWG1007 listen, database, [coap] and [dbus] changes take effect at the next restart, "
           "ignoring them for now");
       fresh->listen = config_.listen;
+      fresh->listenDtls = config_.listenDtls;
       fresh->database = config_.database;
       fresh->databaseSyncFull = config_.databaseSyncFull;
       fresh->ackTimeout = config_.ackTimeout;
@@ -920,6 +954,7 @@ class Daemon final : public core::RegistryListener,
     log::setLevel(config_.logLevel);
     registry_->setLimits(registryLimits());
     rd_->setLimits(registrationLimits());
+    security_->setConfig(securityConfig());
     downlink_->setConfig(queueConfig());
     downlink_->setObservationConfig(observationConfig());
     sms_->setConfig(smsConfig());
@@ -1015,6 +1050,7 @@ class Daemon final : public core::RegistryListener,
     if (!restored) return restored.error();
     registry_->setListener(this);
     rd_ = std::make_unique<core::RegistrationInterface>(*registry_, registrationLimits());
+    rd_->setCredentials(&security_->credentials());
     downlink_->setRegistry(registry_.get());
     armedExpiry_.reset();
     return restored;
@@ -1059,6 +1095,7 @@ class Daemon final : public core::RegistryListener,
   std::unique_ptr<db::SqliteRegistrationStore> store_;
   std::unique_ptr<core::Registry> registry_;
   std::unique_ptr<core::RegistrationInterface> rd_;
+  std::unique_ptr<Security> security_;  // after db_; outlives coap_, whose handshakes use it
   std::unique_ptr<coap::Server> coap_;
   std::unique_ptr<Downlink> downlink_;  // after coap_: it uses the server
   std::unique_ptr<Sms> sms_;            // after db_: its modem thread stops before the database

@@ -630,6 +630,43 @@ class Service::Root final
       if (auto saved = backend_.setDeviceSettings(ep, s); !saved) fail(saved.error());
     });
   }
+  void AddPsk(const std::vector<uint8_t>& identity, const std::vector<uint8_t>& key,
+              const std::string& endpoint) override {
+    guarded("AddPsk", [&] {
+      const std::string id(identity.begin(), identity.end());
+      if (auto added = backend_.addPsk(id, key, endpoint); !added) {
+        if (added.error().code == ErrorCode::kLimitReached) {
+          fail("LimitReached", added.error().message);
+        }
+        fail(added.error());
+      }
+    });
+  }
+  void RemovePsk(const std::vector<uint8_t>& identity) override {
+    guarded("RemovePsk", [&] {
+      if (auto removed = backend_.removePsk(std::string(identity.begin(), identity.end()));
+          !removed) {
+        fail(removed.error());
+      }
+    });
+  }
+  std::vector<Options> ListPsks(const std::string& endpoint) override {
+    return guarded("ListPsks", [&] {
+      std::vector<Options> out;
+      for (const core::PskInfo& p : unwrap(backend_.listPsks(endpoint, kMaxList))) {
+        Options o;
+        o["identity"] = sdbus::Variant(std::vector<uint8_t>(p.identity.begin(), p.identity.end()));
+        o["identity_text"] = sdbus::Variant(core::pskIdentityText(p.identity));
+        o["endpoint"] = sdbus::Variant(p.endpoint);
+        o["key_set"] = sdbus::Variant(p.keySet);
+        o["created"] = sdbus::Variant(static_cast<std::uint64_t>(p.createdAtMs));
+        o["updated"] = sdbus::Variant(static_cast<std::uint64_t>(p.updatedAtMs));
+        out.push_back(std::move(o));
+      }
+      return out;
+    });
+  }
+
   Options GetDeviceSettings(const std::string& ep) override {
     return guarded("GetDeviceSettings", [&] {
       const auto s = unwrap(backend_.deviceSettings(ep));

@@ -14,11 +14,13 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "gateway/core/clock.h"
+#include "gateway/core/credentials.h"
 #include "gateway/core/device_settings.h"
 #include "gateway/core/downlink.h"
 #include "gateway/core/observation.h"
@@ -55,6 +57,13 @@ class Backend {
   // once, from the main loop: when the file is complete, or at once when the path is refused.
   // Errors: kBadRequest (relative path, existing file), kStorage (I/O, SQLite).
   virtual void backup(const std::string& path, std::function<void(Result<void>)> done) = 0;
+  // DTLS pre-shared keys (AddPsk, RemovePsk, ListPsks): keys go in, never out. Errors:
+  // kBadRequest, kLimitReached (store full), kNotFound (remove), kStorage.
+  virtual Result<void> addPsk(std::string_view identity, std::span<const std::uint8_t> key,
+                              std::string_view endpoint) = 0;
+  virtual Result<void> removePsk(std::string_view identity) = 0;
+  virtual Result<std::vector<core::PskInfo>> listPsks(std::string_view endpoint,
+                                                      std::size_t limit) = 0;
 
   struct Totals {
     std::uint32_t devices = 0;

@@ -111,7 +111,7 @@ Lwgated::~Lwgated() {
 bool Lwgated::start(const std::vector<std::string>& extraArgs) {
   logPath_ = dir_ + "/lwgated-" + std::to_string(++runs_) + ".log";
   std::vector<std::string> argv{LWGATED_PATH, "--db", database()};
-  if (std::find(extraArgs.begin(), extraArgs.end(), "--listen") == extraArgs.end()) {
+  if (noSec_ && std::find(extraArgs.begin(), extraArgs.end(), "--listen") == extraArgs.end()) {
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   }
   // Tests never touch the machine's own buses; those that want D-Bus bring a PrivateBus.
@@ -136,9 +136,18 @@ bool Lwgated::start(const std::vector<std::string>& extraArgs) {
   }
   std::smatch m;
   std::string text = log();
+  dtlsUrl_.clear();
+  dtlsPort_ = 0;
+  if (std::regex_search(text, m,
+                        std::regex("listening on (coaps://(127\\.0\\.0\\.1|\\[::1\\]):(\\d+))"))) {
+    dtlsUrl_ = m[1];
+    dtlsPort_ = static_cast<std::uint16_t>(std::stoi(m[3]));
+  }
   if (!std::regex_search(text, m,
                          std::regex("listening on (coap://(127\\.0\\.0\\.1|\\[::1\\]):(\\d+))"))) {
-    return false;
+    url_.clear();
+    port_ = 0;
+    return !noSec_ && dtlsPort_ != 0;
   }
   url_ = m[1];
   port_ = static_cast<std::uint16_t>(std::stoi(m[3]));
@@ -248,9 +257,15 @@ std::optional<std::string> queryText(const std::string& dbPath, const std::strin
 
 CoapReply coapClient(const std::string& method, const std::string& uri,
                      const std::optional<std::string>& payload) {
+  return coapClientWith({"coap-client-notls"}, method, uri, payload);
+}
+
+CoapReply coapClientWith(const std::vector<std::string>& command, const std::string& method,
+                         const std::string& uri, const std::optional<std::string>& payload) {
   // -v 6 makes the client print the response header line with its code and options, e.g.
   //   v:1 t:ACK c:2.01 i:0e62 {01} [ Location-Path:rd, Location-Path:e62-3c9 ]
-  std::vector<std::string> argv{"coap-client-notls", "-v", "6", "-B", "10", "-m", method};
+  std::vector<std::string> argv = command;
+  argv.insert(argv.end(), {"-v", "6", "-B", "10", "-m", method});
   if (payload) {
     argv.insert(argv.end(), {"-t", "40", "-e", *payload});
   }

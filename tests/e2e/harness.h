@@ -51,8 +51,10 @@ class Lwgated {
   ~Lwgated();
 
   // Starts and waits for READY ("LWG1000"); false (with the log kept) if it exits or times out.
-  // Listens on 127.0.0.1:0 unless extraArgs bring their own --listen.
+  // Listens on 127.0.0.1:0 unless extraArgs bring their own --listen or setNoSec(false) was
+  // called (then the configuration's listeners, e.g. DTLS only).
   bool start(const std::vector<std::string>& extraArgs = {});
+  void setNoSec(bool on) { noSec_ = on; }
   void kill9();
   // SIGTERM and wait; returns the exit status (or -1 if it had to be killed).
   int stop();
@@ -65,6 +67,9 @@ class Lwgated {
   std::uint16_t port() const { return port_; }
   // The first listener: coap://127.0.0.1:PORT, or coap://[::1]:PORT when started on ::1.
   std::string url() const { return url_; }
+  // The first DTLS listener (coaps://127.0.0.1:PORT) when the configuration has listen_dtls.
+  std::string dtlsUrl() const { return dtlsUrl_; }
+  std::uint16_t dtlsPort() const { return dtlsPort_; }
   std::string database() const { return dir_ + "/lwgate.db"; }
   std::string log() const;  // stderr of the current (or last) run
   bool waitForLog(const std::string& needle, std::chrono::milliseconds timeout = 10s) const;
@@ -76,6 +81,9 @@ class Lwgated {
   int runs_ = 0;
   std::uint16_t port_ = 0;
   std::string url_;
+  std::uint16_t dtlsPort_ = 0;
+  std::string dtlsUrl_;
+  bool noSec_ = true;
   std::vector<std::string> env_;
 };
 
@@ -109,6 +117,11 @@ struct CoapReply {
 };
 CoapReply coapClient(const std::string& method, const std::string& uri,
                      const std::optional<std::string>& linkFormatPayload = std::nullopt);
+// The same with another client command and its options, e.g. {"env", "VAR=x",
+// "coap-client-gnutls", "-u", "identity", "-k", "key"}.
+CoapReply coapClientWith(const std::vector<std::string>& command, const std::string& method,
+                         const std::string& uri,
+                         const std::optional<std::string>& linkFormatPayload = std::nullopt);
 
 // Sends one raw datagram to 127.0.0.1:port and waits for one answer (bounded).
 std::optional<std::string> udpExchange(std::uint16_t port, const std::string& datagram,

@@ -182,10 +182,16 @@ Result<std::unique_ptr<SimDevice>> SimDevice::create(DeviceOptions options) {
 
   coap_uri_t uri;
   const std::string& text = options.serverUri;
+  const bool dtls = !options.pskIdentity.empty();
   if (coap_split_uri(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), &uri) < 0 ||
-      uri.scheme != COAP_URI_SCHEME_COAP) {
-    return makeError(ErrorCode::kBadRequest,
-                     "server must be a coap://HOST:PORT URI, got '" + text + "'");
+      uri.scheme != (dtls ? COAP_URI_SCHEME_COAPS : COAP_URI_SCHEME_COAP)) {
+    return makeError(
+        ErrorCode::kBadRequest,
+        dtls ? "with a PSK the server must be a coaps://HOST:PORT URI, got '" + text + "'"
+             : "server must be a coap://HOST:PORT URI (coaps:// needs a PSK), got '" + text + "'");
+  }
+  if (dtls && options.pskKey.empty()) {
+    return makeError(ErrorCode::kBadRequest, "a PSK identity needs a PSK key");
   }
   if (uri.path.length != 0 || uri.query.length != 0) {
     return makeError(ErrorCode::kBadRequest, "server URI must not have a path or query: " + text);
@@ -214,9 +220,25 @@ Result<std::unique_ptr<SimDevice>> SimDevice::create(DeviceOptions options) {
   coap_register_response_handler(device->context_.get(), &SimDevice::onResponse);
   coap_register_nack_handler(device->context_.get(), &SimDevice::onNack);
 
-  device->session_.reset(
-      coap_new_client_session(device->context_.get(), nullptr, &server, COAP_PROTO_UDP));
-  if (!device->session_) return transportError("cannot create a UDP session to " + text);
+  if (dtls) {
+    // The handshake runs when the first request goes out; a refused one ends that request
+    // with a "TLS failed" NACK.
+    coap_dtls_cpsk_t psk{};
+    psk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+    const DeviceOptions& o = device->options_;
+    psk.psk_info.identity = {o.pskIdentity.size(),
+                             reinterpret_cast<const std::uint8_t*>(o.pskIdentity.data())};
+    psk.psk_info.key = {o.pskKey.size(), o.pskKey.data()};
+    device->session_.reset(coap_new_client_session_psk2(device->context_.get(), nullptr, &server,
+                                                        COAP_PROTO_DTLS, &psk));
+  } else {
+    device->session_.reset(
+        coap_new_client_session(device->context_.get(), nullptr, &server, COAP_PROTO_UDP));
+  }
+  if (!device->session_) {
+    return transportError(std::string("cannot create a ") + (dtls ? "DTLS" : "UDP") +
+                          " session to " + text);
+  }
 
   long ms = std::lround(device->options_.ackTimeoutSeconds * 1000.0);
   coap_fixed_point_t ack{static_cast<std::uint16_t>(ms / 1000),

@@ -33,8 +33,12 @@
 namespace lwgate::sim {
 
 struct DeviceOptions {
-  std::string serverUri;  // coap://HOST:PORT (IPv4, [IPv6] or a resolvable name)
-  std::string endpoint;   // "ep"; empty omits the parameter (negative tests)
+  // coap://HOST:PORT (IPv4, [IPv6] or a resolvable name), or coaps://HOST:PORT for DTLS-PSK
+  // with pskIdentity and pskKey.
+  std::string serverUri;
+  std::string pskIdentity;
+  std::vector<std::uint8_t> pskKey;
+  std::string endpoint;  // "ep"; empty omits the parameter (negative tests)
   // "lt" in seconds; nullopt omits it so the server has to learn it from /1/x/1.
   std::optional<std::uint32_t> lifetime = 300;
   // The Lifetime resource /1/0/1 when lt is omitted (default 86400), so a test can tell the

@@ -210,6 +210,18 @@ class ExecutionJournal {
   std::map<std::string, unsigned> counts_;
 };
 
+std::optional<std::vector<std::uint8_t>> parseHex(const std::string& hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::vector<std::uint8_t> out;
+  for (std::size_t k = 0; k < hex.size(); k += 2) {
+    unsigned byte = 0;
+    auto [end, ec] = std::from_chars(hex.data() + k, hex.data() + k + 2, byte, 16);
+    if (ec != std::errc() || end != hex.data() + k + 2) return std::nullopt;
+    out.push_back(static_cast<std::uint8_t>(byte));
+  }
+  return out;
+}
+
 std::chrono::milliseconds toMilliseconds(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
 }
@@ -341,7 +353,13 @@ int run(int argc, char** argv) {
   std::vector<std::string> actionTexts;
   std::string journalPath;
 
-  app.add_option("--server", options.serverUri, "Server URI, coap://HOST:PORT")->required();
+  app.add_option("--server", options.serverUri,
+                 "Server URI, coap://HOST:PORT (NoSec) or coaps://HOST:PORT (DTLS-PSK, with "
+                 "--psk-identity and --psk-key)")
+      ->required();
+  std::string pskKeyHex;
+  app.add_option("--psk-identity", options.pskIdentity, "DTLS PSK identity (coaps:// servers)");
+  app.add_option("--psk-key", pskKeyHex, "DTLS pre-shared key in hex (coaps:// servers)");
   app.add_option("--ep", options.endpoint, "Endpoint client name (empty omits ep)")->required();
   app.add_option("--lt", lifetime, "Registration lifetime in seconds (default 300)");
   app.add_flag("--no-lt", noLifetime,
@@ -389,6 +407,14 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitFailure;
+  }
+  if (!pskKeyHex.empty()) {
+    auto key = parseHex(pskKeyHex);
+    if (!key) {
+      std::cerr << "lwgate-sim: --psk-key: expected an even number of hex digits\n";
+      return kExitFailure;
+    }
+    options.pskKey = std::move(*key);
   }
   options.lifetime = noLifetime ? std::nullopt : std::optional<std::uint32_t>(lifetime);
   if (noLifetime && app.count("--lt") > 0) options.storedLifetime = lifetime;

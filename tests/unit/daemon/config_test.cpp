@@ -55,7 +55,19 @@ TEST(ParseConfig, EmptyTextGivesDefaults) {
     EXPECT_EQ(c.maxPayload, 16384u);
     EXPECT_EQ(c.maxObjects, 1024u);
     EXPECT_EQ(c.logLevel, log::Level::kInfo);
+    EXPECT_TRUE(c.listenDtls.empty());
+    EXPECT_EQ(c.rateLimit, 10.0);
+    EXPECT_EQ(c.rateLimitBurst, 50.0);
   }
+}
+
+TEST(ParseConfig, DtlsListenersAndNoSecTurnedOff) {
+  Config c = parsedOk("[server]\nlisten = []\nlisten_dtls = [\"0.0.0.0:5684\", \"[::1]:0\"]\n");
+  EXPECT_TRUE(c.listen.empty());
+  EXPECT_EQ(c.listenDtls, (std::vector<std::string>{"0.0.0.0:5684", "[::1]:0"}));
+  // NoSec restricted to the loopback interface's address, DTLS on every address.
+  c = parsedOk("[server]\nlisten = [\"127.0.0.1:5683\"]\nlisten_dtls = [\"0.0.0.0:5684\"]\n");
+  EXPECT_EQ(c.listen, (std::vector<std::string>{"127.0.0.1:5683"}));
 }
 
 TEST(ParseConfig, EveryKeyIsParsed) {
@@ -74,6 +86,8 @@ max_retransmit = 7
 [registration]
 max_payload = 4096
 max_objects = 77
+rate_limit = 2.5
+rate_limit_burst = 8
 
 [log]
 level = "debug"
@@ -86,6 +100,8 @@ level = "debug"
   EXPECT_EQ(c.maxRetransmit, 7u);
   EXPECT_EQ(c.maxPayload, 4096u);
   EXPECT_EQ(c.maxObjects, 77u);
+  EXPECT_EQ(c.rateLimit, 2.5);
+  EXPECT_EQ(c.rateLimitBurst, 8.0);
   EXPECT_EQ(c.logLevel, log::Level::kDebug);
 }
 
@@ -147,8 +163,16 @@ TEST(ParseConfig, BadValuesNameFileLineAndKey) {
       {"[server]\nlisten = [5683]", "[server] listen", "expected an array of strings"},
       {"[server]\nlisten = [\"a:1\", 2]", "[server] listen", "expected an array of strings"},
       {"[server]\nlisten_dtls = \"x\"", "[server] listen_dtls", "expected an array of strings"},
-      {"[server]\nlisten_dtls = [\"0.0.0.0:5684\"]", "[server] listen_dtls",
-       "DTLS listeners are not available in this version yet; leave it empty"},
+      {"[server]\nlisten_dtls = [\"0.0.0.0\"]", "[server] listen_dtls",
+       "invalid listen address \"0.0.0.0\": expected HOST:PORT"},
+      {"[server]\nlisten = []", "[server] listen",
+       "no listener at all: give listen (CoAP/UDP) or listen_dtls (DTLS) addresses"},
+      {"[registration]\nrate_limit = -1", "[registration] rate_limit",
+       "expected requests per second from 0 to 1000000"},
+      {"[registration]\nrate_limit = \"10\"", "[registration] rate_limit",
+       "expected requests per second from 0 to 1000000"},
+      {"[registration]\nrate_limit_burst = 0.5", "[registration] rate_limit_burst",
+       "expected requests from 1 to 1000000"},
       {"[server]\ndatabase = 5", "[server] database", "expected a string"},
       {"[server]\ndatabase = \"\"", "[server] database", "must not be empty"},
       {"[server]\ndatabase_sync = \"fast\"", "[server] database_sync",
@@ -246,8 +270,10 @@ TEST(ParseConfig, UnknownKeyListsTheKnownOnes) {
             "database_sync, max_devices)");
   EXPECT_EQ(errorOf("[coap]\nack = 1\n"),
             "t.toml:2: [coap] ack: unknown key (known: ack_timeout, max_retransmit)");
-  EXPECT_EQ(errorOf("[registration]\nmax = 1\n"),
-            "t.toml:2: [registration] max: unknown key (known: max_payload, max_objects)");
+  EXPECT_EQ(
+      errorOf("[registration]\nmax = 1\n"),
+      "t.toml:2: [registration] max: unknown key (known: max_payload, max_objects, rate_limit, "
+      "rate_limit_burst)");
   EXPECT_EQ(errorOf("[log]\nlvl = \"debug\"\n"), "t.toml:2: [log] lvl: unknown key (known: level)");
 }
 
