@@ -341,5 +341,27 @@ TEST(Json, InvalidUtf8DoesNotThrow) {
   EXPECT_EQ(dumpJson(Json("a\xff")), "\"a\xef\xbf\xbd\"");
 }
 
+TEST(PskFormat, ListShowsWhetherAKeyIsSetNeverAKey) {
+  Dict text{{"identity", Bytes{'i', 'd'}},    {"identity_text", std::string("id")},
+            {"endpoint", std::string("dev")}, {"key_set", true},
+            {"created", std::uint64_t{1000}}, {"updated", std::uint64_t{2000}}};
+  Dict binary{{"identity", Bytes{0x01, 0xff}},
+              {"identity_text", std::string("hex:01ff")},
+              {"endpoint", std::string("dev2")},
+              {"key_set", false}};
+  EXPECT_EQ(pskJson(text), (Json{{"identity", "id"},
+                                 {"identity_hex", "6964"},
+                                 {"endpoint", "dev"},
+                                 {"key_set", true},
+                                 {"created", 1000},
+                                 {"updated", 2000}}));
+  EXPECT_EQ(pskJson(binary)["identity_hex"], "01ff");
+  EXPECT_EQ(pskJson(binary)["created"], nullptr);
+  const std::string table = pskTable({text, binary}).render(true);
+  EXPECT_NE(table.find("IDENTITY"), std::string::npos) << table;
+  EXPECT_NE(table.find("set"), std::string::npos) << table;
+  EXPECT_NE(table.find("hex:01ff"), std::string::npos) << table;
+}
+
 }  // namespace
 }  // namespace lwgate::cli
