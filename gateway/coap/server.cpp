@@ -6,6 +6,8 @@
 #include <netdb.h>
 #include <string.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
@@ -97,6 +99,8 @@ struct ServerCallbacks {
       }
     }
 
+    std::optional<std::uint32_t> block1;  // RFC 7959: this payload is one block of a body
+    std::optional<std::uint64_t> size1;
     coap_opt_iterator_t it;
     coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
     while (coap_opt_t* opt = coap_option_next(&it)) {
@@ -113,13 +117,24 @@ struct ServerCallbacks {
           req.contentFormat = static_cast<std::uint16_t>(
               coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt)));
           break;
+        case COAP_OPTION_BLOCK1:
+          // Over 3 bytes is no Block1 value (RFC 7959 2.2); decodeBlock() refuses 0xffffffff.
+          block1 = value.size() > 3 ? 0xffffffffu
+                                    : coap_decode_var_bytes(coap_opt_value(opt), value.size());
+          break;
+        case COAP_OPTION_SIZE1:
+          size1 = value.size() > 8 ? UINT64_MAX
+                                   : coap_decode_var_bytes8(coap_opt_value(opt), value.size());
+          break;
         default:
           break;
       }
     }
-    size_t len = 0, offset = 0, total = 0;
+    // libcoap runs without COAP_BLOCK_SINGLE_BODY (blockwise.h says why): the payload is this
+    // message's own, one block when Block1 is present.
+    size_t len = 0;
     const uint8_t* data = nullptr;
-    if (coap_get_data_large(pdu, &len, &data, &offset, &total) && data) {
+    if (coap_get_data(pdu, &len, &data) && data) {
       req.payload = std::string_view(reinterpret_cast<const char*>(data), len);
     }
 
@@ -131,8 +146,11 @@ struct ServerCallbacks {
                  req.peer.port);
       out = *seen;
     } else {
+      std::string body;  // a reassembled Block1 body, while the handler reads it
       try {
-        out = self->handler_(req);
+        std::optional<core::Response> early;
+        if (block1) early = self->takeUploadBlock(req, *block1, size1, &body);
+        out = early ? std::move(*early) : self->handler_(req);
       } catch (const std::exception& e) {
         // One bad event never stops the loop.
         log::error("LWG1900 internal error handling a request from {}: {}", req.peer.address,
@@ -144,9 +162,30 @@ struct ServerCallbacks {
     self->current_ = nullptr;
     ++self->handled_;
     // libcoap's response PDU already has the right type, Message ID and token, and any option
-    // libcoap added itself (Block1 when it reassembled an upload).
+    // libcoap added itself (Block1 on a 2.31 Continue).
+    if (block1) addBlock1Options(out, *block1, self->options_.maxUploadBody, response);
     writeResponse(out, response);
     if (self->deferResponses_) hold(self, session, response, req.peer, mid);
+  }
+
+  // RFC 7959 2.3: a success answer to a block echoes its Block1 option (libcoap adds it only to
+  // 2.31 Continue); 2.9.3: a 4.13 tells the client the largest body taken in Size1.
+  static void addBlock1Options(const core::Response& out, std::uint32_t block1, std::size_t maxBody,
+                               coap_pdu_t* response) {
+    const auto code = static_cast<std::uint8_t>(out.code);
+    uint8_t buf[8];
+    coap_opt_iterator_t it;
+    auto block = decodeBlock(block1);
+    if (block && code >> 5 == 2 && !coap_check_option(response, COAP_OPTION_BLOCK1, &it)) {
+      coap_add_option(response, COAP_OPTION_BLOCK1,
+                      coap_encode_var_safe(buf, sizeof buf, block->encode()), buf);
+    }
+    if (out.code == core::Code::kRequestEntityTooLarge) {
+      if (!coap_check_option(response, COAP_OPTION_SIZE1, &it)) {
+        coap_add_option(response, COAP_OPTION_SIZE1,
+                        coap_encode_var_safe8(buf, sizeof buf, maxBody), buf);
+      }
+    }
   }
 
   static void hold(Server* self, coap_session_t* session, coap_pdu_t* response,
@@ -203,7 +242,7 @@ struct ServerCallbacks {
     return {t.s, t.s + t.length};
   }
 
-  static coap_response_t onResponse(coap_session_t* session, const coap_pdu_t*,
+  static coap_response_t onResponse(coap_session_t* session, const coap_pdu_t* sent,
                                     const coap_pdu_t* received, const coap_mid_t) {
     auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
     if (!self->onAnswer_) return COAP_RESPONSE_OK;
@@ -221,22 +260,60 @@ struct ServerCallbacks {
     }
     const coap_pdu_type_t type = coap_pdu_get_type(received);
     a.piggybacked = type == COAP_MESSAGE_ACK;
-    size_t len = 0, offset = 0, total = 0;
+    size_t len = 0;
     const uint8_t* data = nullptr;
-    if (coap_get_data_large(received, &len, &data, &offset, &total) && data) {
+    if (coap_get_data(received, &len, &data) && data) {
       a.payload.assign(reinterpret_cast<const char*>(data), len);
     }
-    bool wanted = true;        // after an internal error: ACK it, the device did nothing wrong
-    self->current_ = session;  // keepSession() may be called for it
-    try {
-      wanted = self->onAnswer_(a);
-    } catch (const std::exception& e) {
-      log::error("LWG1901 internal error handling an answer from {}: {}", a.peer.address, e.what());
+    // One block of a Block2 answer (libcoap has put our request's token back on it and asked
+    // for the next block already): held until the last one.
+    std::optional<BlockValue> block;
+    if (coap_opt_t* o = coap_check_option(received, COAP_OPTION_BLOCK2, &it);
+        o && coap_opt_length(o) <= 3 && a.code >> 5 == 2) {
+      block = decodeBlock(coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)));
     }
+    if (block) {
+      if (sent) {
+        const std::vector<std::uint8_t> sentToken = tokenOf(sent);
+        if (sentToken != a.token) self->answers_.noteFollowUp(a.peer, a.token, followUpTag(sent));
+      }
+      AnswerStep step = self->answers_.accept(a.peer, a.token, *block, a.payload,
+                                              {a.code, a.contentFormat, a.observe, a.piggybacked});
+      switch (step.kind) {
+        case AnswerStep::Kind::kPartial:
+        case AnswerStep::Kind::kIgnored:
+          return COAP_RESPONSE_OK;
+        case AnswerStep::Kind::kFailed:
+          a.code = step.head.code;
+          a.contentFormat = step.head.contentFormat;
+          a.observe = step.head.observe;
+          a.piggybacked = step.head.piggybacked;
+          a.payload.clear();
+          a.error = std::move(step.reason);
+          break;
+        case AnswerStep::Kind::kComplete:
+          a.code = step.head.code;
+          a.contentFormat = step.head.contentFormat;
+          a.observe = step.head.observe;
+          a.piggybacked = step.head.piggybacked;
+          a.payload = std::move(step.body);
+          break;
+      }
+    }
+    self->current_ = session;  // keepSession() may be called for it
+    const bool wanted = self->deliverAnswer(a);
     self->current_ = nullptr;
     // COAP_RESPONSE_FAIL makes libcoap answer RST (net.c handle_response); for an ACK there is
     // nothing to answer.
     return wanted || type == COAP_MESSAGE_ACK ? COAP_RESPONSE_OK : COAP_RESPONSE_FAIL;
+  }
+
+  // libcoap 4.3.1 (block.c) sends the follow-up requests of a Block2 transfer with tokens of its
+  // own, a 48-bit base per transfer plus a counter in the top 16 bits (STATE_TOKEN_FULL), so
+  // the base names the transfer a lost follow-up belonged to.
+  static std::uint64_t followUpTag(const coap_pdu_t* pdu) {
+    const coap_bin_const_t t = coap_pdu_get_token(pdu);
+    return coap_decode_var_bytes8(t.s, t.length) & 0xffffffffffffULL;
   }
 
   static void onNack(coap_session_t* session, const coap_pdu_t* sent, coap_nack_reason_t reason,
@@ -261,7 +338,24 @@ struct ServerCallbacks {
         why = "ICMP error (port unreachable?)";
         break;
     }
-    self->onFailure_(peerOf(session), tokenOf(sent), why);
+    const core::Peer peer = peerOf(session);
+    // A lost follow-up request for the next block of an answer: the device answered the
+    // request itself (the first block), so that answer ends as failed, it is not retried.
+    if (coap_pdu_get_code(sent) == COAP_REQUEST_CODE_GET ||
+        coap_pdu_get_code(sent) == COAP_REQUEST_CODE_FETCH) {
+      if (auto lost = self->answers_.abandon(peer, followUpTag(sent))) {
+        Server::Answer a;
+        a.peer = peer;
+        a.token = std::move(lost->token);
+        a.code = lost->head.code;
+        a.contentFormat = lost->head.contentFormat;
+        a.observe = lost->head.observe;
+        a.piggybacked = lost->head.piggybacked;
+        a.error = std::string("the device stopped sending the blocks of its answer (") + why + ")";
+        self->deliverAnswer(a);
+      }
+    }
+    self->onFailure_(peer, tokenOf(sent), why);
   }
 
   // libcoap asks for the key of the identity a client offers in its DTLS handshake (RFC 4279
@@ -370,11 +464,38 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
                        static_cast<std::uint16_t>(std::stoul(std::string(port)))};
 }
 
+namespace {
+
+// RFC 7252 4.8.2 MAX_TRANSMIT_WAIT for our transmission parameters (ACK_RANDOM_FACTOR 1.5).
+core::Millis maxTransmitWait(const ServerOptions& o) {
+  const double factor = static_cast<double>((2u << std::min(o.maxRetransmit, 20u)) - 1);
+  return core::Millis(static_cast<std::int64_t>(o.ackTimeout * factor * 1.5 * 1000.0));
+}
+
+UploadLimits uploadLimits(const ServerOptions& o) {
+  UploadLimits limits;
+  limits.maxBody = o.maxUploadBody;
+  return limits;
+}
+
+AnswerLimits answerLimits(const ServerOptions& o) {
+  AnswerLimits limits;
+  // A backstop only: libcoap reports a lost follow-up after MAX_TRANSMIT_WAIT (onNack).
+  limits.idleTimeout = std::max(limits.idleTimeout, 2 * maxTransmitWait(o));
+  return limits;
+}
+
+}  // namespace
+
 Server::Server(const core::Clock& clock, ServerOptions options, Handler handler)
     : options_(options),
       handler_(std::move(handler)),
       dedup_(clock, options.dedupEntries),
-      clock_(clock) {}
+      clock_(clock),
+      uploads_(clock, uploadLimits(options)),
+      answers_(clock, answerLimits(options)),
+      uploadRefusals_(clock, core::Millis(10'000)),
+      answerFailures_(clock, core::Millis(10'000)) {}
 
 bool Server::handshakeLogAllowed() {
   static constexpr unsigned kLinesPerMinute = 10;
@@ -403,6 +524,71 @@ Result<void> Server::enablePsk(PskLookup lookup) {
   return {};
 }
 
+std::optional<core::Response> Server::takeUploadBlock(core::Request& req, std::uint32_t block1,
+                                                      std::optional<std::uint64_t> size1,
+                                                      std::string* body) {
+  auto block = decodeBlock(block1);
+  if (!block) {
+    // RFC 7959 2.2: SZX 7 is reserved (BERT needs a reliable transport, RFC 8323); an
+    // unusable critical option is 4.02 (RFC 7252 5.4.1).
+    core::Response out;
+    out.code = static_cast<core::Code>(kCodeBadOption);
+    out.payload = "Block1 option value not usable over UDP";
+    return out;
+  }
+  UploadStep step = uploads_.accept(req.peer, uploadKey(req), *block, size1, req.payload);
+  switch (step.kind) {
+    case UploadStep::Kind::kComplete:
+      *body = std::move(step.body);
+      req.payload = *body;
+      return std::nullopt;
+    case UploadStep::Kind::kContinue: {
+      core::Response out;
+      out.code = static_cast<core::Code>(kCodeContinue);
+      return out;
+    }
+    case UploadStep::Kind::kRefused:
+      break;
+  }
+  std::size_t suppressed = 0;
+  if (uploadRefusals_.allow(&suppressed)) {
+    log::at(step.capReached ? log::Level::kWarning : log::Level::kInfo,
+            "LWG8001 block-wise upload from {} refused with {}: {}{}", core::peerKey(req.peer),
+            core::codeText(static_cast<core::Code>(step.code)), step.reason,
+            suppressed ? " (" + std::to_string(suppressed) + " more refusals not logged)" : "");
+  }
+  core::Response out;
+  out.code = static_cast<core::Code>(step.code);
+  out.payload = std::move(step.reason);
+  return out;
+}
+
+bool Server::deliverAnswer(const Answer& a) {
+  std::size_t suppressed = 0;
+  if (!a.error.empty() && answerFailures_.allow(&suppressed)) {
+    log::notice("LWG8002 block-wise answer from {} dropped: {}{}", core::peerKey(a.peer), a.error,
+                suppressed ? " (" + std::to_string(suppressed) + " more not logged)" : "");
+  }
+  try {
+    return onAnswer_(a);
+  } catch (const std::exception& e) {
+    log::error("LWG1901 internal error handling an answer from {}: {}", a.peer.address, e.what());
+    return true;  // ACK it: the device did nothing wrong
+  }
+}
+
+void Server::expireTransfers() {
+  uploads_.expire();
+  for (auto& lost : answers_.expire()) {
+    if (lost.failedBefore || !onAnswer_) continue;
+    Answer a;
+    a.peer = std::move(lost.peer);
+    a.token = std::move(lost.token);
+    a.error = "the device stopped sending the blocks of its answer";
+    deliverAnswer(a);
+  }
+}
+
 Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerOptions options,
                                                Handler handler) {
   static const bool started = [] {
@@ -414,8 +600,10 @@ Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerO
   self->ctx_ = coap_new_context(nullptr);
   if (!self->ctx_) return makeError(ErrorCode::kInternal, "libcoap: cannot create a context");
   coap_set_app_data(self->ctx_, self.get());
-  // libcoap reassembles Block1 uploads (large Register payloads) and hands us one body.
-  coap_context_set_block_mode(self->ctx_, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  // libcoap answers 2.31 to Block1 uploads, fetches the Block2 blocks of devices' answers and
+  // sends large requests in blocks; without COAP_BLOCK_SINGLE_BODY it hands every block to us
+  // and blockwise.h keeps the bodies within bounds (it says why libcoap's own would not be).
+  coap_context_set_block_mode(self->ctx_, COAP_BLOCK_USE_LIBCOAP);
   coap_register_event_handler(self->ctx_, &ServerCallbacks::onEvent);
   coap_context_set_max_idle_sessions(self->ctx_, options.maxIdleSessions);
   coap_context_set_max_handshake_sessions(self->ctx_, options.maxHandshakes);
@@ -625,6 +813,7 @@ int Server::fd() const {
 std::size_t Server::process() {
   handled_ = 0;
   coap_io_process(ctx_, COAP_IO_NO_WAIT);
+  expireTransfers();
   return handled_;
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/coap/blockwise.h"
 #include "gateway/core/clock.h"
 #include "gateway/core/exchange_cache.h"
 #include "gateway/core/message.h"
@@ -38,6 +39,9 @@ struct ServerOptions {
   double ackTimeout = 2.0;           // RFC 7252 ACK_TIMEOUT, seconds, for CON messages we send
   unsigned maxRetransmit = 4;        // RFC 7252 MAX_RETRANSMIT
   std::size_t dedupEntries = 20000;  // see core::ExchangeCache
+  // Bytes of one Block1 request body ([registration] max_payload); blockwise.h has the other
+  // limits on block-wise transfers.
+  std::size_t maxUploadBody = UploadLimits{}.maxBody;
   // Sessions libcoap keeps for peers nobody references (no registration, nothing in flight):
   // beyond this many the least recently used is freed, so datagrams from many source
   // addresses or ports cannot pile up sessions (and DTLS state) until the 300 s idle timeout.
@@ -122,6 +126,10 @@ class Server {
     // Piggybacked in the ACK of our request (else a separate CON or NON message: a separate
     // response or a notification).
     bool piggybacked = false;
+    // Set when the device answered but its block-wise (Block2) answer cannot be taken whole:
+    // over the size limit, a block missing, the device stopped sending blocks. The answer is
+    // final (the device received and processed the request); payload is empty.
+    std::string error;
   };
   // Returns whether the answer was wanted. An unwanted CON or NON message (a notification
   // nobody observes any more, a response to nothing) is rejected with RST, which also tells
@@ -148,6 +156,16 @@ class Server {
   Result<std::vector<std::string>> listen(const ListenAddress& address, bool dtls);
   // At most a few log lines a minute about refused handshakes, whatever a peer sends.
   bool handshakeLogAllowed();
+  // Block-wise hooks (blockwise.h does the bookkeeping). A Block1 block: the answer to send
+  // now (2.31 Continue or a refusal), or nullopt with req.payload set to the whole body, which
+  // `body` keeps alive.
+  std::optional<core::Response> takeUploadBlock(core::Request& req, std::uint32_t block1,
+                                                std::optional<std::uint64_t> size1,
+                                                std::string* body);
+  // Expires idle transfers; an answer whose blocks stopped coming is reported as failed.
+  void expireTransfers();
+  // Hands an answer to onAnswer_; returns whether it was wanted.
+  bool deliverAnswer(const Answer& answer);
 
   ServerOptions options_;
   Handler handler_;
@@ -168,6 +186,10 @@ class Server {
   core::SteadyTime handshakeLogWindow_{};
   unsigned handshakeLogLines_ = 0;
   std::uint64_t handshakesRefusedUnlogged_ = 0;
+  UploadReassembler uploads_;
+  AnswerReassembler answers_;
+  LogThrottle uploadRefusals_;
+  LogThrottle answerFailures_;
 };
 
 }  // namespace lwgate::coap

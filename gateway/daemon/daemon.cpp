@@ -447,7 +447,10 @@ class Daemon final : public core::RegistryListener,
     coap::Server::routeLibraryLog(log::enabled(log::Level::kDebug) ? log::Level::kInfo
                                                                    : log::Level::kWarning);
     auto server = coap::Server::create(
-        clock_, {.ackTimeout = config_.ackTimeout, .maxRetransmit = config_.maxRetransmit},
+        clock_,
+        {.ackTimeout = config_.ackTimeout,
+         .maxRetransmit = config_.maxRetransmit,
+         .maxUploadBody = config_.maxPayload},  // Block1 bodies: the Register limit
         [this](const core::Request& r) { return handle(r); });
     if (!server) return server.error();
     coap_ = std::move(*server);

@@ -188,6 +188,15 @@ void Downlink::flush() {
 
 bool Downlink::onAnswer(const coap::Server::Answer& a) {
   auto it = inFlight_.find(exchangeKey(a.peer, a.token));
+  if (!a.error.empty()) {
+    // A block-wise answer that could not be taken whole (coap::Server logged why). The device
+    // did answer, so the request is over - never sent again - and a notification is lost.
+    if (it == inFlight_.end()) return true;
+    const std::int64_t id = it->second;
+    inFlight_.erase(it);
+    queue_->abort(id, a.error);
+    return true;
+  }
   // A notification, or something nobody waits for (a late duplicate, a notification of an
   // observation that ended): Observations decides, and the unwanted get RST.
   if (it == inFlight_.end()) {
