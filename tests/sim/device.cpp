@@ -160,6 +160,11 @@ SimDevice::SimDevice(DeviceOptions options)
           options_.firmwareObject, unixNow)),
       serverLifetime_(store_.lifetime()) {
   if (options_.temperatureSensor) store_.addTemperatureSensor();
+  if (options_.largeResourceBytes > 0) {
+    std::string text(options_.largeResourceBytes, '0');
+    for (std::size_t i = 0; i < text.size(); ++i) text[i] = static_cast<char>('0' + i % 10);
+    store_.addString(3, 0, 17, std::move(text), false);  // Device Type
+  }
 }
 
 SimDevice::~SimDevice() {
@@ -217,6 +222,10 @@ Result<std::unique_ptr<SimDevice>> SimDevice::create(DeviceOptions options) {
   device->context_.reset(coap_new_context(nullptr));
   if (!device->context_) return transportError("coap_new_context failed");
   coap_set_app_data(device->context_.get(), device.get());
+  // Before the session: libcoap 4.3.1 copies the context's block mode into each new session.
+  if (device->options_.blockwise) {
+    coap_context_set_block_mode(device->context_.get(), COAP_BLOCK_USE_LIBCOAP);
+  }
   coap_register_response_handler(device->context_.get(), &SimDevice::onResponse);
   coap_register_nack_handler(device->context_.get(), &SimDevice::onNack);
 
@@ -339,7 +348,13 @@ Result<Response> SimDevice::registerDevice() {
     return transportError("cannot add options to the Register request");
   }
   if (!o.objects.empty()) {
-    coap_add_data(pdu, o.objects.size(), reinterpret_cast<const std::uint8_t*>(o.objects.data()));
+    const auto* data = reinterpret_cast<const std::uint8_t*>(o.objects.data());
+    // options_ outlives the transfer, so libcoap may keep pointing into it (no release).
+    if (o.blockwise) {
+      coap_add_data_large_request(session_.get(), pdu, o.objects.size(), data, nullptr, nullptr);
+    } else {
+      coap_add_data(pdu, o.objects.size(), data);
+    }
   }
 
   auto result = exchange(pdu);
@@ -546,7 +561,7 @@ std::size_t SimDevice::dropPending() {
   return dropped;
 }
 
-void SimDevice::onRequest(coap_resource_t* /*resource*/, coap_session_t* session,
+void SimDevice::onRequest(coap_resource_t* resource, coap_session_t* session,
                           const coap_pdu_t* request, const coap_string_t* query,
                           coap_pdu_t* response) {
   auto* self = static_cast<SimDevice*>(coap_get_app_data(coap_session_get_context(session)));
@@ -624,12 +639,26 @@ void SimDevice::onRequest(coap_resource_t* /*resource*/, coap_session_t* session
     coap_add_option(response, COAP_OPTION_OBSERVE,
                     coap_encode_var_safe(observe, sizeof observe, *out.observe), observe);
   }
-  if (out.contentFormat) {
+  // An answer larger than one datagram goes out in Block2 blocks; libcoap serves the
+  // follow-up requests for the next blocks from its own copy, which it releases at the end.
+  const bool large =
+      self->options_.blockwise && out.payload.size() + 64 > coap_session_max_pdu_size(session);
+  if (out.contentFormat && !(large && *out.contentFormat != 0)) {
     std::uint8_t format[4];
     std::size_t formatLength = coap_encode_var_safe(format, sizeof format, *out.contentFormat);
     coap_add_option(response, COAP_OPTION_CONTENT_FORMAT, formatLength, format);
   }
-  if (!out.payload.empty()) {
+  if (large) {
+    auto* copy = new std::string(out.payload);
+    if (!coap_add_data_large_response(
+            resource, session, request, response, query,
+            static_cast<std::uint16_t>(out.contentFormat.value_or(0)), -1, 0, copy->size(),
+            reinterpret_cast<const std::uint8_t*>(copy->data()),
+            [](coap_session_t*, void* p) { delete static_cast<std::string*>(p); }, copy)) {
+      std::fprintf(stderr, "lwgate-sim: cannot send a %zu-byte answer in blocks\n",
+                   out.payload.size());
+    }
+  } else if (!out.payload.empty()) {
     coap_add_data(response, out.payload.size(),
                   reinterpret_cast<const std::uint8_t*>(out.payload.data()));
   }

@@ -65,6 +65,13 @@ struct DeviceOptions {
   // server, like a sensor: its observers are notified (subject to pmin/pmax).
   std::string tickResource;
   unsigned tickMs = 1000;
+  // Block-wise transfers (RFC 7959, libcoap's COAP_BLOCK_USE_LIBCOAP): a Register whose object
+  // list does not fit one datagram goes out in Block1 blocks, an answer that does not fit in
+  // Block2 blocks. Off by default: the plain single-datagram exchanges stay as they were.
+  bool blockwise = false;
+  // When not 0: /3/0/17 (Device Type, a string) holds this many bytes, an answer that needs
+  // Block2 (its bytes are "0123456789" repeated, so a test can check every one).
+  std::size_t largeResourceBytes = 0;
 };
 
 // A CoAP response as the device saw it.

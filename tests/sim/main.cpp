@@ -387,6 +387,11 @@ int run(int argc, char** argv) {
                "Also host object 3303 (Temperature, float /3303/0/5700); adds </3303/0> to the "
                "default --objects");
   app.add_flag("--notify-non", options.notifyNon, "Send notifications as NON (default CON)");
+  app.add_flag("--blockwise", options.blockwise,
+               "Block-wise transfers: Register in Block1 blocks, large answers in Block2 blocks");
+  app.add_option("--large-resource", options.largeResourceBytes,
+                 "Make /3/0/17 a string of this many bytes (0123456789...)")
+      ->check(CLI::Range(0, 1 << 24));
   app.add_option("--tick-resource", options.tickResource,
                  "A numeric resource (/3303/0/5700) that changes every --tick-ms while serving");
   app.add_option("--tick-ms", options.tickMs, "Milliseconds between ticks (default 1000)")
