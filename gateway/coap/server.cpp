@@ -71,7 +71,17 @@ log::Level levelFromCoap(coap_log_t level) {
 void coapLogHandler(coap_log_t level, const char* message) {
   std::string_view m(message);
   while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.remove_suffix(1);
-  log::at(levelFromCoap(level), "libcoap: {}", m);
+  // Peers make libcoap log ("discard malformed PDU" for every garbage datagram): a flood of
+  // datagrams must not become a flood of log lines. Debug output is for a person watching.
+  static const core::SystemClock clock;
+  static LogThrottle throttle(clock, core::Millis(1000));
+  const log::Level ours = levelFromCoap(level);
+  std::size_t suppressed = 0;
+  if (ours != log::Level::kDebug && !throttle.allow(&suppressed)) return;
+  if (suppressed > 0) {
+    log::warning("LWG8003 libcoap: {} messages not logged in the last second or more", suppressed);
+  }
+  log::at(ours, "libcoap: {}", m);
 }
 
 }  // namespace
