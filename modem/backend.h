@@ -36,7 +36,9 @@ struct SendOptions {
 
 // One SMS as the modem stores it.
 struct StoredSms {
-  enum class Kind : std::uint8_t { kDeliver, kStatusReport, kOther };
+  // kUndecodable: stored where a received SMS would be, but the backend cannot decode it
+  // (garbage from the network or a broken modem); `detail` says why.
+  enum class Kind : std::uint8_t { kDeliver, kStatusReport, kOther, kUndecodable };
   std::uint64_t handle = 0;  // where it is stored, for remove()
   Kind kind = Kind::kOther;
   std::string msisdn;  // sender (deliver) or recipient (status report)
@@ -45,6 +47,7 @@ struct StoredSms {
   std::vector<std::uint8_t> data;    // 8-bit user data after the header
   int reference = -1;                // status report: TP-MR of the SMS it reports on
   int status = -1;                   // status report: TP-ST (0..31 delivered, 64+ failed)
+  std::string detail;                // kUndecodable: the backend's error
 };
 
 class Backend {

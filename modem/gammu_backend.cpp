@@ -170,11 +170,30 @@ class GammuBackend final : public Backend {
     std::vector<StoredSms> out = std::exchange(pushed_, {});
     auto multi = std::make_unique<GSM_MultiSMSMessage>();
     std::memset(multi.get(), 0, sizeof *multi);
+    int lastUndecodable = 0;
     bool start = true;
     for (int round = 0; round < kMaxListRounds; ++round) {
       GSM_Error e = GSM_GetNextSMS(sm_.get(), multi.get(), start);
       if (e == ERR_EMPTY) break;
-      if (e != ERR_NONE) return failAndProbe(e, "listing stored SMS");
+      if (e != ERR_NONE) {
+        // gammu's AT driver (at-sms.c ATGEN_GetNextSMS) sets the location before it decodes
+        // the PDU there: one message it cannot decode is reported for deletion and the listing
+        // goes on after it, instead of hiding every SMS behind it on every poll.
+        const int location = multi->Number >= 1 ? multi->SMS[0].Location : 0;
+        if (deviceLost(e) || location <= 0 || location == lastUndecodable) {
+          return failAndProbe(e, "listing stored SMS");
+        }
+        lastUndecodable = location;
+        StoredSms bad;
+        bad.kind = StoredSms::Kind::kUndecodable;
+        bad.handle =
+            (static_cast<std::uint64_t>(static_cast<std::uint32_t>(multi->SMS[0].Folder)) << 32) |
+            static_cast<std::uint32_t>(location);
+        bad.detail = GSM_ErrorString(e);
+        out.push_back(std::move(bad));
+        start = false;
+        continue;
+      }
       start = false;
       for (int i = 0; i < multi->Number && i < GSM_MAX_MULTI_SMS; ++i) {
         out.push_back(convert(multi->SMS[i]));

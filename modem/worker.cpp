@@ -229,12 +229,18 @@ void Worker::poll() {
   nextPoll_ = clock_.steadyNow() + config_.pollInterval;
   auto stored = backend_->list();
   if (!stored) {
-    if (!backend_->connected())
+    if (!backend_->connected()) {
       lost(stored.error().message);
-    else
+    } else if (stored.error().message != listError_) {
+      // Once per different error: a modem that keeps failing the same way would otherwise
+      // log it at every poll.
       log::warning("LWG5004 cannot list the SMS stored on the modem: {}", stored.error().message);
+    }
+    listError_ = stored.error().message;
     return;
   }
+  listError_.clear();
+  std::set<std::uint64_t> undecodable;  // listed now as undecodable
   for (auto& sms : *stored) {
     if (!seen_.insert(sms.handle).second) continue;  // handled already, waiting for removal
     switch (sms.kind) {
@@ -244,6 +250,26 @@ void Worker::poll() {
         break;
       case StoredSms::Kind::kOther:
         break;  // sent or draft messages someone stored: not ours to delete
+      case StoredSms::Kind::kUndecodable:
+        seen_.erase(sms.handle);  // a readable SMS in its place later is handled as usual
+        undecodable.insert(sms.handle);
+        if (undeletable_.count(sms.handle)) break;  // reported once already
+        post(DroppedParts{{"(unknown)",
+                           "the modem holds an SMS that cannot be decoded (" + sms.detail + ")",
+                           {sms.handle}}});
+        // Left on the modem it fills the SIM's store (often 20 to 50 messages) until real SMS
+        // cannot arrive. gammu's AT driver reads a message before deleting it and gives up on
+        // one it cannot decode; then it stays, reported once, not at every poll.
+        if (auto r = backend_->remove(sms.handle); !r) {
+          if (!backend_->connected()) {
+            lost(r.error().message);
+            return;
+          }
+          log::warning("LWG5003 cannot delete SMS {} from the modem, leaving it there: {}",
+                       sms.handle, r.error().message);
+          undeletable_.insert(sms.handle);
+        }
+        break;
       case StoredSms::Kind::kDeliver: {
         if (!sms.eightBit) {
           reportDropped({{sms.msisdn, "a text SMS, not 8-bit data", {sms.handle}}});
@@ -258,6 +284,7 @@ void Worker::poll() {
     }
     if (!backend_->connected()) return;
   }
+  std::erase_if(undeletable_, [&](std::uint64_t h) { return !undecodable.count(h); });
 }
 
 void Worker::checkHealth() {

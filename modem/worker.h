@@ -122,6 +122,9 @@ class Worker {
   Health health_;
   std::set<std::uint64_t> seen_;          // stored SMS already handled or in reassembly
   std::vector<std::uint64_t> unremoved_;  // to remove once connected again
+  // Undecodable SMS the backend could not delete either: reported once, skipped while listed.
+  std::set<std::uint64_t> undeletable_;
+  std::string listError_;  // the last listing error logged (LWG5004), empty after a success
   core::Millis backoff_;
   core::SteadyTime nextConnect_{};
   core::SteadyTime nextPoll_{};

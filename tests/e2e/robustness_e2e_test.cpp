@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "tests/e2e/harness.h"
+#include "tests/support/sms_pdu.h"
 
 namespace lwgate::e2e::robustness {
 namespace {
@@ -480,6 +481,102 @@ TEST_F(RobustnessE2E, GarbageOnTheCoapListenerIsAnsweredOrDroppedAndNothingIsSto
   ASSERT_TRUE(ok) << gw.log();
   EXPECT_EQ(codeText(ok->code), "2.01") << ok->payload;
   EXPECT_EQ(count("registrations"), 1);
+}
+
+// Garbage in the modem's SMS inbox, through gammu's AT driver and the AT modem simulator:
+// undecodable PDUs, 8-bit SMS from numbers that are no device's, a concatenated part that is
+// never completed, a header longer than the message, a text SMS. Each is logged; none
+// registers, queues or sends anything; lwgated keeps serving.
+TEST(RobustnessSmsE2E, GarbageSmsIsLoggedAndNothingElseHappens) {
+  TempDir dir;
+  Background modem(dir.path(), "modem");
+  modem.start({"python3", std::string(LWGATE_SOURCE_DIR) + "/tests/modem/at_modem_sim.py", "--link",
+               dir.file("modem"), "--pdus", dir.file("pdus"), "--control", dir.file("control")});
+  ASSERT_TRUE(modem.waitForOut("ready ", 20s)) << modem.out() << modem.err();
+  writeFile(dir.file("gammurc"), "[gammu]\ndevice = " + dir.file("modem") +
+                                     "\nconnection = at\nlogfile = " + dir.file("gammu.log") +
+                                     "\nlogformat = textall\n");
+  writeFile(dir.file("lwgated.toml"), "[modem]\nbackend = \"gammu\"\ngammu_config = \"" +
+                                          dir.file("gammurc") + "\"\npoll_interval = 1\n");
+  Lwgated gw(dir.path());
+  ASSERT_TRUE(gw.start({"--bus", "none", "--config", dir.file("lwgated.toml")})) << gw.log();
+  ASSERT_TRUE(gw.waitForLog("LWG5000 modem connected", 30s)) << gw.log();
+  const Memory before = memoryOf(gw.pid());
+
+  const std::uint32_t seed = std::random_device{}();
+  std::cerr << "sms garbage seed " << seed << "\n";
+  std::mt19937 rng(seed);
+  auto randomData = [&](std::size_t n) {
+    std::vector<std::uint8_t> v(n);
+    for (auto& b : v) b = static_cast<std::uint8_t>(rng() & 0xff);
+    return v;
+  };
+  auto hex = [](const std::vector<std::uint8_t>& v) {
+    static const char* digits = "0123456789ABCDEF";
+    std::string out;
+    for (auto b : v) {
+      out += digits[b >> 4];
+      out += digits[b & 15];
+    }
+    return out;
+  };
+  std::vector<std::string> pdus;
+  for (int k = 0; k < 5; ++k) pdus.push_back(hex(randomData(1 + rng() % 60)));  // undecodable
+  pdus.push_back("04");                                                         // truncated
+  for (int k = 0; k < 5; ++k) {  // 8-bit data, no header: random bytes, not CoAP
+    pdus.push_back(testing::deliverPdu("+4915100000" + std::to_string(k), {}, randomData(100)));
+  }
+  // Part 1 of a 255-part message that never completes; a header longer than the message.
+  pdus.push_back(
+      testing::deliverPdu("+4915199999", {0x05, 0x00, 0x03, 0x07, 0xff, 0x01}, randomData(50)));
+  pdus.push_back(testing::deliverPdu("+4915199998", {0x7f, 0x00, 0x03}, randomData(10)));
+  // A text SMS (7-bit "hello").
+  pdus.push_back(
+      "040B919451211543F7000062902251300000"
+      "05E8329BFD06");
+  for (const auto& pdu : pdus) {
+    std::ofstream control(dir.file("control"));
+    control << "deliver 00" << pdu << "\n";
+  }
+  ASSERT_TRUE(modem.waitForOut("control deliver 00" + pdus.back())) << modem.out();
+
+  // Each is logged; the decodable ones are deleted from the modem. gammu's AT driver reads a
+  // message before deleting it, so what it cannot decode stays there, reported once.
+  auto occurrences = [](const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  auto deleted = [&] { return occurrences(modem.out(), "deleted "); };
+  auto undecodable = [&] { return occurrences(gw.log(), "cannot be decoded"); };
+  EXPECT_TRUE(waitUntil([&] { return deleted() + undecodable() >= pdus.size(); }, 30s))
+      << modem.out() << gw.log();
+  EXPECT_NE(gw.log().find("LWG5020"), std::string::npos) << gw.log();
+  // Three more polls of the inbox (gammu's log shows each AT+CMGL) add no log lines.
+  const std::size_t lines = occurrences(gw.log(), "\n<");
+  const std::size_t polls = occurrences(readFile(dir.file("gammu.log")), "AT+CMGL");
+  ASSERT_TRUE(waitUntil(
+      [&] { return occurrences(readFile(dir.file("gammu.log")), "AT+CMGL") >= polls + 3; }, 20s))
+      << polls << "\n"
+      << readFile(dir.file("gammu.log")).substr(0, 3000);
+  EXPECT_EQ(occurrences(gw.log(), "\n<"), lines) << gw.log();
+  const Memory after = memoryOf(gw.pid());
+  std::cerr << "before: " << before << "\nafter:  " << after << "\n"
+            << deleted() << " of " << pdus.size() << " deleted from the modem, " << undecodable()
+            << " undecodable\n";
+  EXPECT_LT(after.vmRssKb - before.vmRssKb, 4 * 1024);
+
+  EXPECT_TRUE(gw.running());
+  EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM devices"), 0);
+  EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM requests"), 0);
+  EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM sms_log WHERE direction <> 'in'"), 0);
+  EXPECT_EQ(readFile(dir.file("pdus")), "") << "lwgated sent an SMS";
+  Peer device;
+  auto ok = device.exchange(gw.port(), registerMessage(7, "after-sms", "</1/0>"));
+  ASSERT_TRUE(ok) << gw.log();
+  EXPECT_EQ(codeText(ok->code), "2.01");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace lwgate::modem {
 namespace {
@@ -26,6 +27,7 @@ struct ModemState {
   std::vector<std::pair<std::string, SmsPart>> sent;
   std::map<std::uint64_t, StoredSms> stored;
   std::vector<std::uint64_t> removed;
+  std::set<std::uint64_t> undeletable;  // remove() fails for these (the connection stays)
   int nextReference = 0;
   int lists = 0;
 };
@@ -72,6 +74,9 @@ class Backend final : public modem::Backend {
   }
   Result<void> remove(std::uint64_t handle) override {
     std::lock_guard lock(s_->mutex);
+    if (s_->undeletable.count(handle)) {
+      return makeError(ErrorCode::kLimitReached, "deleting a stored SMS: Unknown error.");
+    }
     s_->stored.erase(handle);
     s_->removed.push_back(handle);
     return {};
@@ -288,6 +293,62 @@ TEST_F(WorkerTest, ReceivedMessagesStayOnTheModemUntilStored) {
   }
   worker->remove(received->message.handles);
   EXPECT_TRUE(until([&] { return state->stored.empty(); })) << "stored SMS never removed";
+}
+
+// An SMS the backend cannot decode (garbage a modem holds) is reported and deleted, so it is
+// neither listed at every poll nor left to fill the SIM's store.
+TEST_F(WorkerTest, AnUndecodableStoredSmsIsReportedAndDeleted) {
+  {
+    std::lock_guard lock(state->mutex);
+    StoredSms bad;
+    bad.handle = 21;
+    bad.kind = StoredSms::Kind::kUndecodable;
+    bad.detail = "Unknown error.";
+    state->stored[21] = bad;
+  }
+  start();
+  auto dropped = next<DroppedParts>();
+  ASSERT_TRUE(dropped);
+  EXPECT_NE(dropped->dropped.reason.find("cannot be decoded (Unknown error.)"), std::string::npos)
+      << dropped->dropped.reason;
+  EXPECT_TRUE(until([&] { return state->stored.empty(); }));
+  std::lock_guard lock(state->mutex);
+  EXPECT_EQ(state->removed, std::vector<std::uint64_t>{21});
+}
+
+// One the backend cannot delete either stays on the modem and is reported once, not at every
+// poll; a readable SMS that later takes its place is handled as usual.
+TEST_F(WorkerTest, AnUndeletableUndecodableSmsIsReportedOnce) {
+  {
+    std::lock_guard lock(state->mutex);
+    StoredSms bad;
+    bad.handle = 22;
+    bad.kind = StoredSms::Kind::kUndecodable;
+    bad.detail = "Unknown error.";
+    state->stored[22] = bad;
+    state->undeletable.insert(22);
+  }
+  start();
+  ASSERT_TRUE(next<DroppedParts>());
+  int lists = 0;
+  {
+    std::lock_guard lock(state->mutex);
+    lists = state->lists;
+  }
+  ASSERT_TRUE(until([&] { return state->lists >= lists + 3; }));
+  for (auto& e : worker->takeEvents()) events.push_back(std::move(e));
+  std::size_t dropped = 0;
+  for (const auto& e : events) dropped += std::holds_alternative<DroppedParts>(e);
+  EXPECT_EQ(dropped, 1u);
+  {
+    std::lock_guard lock(state->mutex);
+    state->undeletable.clear();
+    state->stored[22] = deliver(22, {}, {'h', 'i'}, false);  // a text SMS now
+  }
+  auto text = next<DroppedParts>(
+      [](const DroppedParts& d) { return d.dropped.reason.find("text SMS") != std::string::npos; });
+  ASSERT_TRUE(text);
+  EXPECT_TRUE(until([&] { return state->stored.empty(); }));
 }
 
 }  // namespace
