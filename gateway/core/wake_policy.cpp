@@ -78,12 +78,38 @@ void WakePolicy::unsend(std::deque<Sent>& sent, unsigned parts) {
   }
 }
 
+std::string_view verdictName(WakeVerdict verdict) {
+  switch (verdict) {
+    case WakeVerdict::kSend:
+      return "sent";
+    case WakeVerdict::kNotNeeded:
+      return "not-needed";
+    case WakeVerdict::kNoSmsNumber:
+      return "no-sms-number";
+    case WakeVerdict::kNoServerInstance:
+      return "no-server-instance";
+    case WakeVerdict::kOutstanding:
+      return "outstanding";
+    case WakeVerdict::kBackOff:
+      return "back-off";
+    case WakeVerdict::kBudget:
+      return "budget";
+    case WakeVerdict::kNoModem:
+      return "no-modem";
+  }
+  return "?";
+}
+
 WakeDecision WakePolicy::decide(const WakeCandidate& c) const {
-  auto no = [](std::string why) { return WakeDecision{false, std::move(why)}; };
+  auto no = [](std::string why, WakeVerdict verdict = WakeVerdict::kNotNeeded) {
+    return WakeDecision{false, std::move(why), verdict, {}};
+  };
   if (!c.registered) return no("not registered: there is no registration to update");
   if (!c.queueMode) return no("not in queue mode: requests go out without a trigger");
   if (!c.asleep) return no("awake: the queue sends now");
-  if (c.smsNumber.empty()) return no("no SMS number known for the device");
+  if (c.smsNumber.empty()) {
+    return no("no SMS number known for the device", WakeVerdict::kNoSmsNumber);
+  }
 
   const WallTime wallNow = clock_.wallNow();
   const WallTime nextUpdate = c.lastUpdate + c.lifetime;
@@ -102,43 +128,81 @@ WakeDecision WakePolicy::decide(const WakeCandidate& c) const {
     why = "the regular Update due " + in(updateIn) + " is too late for the request's deadline " +
           in(deadlineIn);
   }
+  std::string allowed;
+  if (auto refused = limits(c.endpoint, &allowed)) return *refused;
+  return {true, why + "; " + allowed, WakeVerdict::kSend, {}};
+}
 
+WakeDecision WakePolicy::decideNow(std::string_view endpoint, bool force) const {
+  std::string allowed;
+  auto refused = limits(endpoint, &allowed);
+  if (!refused) return {true, "asked for by the operator; " + allowed, WakeVerdict::kSend, {}};
+  if (force) {
+    return {true,
+            "asked for by the operator with force, overriding " + refused->reason,
+            WakeVerdict::kSend,
+            {}};
+  }
+  return *refused;
+}
+
+std::optional<WakeDecision> WakePolicy::limits(std::string_view endpoint,
+                                               std::string* allowed) const {
+  auto no = [](std::string why, WakeVerdict verdict, std::string budget = {}) {
+    return WakeDecision{false, std::move(why), verdict, std::move(budget)};
+  };
   prune();
   const SteadyTime now = clock_.steadyNow();
   unsigned hour = 0;
   unsigned day = 0;
-  if (auto it = devices_.find(c.endpoint); it != devices_.end()) {
+  if (auto it = devices_.find(endpoint); it != devices_.end()) {
     const Device& d = it->second;
     if (d.lastAttempt && now - *d.lastAttempt < config_.backoff) {
       const auto ago = secondsOf(now - *d.lastAttempt);
       if (d.outstanding) {
-        return no("a trigger sent " + std::to_string(ago) + "s ago is still outstanding");
+        return no("a trigger sent " + std::to_string(ago) + "s ago is still outstanding",
+                  WakeVerdict::kOutstanding);
       }
       return no("back-off: the last trigger was " + std::to_string(ago) + "s ago, another in " +
-                std::to_string(secondsOf(*d.lastAttempt + config_.backoff - now)) +
-                "s ([sms] backoff = " + std::to_string(config_.backoff.count()) + ")");
+                    std::to_string(secondsOf(*d.lastAttempt + config_.backoff - now)) +
+                    "s ([sms] backoff = " + std::to_string(config_.backoff.count()) + ")",
+                WakeVerdict::kBackOff);
     }
     hour = countSince(d.sent, now - kHour);
     day = countSince(d.sent, now - kDay);
   }
   if (hour >= config_.perDevicePerHour) {
     return no("budget: " + std::to_string(hour) + " SMS to the device in the last hour " +
-              "(per_device_per_hour = " + std::to_string(config_.perDevicePerHour) + ")");
+                  "(per_device_per_hour = " + std::to_string(config_.perDevicePerHour) + ")",
+              WakeVerdict::kBudget, "per_device_per_hour");
   }
   if (day >= config_.perDevicePerDay) {
     return no("budget: " + std::to_string(day) + " SMS to the device in the last day " +
-              "(per_device_per_day = " + std::to_string(config_.perDevicePerDay) + ")");
+                  "(per_device_per_day = " + std::to_string(config_.perDevicePerDay) + ")",
+              WakeVerdict::kBudget, "per_device_per_day");
   }
   const unsigned global = countSince(global_, now - kDay);
   if (global >= config_.globalPerDay) {
     return no("budget: " + std::to_string(global) + " SMS sent in the last day (global_per_day = " +
-              std::to_string(config_.globalPerDay) + ")");
+                  std::to_string(config_.globalPerDay) + ")",
+              WakeVerdict::kBudget, "global_per_day");
   }
-  return {true, why + "; SMS in budget: device " + std::to_string(hour) + "/" +
-                    std::to_string(config_.perDevicePerHour) + " this hour, " +
-                    std::to_string(day) + "/" + std::to_string(config_.perDevicePerDay) +
-                    " today, overall " + std::to_string(global) + "/" +
-                    std::to_string(config_.globalPerDay) + " today"};
+  *allowed = "SMS in budget: device " + std::to_string(hour) + "/" +
+             std::to_string(config_.perDevicePerHour) + " this hour, " + std::to_string(day) + "/" +
+             std::to_string(config_.perDevicePerDay) + " today, overall " + std::to_string(global) +
+             "/" + std::to_string(config_.globalPerDay) + " today";
+  return std::nullopt;
+}
+
+std::optional<SteadyTime> WakePolicy::nextBackOffEnd() const {
+  const SteadyTime now = clock_.steadyNow();
+  std::optional<SteadyTime> next;
+  for (const auto& [endpoint, d] : devices_) {
+    if (!d.lastAttempt) continue;
+    const SteadyTime end = *d.lastAttempt + config_.backoff;
+    if (end > now && (!next || end < *next)) next = end;
+  }
+  return next;
 }
 
 void WakePolicy::sent(std::string_view endpoint, unsigned parts) {
@@ -170,9 +234,10 @@ WakeDecision WakePolicy::allowsOther(unsigned parts) const {
   const std::string used = std::to_string(global) + " SMS sent in the last day (global_per_day = " +
                            std::to_string(config_.globalPerDay) + ")";
   if (global + parts > config_.globalPerDay) {
-    return {false, "budget: " + used + ", this needs " + std::to_string(parts)};
+    return {false, "budget: " + used + ", this needs " + std::to_string(parts),
+            WakeVerdict::kBudget, "global_per_day"};
   }
-  return {true, used};
+  return {true, used, WakeVerdict::kSend, {}};
 }
 
 void WakePolicy::sentOther(unsigned parts) {

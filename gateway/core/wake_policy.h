@@ -43,9 +43,30 @@ struct WakeCandidate {
   bool urgent = false;               // the caller asked for a wake-up now
 };
 
+// What a decision came to, for callers that act on it (D-Bus error names, the WakeDecision
+// signal) and for telling a changed decision from a repeated one.
+enum class WakeVerdict : std::uint8_t {
+  kSend,              // send a trigger now
+  kNotNeeded,         // not registered, not in queue mode, awake, or the regular Update is early
+                      // enough for the deadline
+  kNoSmsNumber,       // no SMS number known for the device
+  kNoServerInstance,  // this gateway's /1/x on the device is not known (decided by the caller)
+  kOutstanding,       // a trigger is on its way and the back-off has not run out
+  kBackOff,           // the last trigger was less than [sms] backoff ago
+  kBudget,            // a budget is used up; budget names which
+  kNoModem,           // no modem to send with (decided by the caller)
+};
+// "sent", "not-needed", "no-sms-number", "no-server-instance", "outstanding", "back-off",
+// "budget", "no-modem".
+std::string_view verdictName(WakeVerdict verdict);
+
 struct WakeDecision {
   bool send = false;
   std::string reason;  // one line for the log, whichever way it went
+  WakeVerdict verdict = WakeVerdict::kNotNeeded;
+  // kBudget: the exhausted budget's [sms] key ("per_device_per_hour", "per_device_per_day",
+  // "global_per_day").
+  std::string budget;
 };
 
 // An SMS sent earlier (from the SMS log at start-up): budgets and the back-off count it.
@@ -70,6 +91,13 @@ class WakePolicy {
   void restore(const std::vector<SentSms>& history);
 
   WakeDecision decide(const WakeCandidate& device) const;
+  // An operator's wake-up (D-Bus Wake): only the back-off and the budgets apply, and force
+  // lifts those too (the SMS is still told with sent() and counted).
+  WakeDecision decideNow(std::string_view endpoint, bool force) const;
+
+  // When the earliest back-off now running ends: a device refused for its back-off may get its
+  // next trigger then, without anything else happening (the daemon's wake scan timer).
+  std::optional<SteadyTime> nextBackOffEnd() const;
 
   // A trigger (or other SMS of `parts` parts) was handed to the modem: it is outstanding and
   // counts for the back-off and the budgets from now.
@@ -103,6 +131,9 @@ class WakePolicy {
   void prune() const;
   static unsigned countSince(const std::deque<Sent>& sent, SteadyTime since);
   static void unsend(std::deque<Sent>& sent, unsigned parts);
+  // The back-off and the budgets for one device; nullopt when they allow a send, with
+  // `allowed` set to the counts for the log line.
+  std::optional<WakeDecision> limits(std::string_view endpoint, std::string* allowed) const;
 
   const Clock& clock_;
   WakeConfig config_;

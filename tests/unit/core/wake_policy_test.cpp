@@ -253,6 +253,92 @@ TEST_F(WakePolicyTest, OtherSmsCountOnlyInTheOverallBudget) {
   EXPECT_TRUE(restarted.decide(candidate("dev-1")).send) << restarted.decide(candidate()).reason;
 }
 
+TEST_F(WakePolicyTest, EveryDecisionSaysWhatItCameTo) {
+  auto c = candidate();
+  EXPECT_EQ(policy.decide(c).verdict, WakeVerdict::kSend);
+  c.asleep = false;
+  EXPECT_EQ(policy.decide(c).verdict, WakeVerdict::kNotNeeded);
+  c = candidate();
+  c.deadline.reset();
+  EXPECT_EQ(policy.decide(c).verdict, WakeVerdict::kNotNeeded);
+  c = candidate();
+  c.smsNumber.clear();
+  EXPECT_EQ(policy.decide(c).verdict, WakeVerdict::kNoSmsNumber);
+  c = candidate();
+  policy.sent(c.endpoint);
+  EXPECT_EQ(policy.decide(c).verdict, WakeVerdict::kOutstanding);
+  policy.deviceHeard(c.endpoint);
+  EXPECT_EQ(policy.decide(c).verdict, WakeVerdict::kBackOff);
+  clock.advance(minutes(10));
+  policy.sent(c.endpoint);
+  clock.advance(minutes(10));
+  auto d = policy.decide(c);
+  EXPECT_EQ(d.verdict, WakeVerdict::kBudget);
+  EXPECT_EQ(d.budget, "per_device_per_hour");
+  EXPECT_EQ(verdictName(d.verdict), "budget");
+  EXPECT_EQ(verdictName(WakeVerdict::kSend), "sent");
+}
+
+TEST_F(WakePolicyTest, AnOperatorsWakeSkipsTheNeedButNotTheLimits) {
+  // An awake device without a deadline: the automatic policy would not send, the operator may.
+  auto d = policy.decideNow("dev-1", false);
+  EXPECT_TRUE(d.send) << d.reason;
+  EXPECT_NE(d.reason.find("asked for by the operator; SMS in budget: device 0/2"),
+            std::string::npos)
+      << d.reason;
+  policy.sent("dev-1");
+  d = policy.decideNow("dev-1", false);
+  EXPECT_FALSE(d.send);
+  EXPECT_EQ(d.verdict, WakeVerdict::kOutstanding);
+  // force lifts the back-off...
+  d = policy.decideNow("dev-1", true);
+  EXPECT_TRUE(d.send);
+  EXPECT_NE(d.reason.find("with force, overriding a trigger sent 0s ago is still outstanding"),
+            std::string::npos)
+      << d.reason;
+  policy.sent("dev-1");
+  // ... and the budgets, while every forced SMS still counts.
+  clock.advance(minutes(11));
+  d = policy.decideNow("dev-1", false);
+  EXPECT_EQ(d.verdict, WakeVerdict::kBudget) << d.reason;
+  EXPECT_EQ(d.budget, "per_device_per_hour");
+  EXPECT_TRUE(policy.decideNow("dev-1", true).send);
+  policy.sent("dev-1");
+  clock.advance(minutes(11));
+  EXPECT_NE(policy.decideNow("dev-1", false).reason.find("3 SMS to the device in the last hour"),
+            std::string::npos);
+}
+
+TEST_F(WakePolicyTest, GlobalBudgetNamesItself) {
+  WakeConfig config;
+  config.globalPerDay = 1;
+  policy.setConfig(config);
+  policy.sent("dev-9");
+  auto d = policy.decideNow("dev-1", false);
+  EXPECT_EQ(d.verdict, WakeVerdict::kBudget);
+  EXPECT_EQ(d.budget, "global_per_day");
+}
+
+TEST_F(WakePolicyTest, TheNextBackOffEndIsWhenARefusedDeviceMayGetItsNextTrigger) {
+  EXPECT_EQ(policy.nextBackOffEnd(), std::nullopt);
+  const SteadyTime start = clock.steadyNow();
+  auto c = candidate();
+  policy.sent(c.endpoint);  // never answered
+  clock.advance(seconds(100));
+  policy.sent("dev-2");
+  EXPECT_EQ(policy.nextBackOffEnd(), start + seconds(600));
+  clock.advance(seconds(499));
+  expectNo(c, "outstanding");
+  // The scan timer fires at the back-off's end and finds the device due again: its next
+  // trigger goes out without any other event.
+  clock.advance(seconds(1));
+  EXPECT_EQ(clock.steadyNow(), start + seconds(600));
+  expectYes(c);
+  EXPECT_EQ(policy.nextBackOffEnd(), start + seconds(700));  // dev-2's
+  clock.advance(seconds(100));
+  EXPECT_EQ(policy.nextBackOffEnd(), std::nullopt);
+}
+
 TEST_F(WakePolicyTest, ATimeFromAClockThatWentBackCountsAsNow) {
   policy.restore({{"dev-1", clock.wallNow() + hours(5), 1, false}});
   expectNo(candidate("dev-1"), "back-off: the last trigger was 0s ago");
