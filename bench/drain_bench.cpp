@@ -102,6 +102,8 @@ class Client final : public sdbus::ProxyInterfaces<org::lwgate::Gateway1_proxy> 
     updated.emplace(ep, now);
   }
   void onRequestProgress(const uint64_t&, const std::string&, const std::string&) override {}
+  void onWakeDecision(const std::string&, const bool&, const std::string&, const std::string&,
+                      const uint64_t&) override {}
   void onNotification(const uint64_t&, const std::string&, const std::string&, const uint64_t&,
                       const std::string&, const std::string&, const std::vector<uint8_t>&,
                       const uint16_t&) override {}

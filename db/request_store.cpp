@@ -11,7 +11,8 @@ namespace {
 constexpr std::string_view kColumns = R"sql(
 r.id, d.endpoint, r.operation, r.path, r.payload, r.content_format, r.accept_format,
 r.idempotency_key, r.state, r.created_at, r.deadline, r.attempts, r.coap_mid, r.coap_token,
-r.sent_at, r.response_code, r.response_payload, r.response_format, r.reason, r.finished_at
+r.sent_at, r.response_code, r.response_payload, r.response_format, r.reason, r.finished_at,
+r.urgent
 )sql";
 
 Result<core::DownlinkRequest> readRequest(const Statement& s) {
@@ -42,6 +43,7 @@ Result<core::DownlinkRequest> readRequest(const Statement& s) {
   if (auto v = s.columnOptionalInt(17)) r.responseFormat = static_cast<std::uint16_t>(*v);
   if (!s.columnIsNull(18)) r.reason = s.columnText(18);
   r.finishedAt = optionalTime(s, 19);
+  r.urgent = s.columnInt(20) != 0;
   return r;
 }
 
@@ -68,17 +70,17 @@ Result<std::unique_ptr<SqliteRequestStore>> SqliteRequestStore::create(Connectio
        // inserts/s after 20,000 requests (bench/run-drain-bench.sh). Every seq so taken is above
        // every earlier one, old per-device numbering included, since those never exceed max(id).
        "INSERT INTO requests (device_id, seq, operation, path, payload, content_format, "
-       "accept_format, idempotency_key, state, created_at, deadline, coap_token) VALUES (?1, "
-       "(SELECT coalesce(max(id), 0) + 1 FROM requests), ?2, ?3, ?4, ?5, "
-       "?6, ?7, 'queued', ?8, ?9, ?10)",
+       "accept_format, idempotency_key, state, created_at, deadline, coap_token, urgent) VALUES "
+       "(?1, (SELECT coalesce(max(id), 0) + 1 FROM requests), ?2, ?3, ?4, ?5, "
+       "?6, ?7, 'queued', ?8, ?9, ?10, ?11)",
        "insert request"},
       // The same for a device that has a row, found in the same statement: one statement,
       // atomic by itself, where a new device needs a savepoint, a lookup and two inserts.
       {&store->insertForKnownDevice_,
        "INSERT INTO requests (device_id, seq, operation, path, payload, content_format, "
-       "accept_format, idempotency_key, state, created_at, deadline, coap_token) SELECT d.id, "
-       "(SELECT coalesce(max(id), 0) + 1 FROM requests), ?2, ?3, ?4, ?5, "
-       "?6, ?7, 'queued', ?8, ?9, ?10 FROM devices d WHERE d.endpoint = ?1",
+       "accept_format, idempotency_key, state, created_at, deadline, coap_token, urgent) SELECT "
+       "d.id, (SELECT coalesce(max(id), 0) + 1 FROM requests), ?2, ?3, ?4, ?5, "
+       "?6, ?7, 'queued', ?8, ?9, ?10, ?11 FROM devices d WHERE d.endpoint = ?1",
        "insert request for a known device"},
       {&store->findByKey_, select + "WHERE d.endpoint = ?1 AND r.idempotency_key = ?2",
        "find request by idempotency key"},
@@ -110,7 +112,8 @@ Statement& SqliteRequestStore::bindRequest(Statement& insert, const core::Downli
       .bindTextOrNull(7, r.idempotencyKey.value_or(""))
       .bindInt(8, core::toUnixMillis(r.createdAt))
       .bindOptionalInt(9, optionalMillis(r.deadline))
-      .bindBlob(10, r.token);  // a caller's token (Observe, Cancel-Observe)
+      .bindBlob(10, r.token)  // a caller's token (Observe, Cancel-Observe)
+      .bindInt(11, r.urgent ? 1 : 0);
 }
 
 Result<std::int64_t> SqliteRequestStore::insertRequest(const core::DownlinkRequest& r) {

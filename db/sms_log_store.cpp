@@ -1,12 +1,25 @@
 #include "db/sms_log_store.h"
 
+#include <algorithm>
+
 namespace lwgate::db {
+
+namespace {
+
+const std::string kSelect =
+    "SELECT s.id, s.direction, coalesce(d.endpoint, ''), s.msisdn, s.kind, s.request_id, "
+    "s.parts, s.reference, s.status, coalesce(s.detail, ''), s.payload, s.created_at, "
+    "s.updated_at FROM sms_log s LEFT JOIN devices d ON d.id = s.device_id ";
+const std::string kFilter =
+    "WHERE (?1 IS NULL OR d.endpoint = ?1) AND (?2 IS NULL OR s.direction = ?2) AND s.id > ?3 ";
+
+}  // namespace
 
 Result<std::unique_ptr<SqliteSmsLog>> SqliteSmsLog::create(Connection& c) {
   std::unique_ptr<SqliteSmsLog> log(new SqliteSmsLog(c));
   struct Spec {
     Statement* target;
-    const char* sql;
+    std::string sql;
     const char* label;
   };
   const Spec specs[] = {
@@ -30,12 +43,11 @@ Result<std::unique_ptr<SqliteSmsLog>> SqliteSmsLog::create(Connection& c) {
        "'trigger' FROM sms_log s LEFT JOIN devices d ON d.id = s.device_id WHERE s.direction = "
        "'out' AND s.created_at > ?1 ORDER BY s.created_at",
        "list recent outgoing SMS"},
-      {&log->recent_,
-       "SELECT s.id, s.direction, coalesce(d.endpoint, ''), s.msisdn, s.kind, s.request_id, "
-       "s.parts, s.reference, s.status, coalesce(s.detail, ''), s.payload, s.created_at, "
-       "s.updated_at FROM sms_log s LEFT JOIN devices d ON d.id = s.device_id ORDER BY s.id DESC "
-       "LIMIT ?1",
-       "list SMS log"},
+      {&log->recent_, kSelect + "ORDER BY s.id DESC LIMIT ?1", "list SMS log"},
+      // ?1 endpoint or NULL, ?2 direction or NULL, ?3 after id, ?4 limit. The newest rows come
+      // out newest first (the index walk) and are turned round by the caller.
+      {&log->newest_, kSelect + kFilter + "ORDER BY s.id DESC LIMIT ?4", "list newest SMS"},
+      {&log->after_, kSelect + kFilter + "ORDER BY s.id LIMIT ?4", "list SMS after an id"},
   };
   for (const Spec& spec : specs) {
     auto stmt = c.prepare(spec.sql, spec.label);
@@ -143,30 +155,52 @@ Result<std::vector<core::SentSms>> SqliteSmsLog::outgoingSince(core::WallTime si
   return out;
 }
 
-Result<std::vector<SmsLogEntry>> SqliteSmsLog::recent(std::size_t limit) {
+Result<std::vector<SmsLogEntry>> SqliteSmsLog::entries(Statement& query) {
   std::vector<SmsLogEntry> out;
-  ScopedReset reset(recent_);
-  recent_.bindInt(1, static_cast<std::int64_t>(limit));
+  ScopedReset reset(query);
   for (;;) {
-    auto row = recent_.step();
+    auto row = query.step();
     if (!row) return row.error();
     if (!*row) break;
     SmsLogEntry e;
-    e.id = recent_.columnInt(0);
-    e.direction = recent_.columnText(1);
-    e.endpoint = recent_.columnText(2);
-    e.msisdn = recent_.columnText(3);
-    e.kind = recent_.columnText(4);
-    e.requestId = recent_.columnOptionalInt(5);
-    e.parts = static_cast<unsigned>(recent_.columnInt(6));
-    e.reference = recent_.columnOptionalInt(7);
-    e.status = recent_.columnText(8);
-    e.detail = recent_.columnText(9);
-    e.payload = recent_.columnBlob(10);
-    e.createdAt = core::fromUnixMillis(recent_.columnInt(11));
-    e.updatedAt = core::fromUnixMillis(recent_.columnInt(12));
+    e.id = query.columnInt(0);
+    e.direction = query.columnText(1);
+    e.endpoint = query.columnText(2);
+    e.msisdn = query.columnText(3);
+    e.kind = query.columnText(4);
+    e.requestId = query.columnOptionalInt(5);
+    e.parts = static_cast<unsigned>(query.columnInt(6));
+    e.reference = query.columnOptionalInt(7);
+    e.status = query.columnText(8);
+    e.detail = query.columnText(9);
+    e.payload = query.columnBlob(10);
+    e.createdAt = core::fromUnixMillis(query.columnInt(11));
+    e.updatedAt = core::fromUnixMillis(query.columnInt(12));
     out.push_back(std::move(e));
   }
+  return out;
+}
+
+Result<std::vector<SmsLogEntry>> SqliteSmsLog::recent(std::size_t limit) {
+  recent_.bindInt(1, static_cast<std::int64_t>(limit));
+  return entries(recent_);
+}
+
+Result<std::vector<SmsLogEntry>> SqliteSmsLog::list(const SmsLogFilter& f) {
+  Statement& query = f.afterId > 0 ? after_ : newest_;
+  if (f.endpoint) {
+    query.bindText(1, *f.endpoint);
+  } else {
+    query.bindNull(1);
+  }
+  if (f.direction) {
+    query.bindText(2, *f.direction);
+  } else {
+    query.bindNull(2);
+  }
+  query.bindInt(3, f.afterId).bindInt(4, static_cast<std::int64_t>(f.limit));
+  auto out = entries(query);
+  if (out && f.afterId <= 0) std::reverse(out->begin(), out->end());
   return out;
 }
 

@@ -11,25 +11,13 @@
 
 #include "db/sqlite.h"
 #include "gateway/core/clock.h"
+#include "gateway/core/sms_log.h"
 #include "gateway/core/wake_policy.h"
 
 namespace lwgate::db {
 
-struct SmsLogEntry {
-  std::int64_t id = 0;
-  std::string direction;  // "out", "in"
-  std::string endpoint;   // empty: not a known device
-  std::string msisdn;
-  std::string kind;  // "trigger", "coap", "other"
-  std::optional<std::int64_t> requestId;
-  unsigned parts = 1;
-  std::optional<std::int64_t> reference;  // TP-MR of the last part sent
-  std::string status;                     // "queued", "sent", "delivered", "failed", "received"
-  std::string detail;
-  std::vector<std::uint8_t> payload;
-  core::WallTime createdAt{};
-  core::WallTime updatedAt{};
-};
+using SmsLogEntry = core::SmsLogEntry;
+using SmsLogFilter = core::SmsLogFilter;
 
 // Prepared once; single-threaded like its Connection, which must outlive it.
 class SqliteSmsLog {
@@ -62,10 +50,13 @@ class SqliteSmsLog {
   Result<std::vector<core::SentSms>> outgoingSince(core::WallTime since);
   // The newest entries first, at most `limit` (lwgatectl sms log, tests).
   Result<std::vector<SmsLogEntry>> recent(std::size_t limit);
+  // Rows matching the filter, oldest (lowest id) first.
+  Result<std::vector<SmsLogEntry>> list(const SmsLogFilter& filter);
 
  private:
   explicit SqliteSmsLog(Connection& connection) : connection_(&connection) {}
   Result<std::optional<std::int64_t>> deviceId(std::string_view endpoint);
+  static Result<std::vector<SmsLogEntry>> entries(Statement& query);
 
   Connection* connection_;
   Statement findDevice_;
@@ -74,6 +65,8 @@ class SqliteSmsLog {
   Statement updateByReference_;
   Statement outgoingSince_;
   Statement recent_;
+  Statement newest_;  // list() without afterId
+  Statement after_;   // list() with afterId
 };
 
 }  // namespace lwgate::db

@@ -59,6 +59,9 @@ struct DownlinkRequest {
   std::optional<std::uint16_t> contentFormat;  // of payload
   std::optional<std::uint16_t> acceptFormat;   // asked-for response format
   std::optional<std::string> idempotencyKey;
+  // The caller wants the device woken for it now: the SMS wake-up skips its "the next regular
+  // Update comes in time for the deadline" rule (back-off and budgets still apply).
+  bool urgent = false;
 
   RequestState state = RequestState::kQueued;
   WallTime createdAt{};

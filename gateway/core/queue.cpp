@@ -255,6 +255,31 @@ std::optional<std::int64_t> DownlinkQueue::inFlight(std::string_view endpoint) c
   return it == devices_.end() ? std::nullopt : it->second.inFlight;
 }
 
+std::optional<DownlinkQueue::Waiting> DownlinkQueue::waiting(std::string_view endpoint) const {
+  auto it = devices_.find(endpoint);
+  if (it == devices_.end() || it->second.queue.empty()) return std::nullopt;
+  Waiting w;
+  w.requestId = it->second.queue.front();
+  std::optional<std::int64_t> firstUrgent;
+  std::optional<std::int64_t> earliest;
+  for (std::int64_t id : it->second.queue) {
+    auto r = requests_.find(id);
+    if (r == requests_.end()) continue;
+    if (r->second.urgent && !firstUrgent) firstUrgent = id;
+    if (r->second.deadline && (!w.deadline || *r->second.deadline < *w.deadline)) {
+      w.deadline = r->second.deadline;
+      earliest = id;
+    }
+  }
+  w.urgent = firstUrgent.has_value();
+  if (firstUrgent) {
+    w.requestId = *firstUrgent;
+  } else if (earliest) {
+    w.requestId = *earliest;
+  }
+  return w;
+}
+
 DownlinkQueue::Device& DownlinkQueue::device(std::string_view endpoint) {
   auto it = devices_.find(endpoint);
   if (it == devices_.end()) it = devices_.emplace(std::string(endpoint), Device{}).first;

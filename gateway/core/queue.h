@@ -121,6 +121,16 @@ class DownlinkQueue {
   std::size_t unfinished(std::string_view endpoint) const;
   bool reachable(std::string_view endpoint) const;
   std::optional<std::int64_t> inFlight(std::string_view endpoint) const;
+  // What waits in the device's queue (not in flight), for the SMS wake-up; nullopt when nothing
+  // does. O(the device's queue), which maxPerDevice bounds.
+  struct Waiting {
+    // The request a trigger is for: the first urgent one, else the one with the earliest
+    // deadline, else the oldest.
+    std::int64_t requestId = 0;
+    std::optional<WallTime> deadline;  // the earliest of them
+    bool urgent = false;               // any of them is
+  };
+  std::optional<Waiting> waiting(std::string_view endpoint) const;
   std::size_t totalUnfinished() const { return requests_.size(); }
   std::size_t totalInFlight() const;
 

@@ -279,6 +279,7 @@ Result<DownlinkRequest> prepareRequest(const CallerRequest& caller, const Regist
   r.endpoint = caller.endpoint;
   r.operation = caller.operation;
   r.idempotencyKey = o.idempotencyKey;
+  r.urgent = o.urgent;
   if (o.ttl) r.deadline = now + *o.ttl;
   if (o.format) r.acceptFormat = o.format;
 

@@ -24,6 +24,7 @@ struct SubmitOptions {
   std::optional<std::string> idempotencyKey;
   bool partial = false;                   // Write: partial update (POST) instead of replace
   std::optional<std::uint16_t> instance;  // Create: the new instance's id
+  bool urgent = false;                    // wake a sleeping device by SMS now (DownlinkRequest)
 };
 
 // A value for Write / Create / Write-Composite. `path` is relative to the request path ("" for

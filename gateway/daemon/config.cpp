@@ -237,9 +237,10 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     ck.seconds(s, "modem", "poll_interval", 1, 3600, &c.modemPollInterval);
   }
   if (const toml::table* s = ck.section(root, "sms")) {
-    ck.onlyKeys(*s, "[sms] ",
-                {"per_device_per_hour", "per_device_per_day", "global_per_day", "backoff",
-                 "validity", "allow", "incoming_per_hour", "response_timeout"});
+    ck.onlyKeys(
+        *s, "[sms] ",
+        {"per_device_per_hour", "per_device_per_day", "global_per_day", "backoff", "validity",
+         "allow", "incoming_per_hour", "response_timeout", "wake_scan_interval"});
     ck.count(s, "sms", "per_device_per_hour", 0, 1000, &c.smsPerDevicePerHour);
     ck.count(s, "sms", "per_device_per_day", 0, 10'000, &c.smsPerDevicePerDay);
     ck.count(s, "sms", "global_per_day", 0, 10'000'000, &c.smsGlobalPerDay);
@@ -259,6 +260,7 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     }
     ck.count(s, "sms", "incoming_per_hour", 0, 1000, &c.smsIncomingPerHour);
     ck.seconds(s, "sms", "response_timeout", 10, 86'400, &c.smsResponseTimeout);
+    ck.seconds(s, "sms", "wake_scan_interval", 1, 3600, &c.smsWakeScanInterval);
   }
   if (const toml::table* s = ck.section(root, "log")) {
     ck.onlyKeys(*s, "[log] ", {"level"});

@@ -56,6 +56,8 @@ struct Config {
   std::vector<std::string> smsAllow;
   std::size_t smsIncomingPerHour = 60;
   double smsResponseTimeout = 300;
+  // Seconds between looks for sleeping devices with work waiting (besides the ends of back-offs)
+  double smsWakeScanInterval = 60;
   // [log]
   log::Level logLevel = log::Level::kInfo;
 };

@@ -372,6 +372,21 @@ class Daemon final : public core::RegistryListener,
                                               std::size_t limit) override {
     return security_->listPsks(endpoint, limit);
   }
+  Result<Wake> wake(std::string_view endpoint, bool force) override {
+    if (!registry_->findByEndpoint(endpoint)) {
+      if (auto known = requireKnownDevice(endpoint); !known) return known.error();
+    }
+    auto woken = sms_->wakeNow(endpoint, force);
+    if (!woken) return woken.error();
+    return Wake{woken->smsId, woken->decision.verdict, woken->decision.budget,
+                woken->decision.reason};
+  }
+  Result<std::vector<core::SmsLogEntry>> listSms(const core::SmsLogFilter& filter) override {
+    if (filter.endpoint && !registry_->findByEndpoint(*filter.endpoint)) {
+      if (auto known = requireKnownDevice(*filter.endpoint); !known) return known.error();
+    }
+    return sms_->list(filter);
+  }
 
   Totals totals() override {
     return {.devices = static_cast<std::uint32_t>(registry_->size()),
@@ -509,10 +524,10 @@ class Daemon final : public core::RegistryListener,
     return {};
   }
 
-  // SMS (issue 5): the modem thread reports through its eventfd; a periodic scan wakes sleeping
-  // devices whose requests still wait (after a back-off ended, or after a restart).
-  static constexpr std::uint64_t kWakeScanUsec = 60'000'000;
-
+  // SMS (issue 5): the modem thread reports through its eventfd; the wake scan looks for
+  // sleeping devices whose requests still wait - every [sms] wake_scan_interval (after a
+  // restart, a budget that freed up) and when the earliest back-off ends, so a device whose
+  // trigger went unanswered gets its next one on time without any other event.
   Result<void> startSms() {
     sms_ = std::make_unique<Sms>(clock_, db_->connection(), smsConfig(), *this);
     if (auto opened = sms_->open(); !opened) return opened;
@@ -534,9 +549,11 @@ class Daemon final : public core::RegistryListener,
       int rc = sd_event_add_io(event_, &modemSource_, sms_->eventFd(), EPOLLIN,
                                &Daemon::onModemEvent, this);
       if (rc < 0) return makeError(ErrorCode::kInternal, "cannot watch the modem thread");
-      rc = sd_event_add_time_relative(event_, &wakeScanSource_, CLOCK_MONOTONIC, kWakeScanUsec, 0,
-                                      &Daemon::onWakeScan, this);
+      rc = sd_event_add_time(event_, &wakeScanSource_, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                             &Daemon::onWakeScan, this);
       if (rc < 0) return makeError(ErrorCode::kInternal, "cannot add the wake-up timer");
+      sd_event_source_set_enabled(wakeScanSource_, SD_EVENT_OFF);
+      lastWakeScan_ = clock_.steadyNow();
     }
     return {};
   }
@@ -547,6 +564,17 @@ class Daemon final : public core::RegistryListener,
     c.incomingPerHour = static_cast<unsigned>(config_.smsIncomingPerHour);
     c.responseTimeout = core::Millis(static_cast<std::int64_t>(config_.smsResponseTimeout * 1000));
     return c;
+  }
+
+  std::optional<core::SteadyTime> nextWakeScan() const {
+    const auto interval = std::chrono::duration_cast<core::SteadyTime::duration>(
+        std::chrono::duration<double>(config_.smsWakeScanInterval));
+    const core::SteadyTime periodic = lastWakeScan_ + interval;
+    const auto backOffEnd = sms_->nextBackOffEnd();
+    return backOffEnd ? std::min(periodic, *backOffEnd) : periodic;
+  }
+  void armWakeScan() {
+    if (wakeScanSource_) armTimer(wakeScanSource_, nextWakeScan(), &armedWakeScan_);
   }
 
   SmsConfig smsConfig() const {
@@ -662,8 +690,10 @@ class Daemon final : public core::RegistryListener,
     return it == settings_.end() ? std::string() : it->second.smsNumber;
   }
 
-  static int onWakeScan(sd_event_source* source, uint64_t usec, void* userdata) {
+  static int onWakeScan(sd_event_source*, uint64_t, void* userdata) {
     auto* self = static_cast<Daemon*>(userdata);
+    self->armedWakeScan_.reset();  // a oneshot source is off once it fired
+    self->lastWakeScan_ = self->clock_.steadyNow();
     std::vector<std::string> sleeping;
     self->registry_->forEach([&](const core::Registration& r) {
       if (r.queueMode() && !self->downlink_->queue().reachable(r.endpoint) &&
@@ -672,8 +702,7 @@ class Daemon final : public core::RegistryListener,
       }
     });
     for (const auto& endpoint : sleeping) self->sms_->wakeIfNeeded(endpoint);
-    sd_event_source_set_time(source, usec + kWakeScanUsec);
-    sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+    self->rearmTimers();
     return 0;
   }
 
@@ -706,14 +735,11 @@ class Daemon final : public core::RegistryListener,
   bool smsReachable(std::string_view endpoint) override {
     return downlink_->queue().reachable(endpoint);
   }
-  std::optional<core::DownlinkRequest> smsDueRequest(std::string_view endpoint) override {
-    core::RequestFilter f;
-    f.endpoint = std::string(endpoint);
-    f.states = {core::RequestState::kQueued};
-    f.limit = 1;
-    auto listed = downlink_->store().listRequests(f);
-    if (!listed || listed->empty()) return std::nullopt;
-    return std::move(listed->front());
+  std::optional<core::DownlinkQueue::Waiting> smsWaiting(std::string_view endpoint) override {
+    return downlink_->queue().waiting(endpoint);
+  }
+  void wakeDecision(const WakeReport& r) override {
+    if (bus_) bus_->wakeDecision(r.endpoint, r.sent, r.kind, r.reason, r.smsId);
   }
   std::string smsEndpointFor(std::string_view msisdn) override {
     std::string found;
@@ -962,6 +988,7 @@ class Daemon final : public core::RegistryListener,
     downlink_->setObservationConfig(observationConfig());
     sms_->setConfig(smsConfig());
     smsTransport_->setConfig(smsTransportConfig());
+    armWakeScan();
     log::notice("LWG1008 configuration reloaded from {}",
                 source.empty() ? "built-in defaults" : source);
   }
@@ -1034,6 +1061,7 @@ class Daemon final : public core::RegistryListener,
     rearmExpiry();
     armTimer(queueSource_, downlink_->nextTimer(), &armedQueue_);
     if (smsTransport_) armTimer(smsTimerSource_, smsTransport_->nextTimer(), &armedSms_);
+    armWakeScan();
   }
 
   static int onQueueTimer(sd_event_source*, uint64_t, void* userdata) {
@@ -1113,6 +1141,8 @@ class Daemon final : public core::RegistryListener,
   sd_event_source* queueSource_ = nullptr;
   std::optional<core::SteadyTime> armedExpiry_;
   std::optional<core::SteadyTime> armedQueue_;
+  std::optional<core::SteadyTime> armedWakeScan_;
+  core::SteadyTime lastWakeScan_{};
   std::unique_ptr<dbus::Service> bus_;
   modem::Health modemHealth_;
   bool batchOpen_ = false;

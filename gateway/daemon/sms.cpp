@@ -70,78 +70,174 @@ void Sms::setConfig(const SmsConfig& config) {
   policy_.setConfig(config.wake);
 }
 
-std::optional<std::uint16_t> Sms::serverInstance(const core::Registration& reg,
+std::optional<std::uint16_t> Sms::serverInstance(const core::Registration* reg,
                                                  const core::DeviceSettings* settings) {
   // The same rule as the lifetime read (downlink.cpp): the device's object links when they
   // list exactly one Server object instance, else the operator's per-device setting.
-  if (const auto listed = reg.serverInstances(); listed.size() == 1) return listed.front();
+  if (reg) {
+    if (const auto listed = reg->serverInstances(); listed.size() == 1) return listed.front();
+  }
   if (settings && settings->serverInstance) return settings->serverInstance;
   return std::nullopt;
+}
+
+namespace {
+
+// Refusals an operator should hear about without turning on debug logs: they do not go away by
+// themselves (a budget only as the day goes by).
+bool worthTelling(core::WakeVerdict v) {
+  return v == core::WakeVerdict::kBudget || v == core::WakeVerdict::kNoSmsNumber ||
+         v == core::WakeVerdict::kNoServerInstance;
+}
+
+std::string numberOf(const core::Registration* reg, const core::DeviceSettings* settings) {
+  if (reg && !reg->smsNumber.empty()) return reg->smsNumber;
+  if (settings && !settings->smsNumber.empty()) return settings->smsNumber;
+  // Registered by SMS from this number (the SMS binding).
+  if (reg && reg->peer.transport == "sms") return reg->peer.address;
+  return {};
+}
+
+constexpr const char* kNoInstance =
+    "its object links do not name exactly one Server object instance and no server_instance is "
+    "set for it";
+
+}  // namespace
+
+void Sms::note(const std::string& endpoint, const core::WakeDecision& decision,
+               std::optional<std::int64_t> requestId) {
+  const std::string request = requestId ? std::to_string(*requestId) : "-";
+  auto [it, fresh] = lastVerdict_.try_emplace(endpoint, decision.verdict);
+  const bool changed = fresh || it->second != decision.verdict;
+  it->second = decision.verdict;
+  if (!changed || !worthTelling(decision.verdict)) {
+    log::debug("LWG5012 no trigger SMS for {} (request {}): {}", endpoint, request,
+               decision.reason);
+    return;
+  }
+  if (decision.verdict == core::WakeVerdict::kNoServerInstance) {
+    log::notice("LWG5013 cannot wake {} by SMS: {}", endpoint, decision.reason);
+  } else {
+    log::notice("LWG5200 no trigger SMS for {} (request {}): {}", endpoint, request,
+                decision.reason);
+  }
+  devices_.wakeDecision(
+      {endpoint, false, std::string(core::verdictName(decision.verdict)), decision.reason, 0});
 }
 
 void Sms::wakeIfNeeded(std::string_view endpoint) {
   if (!worker_) return;
   const core::Registration* reg = devices_.smsRegistration(endpoint);
   const core::DeviceSettings* settings = devices_.smsSettings(endpoint);
-  auto due = devices_.smsDueRequest(endpoint);
-  if (!due) return;
+  auto waiting = devices_.smsWaiting(endpoint);
+  if (!waiting) return;
+  const std::string ep(endpoint);
 
   core::WakeCandidate c;
-  c.endpoint = std::string(endpoint);
+  c.endpoint = ep;
   c.registered = reg != nullptr;
   c.queueMode = reg && reg->queueMode();
   c.asleep = !devices_.smsReachable(endpoint);
-  if (reg && !reg->smsNumber.empty()) {
-    c.smsNumber = reg->smsNumber;
-  } else if (settings && !settings->smsNumber.empty()) {
-    c.smsNumber = settings->smsNumber;
-  } else if (reg && reg->peer.transport == "sms") {
-    c.smsNumber = reg->peer.address;  // registered by SMS from this number (the SMS binding)
-  }
+  c.smsNumber = numberOf(reg, settings);
   if (reg) {
     c.lastUpdate = reg->updatedAt;
     c.lifetime = core::Seconds(reg->lifetime);
   }
-  c.deadline = due->deadline;
+  c.deadline = waiting->deadline;
+  c.urgent = waiting->urgent;
   auto decision = policy_.decide(c);
   if (!decision.send) {
-    log::debug("LWG5012 no trigger SMS for {} (request {}): {}", endpoint, due->id,
-               decision.reason);
+    note(ep, decision, waiting->requestId);
     return;
   }
-  auto instance = serverInstance(*reg, settings);
+  auto instance = serverInstance(reg, settings);
   if (!instance) {
-    if (noInstanceLogged_.insert(c.endpoint).second) {
-      log::notice(
-          "LWG5013 cannot wake {} by SMS: its object links do not name exactly one Server "
-          "object instance and no server_instance is set for it",
-          endpoint);
-    }
+    note(ep, {false, kNoInstance, core::WakeVerdict::kNoServerInstance, {}}, waiting->requestId);
     return;
   }
+  lastVerdict_[ep] = core::WakeVerdict::kSend;
+  (void)sendTrigger(ep, c.smsNumber, *instance, waiting->requestId, decision.reason);
+}
 
+Result<ManualWake> Sms::wakeNow(std::string_view endpoint, bool force) {
+  const core::Registration* reg = devices_.smsRegistration(endpoint);
+  const core::DeviceSettings* settings = devices_.smsSettings(endpoint);
+  const std::string ep(endpoint);
+  auto refuse = [&](core::WakeVerdict verdict, std::string why) -> Result<ManualWake> {
+    ManualWake w;
+    w.decision = {false, std::move(why), verdict, {}};
+    log::notice("LWG5201 wake of {} asked over D-Bus{}, refused: {}", ep, force ? " (force)" : "",
+                w.decision.reason);
+    devices_.wakeDecision(
+        {ep, false, std::string(core::verdictName(verdict)), w.decision.reason, 0});
+    return w;
+  };
+  if (!worker_) {
+    return refuse(core::WakeVerdict::kNoModem,
+                  "no modem is configured ([modem] backend = \"none\")");
+  }
+  const std::string number = numberOf(reg, settings);
+  if (number.empty()) {
+    return refuse(core::WakeVerdict::kNoSmsNumber,
+                  "no SMS number is known for it (it registered without sms=; set one with "
+                  "lwgatectl settings " +
+                      ep + " sms_number=+NUMBER)");
+  }
+  auto instance = serverInstance(reg, settings);
+  if (!instance) {
+    return refuse(core::WakeVerdict::kNoServerInstance,
+                  std::string(kNoInstance) + " (lwgatectl settings " + ep + " server_instance=N)");
+  }
+  if (!health_.connected) {
+    return refuse(core::WakeVerdict::kNoModem,
+                  "the modem is not connected" +
+                      (health_.error.empty() ? std::string() : ": " + health_.error));
+  }
+  auto decision = policy_.decideNow(endpoint, force);
+  if (!decision.send) {
+    auto refused = refuse(decision.verdict, decision.reason);
+    refused->decision.budget = decision.budget;
+    return refused;
+  }
+  std::optional<std::int64_t> requestId;
+  if (auto waiting = devices_.smsWaiting(endpoint)) requestId = waiting->requestId;
+  log::info("LWG5201 wake of {} asked over D-Bus{}", ep, force ? " (force)" : "");
+  auto id = sendTrigger(ep, number, *instance, requestId, decision.reason);
+  if (!id) return id.error();
+  lastVerdict_[ep] = core::WakeVerdict::kSend;
+  ManualWake w;
+  w.smsId = *id;
+  w.decision = decision;
+  return w;
+}
+
+Result<std::int64_t> Sms::sendTrigger(const std::string& endpoint, const std::string& number,
+                                      std::uint16_t instance, std::optional<std::int64_t> requestId,
+                                      const std::string& reason) {
   std::uint8_t ids[6] = {};
   randomBytes(ids, sizeof ids);
   const std::uint16_t mid = static_cast<std::uint16_t>(ids[0] << 8 | ids[1]);
-  auto message = modem::registrationUpdateTrigger(*instance, mid, std::span(ids + 2, 4));
+  auto message = modem::registrationUpdateTrigger(instance, mid, std::span(ids + 2, 4));
   auto parts = modem::segment(message);
   if (!parts) {  // cannot happen for 14..18 bytes; a bug if it does
     log::error("LWG5014 cannot frame the trigger SMS for {}: {}", endpoint, parts.error().message);
-    return;
+    return parts.error();
   }
+  const auto count = static_cast<unsigned>(parts->size());
   // Logged (committed) before it is handed to the modem: budgets count what may have gone out.
-  auto id = log_->insertOutgoing(endpoint, c.smsNumber, "trigger", due->id,
-                                 static_cast<unsigned>(parts->size()), clock_.wallNow());
+  auto id = log_->insertOutgoing(endpoint, number, "trigger", requestId, count, clock_.wallNow());
   if (!id) {
     log::error("LWG5014 cannot log the trigger SMS for {}, not sending it: {}", endpoint,
                id.error().message);
-    return;
+    return id.error();
   }
-  policy_.sent(endpoint, static_cast<unsigned>(parts->size()));
-  sending_[*id] = {c.endpoint, static_cast<unsigned>(parts->size())};
-  log::info("LWG5010 trigger SMS for {} to {} (POST /1/{}/8, request {}): {}", endpoint,
-            c.smsNumber, *instance, due->id, decision.reason);
-  worker_->send({*id, c.smsNumber, std::move(*parts)});
+  policy_.sent(endpoint, count);
+  sending_[*id] = {endpoint, count};
+  log::info("LWG5010 trigger SMS for {} to {} (POST /1/{}/8, request {}): {}", endpoint, number,
+            instance, requestId ? std::to_string(*requestId) : "-", reason);
+  worker_->send({*id, number, std::move(*parts)});
+  devices_.wakeDecision({endpoint, true, "sent", reason, *id});
+  return *id;
 }
 
 // A CoAP message of the SMS binding needs at most this many SMS; the cost of more (each is
@@ -212,6 +308,8 @@ void Sms::processEvents() {
         policy_.sendFailed(p.endpoint, p.parts);
         log::warning("LWG5015 trigger SMS for {} to {} failed: {}", p.endpoint, done->msisdn,
                      done->error);
+        devices_.wakeDecision(
+            {p.endpoint, false, "failed", "the modem could not send it: " + done->error, done->id});
       }
     } else if (auto* report = std::get_if<modem::DeliveryReport>(&event)) {
       const std::string status = deliveryStatus(report->status);

@@ -145,6 +145,8 @@ core::SubmitOptions optionsOf(const Options& options, core::Operation op) {
       o.ttl = core::Seconds(static_cast<std::int64_t>(seconds));
     } else if (key == "idempotency_key" && t == "s") {
       o.idempotencyKey = v.get<std::string>();
+    } else if (key == "urgent" && t == "b") {
+      o.urgent = v.get<bool>();
     } else if (key == "format") {
       if (t == "s") {
         o.format = unwrap(core::parseFormat(v.get<std::string>()));
@@ -257,6 +259,7 @@ Options requestDictionary(const core::DownlinkRequest& r) {
   d["state"] = sdbus::Variant(std::string(core::stateName(r.state)));
   d["created"] = sdbus::Variant(unixMillis(r.createdAt));
   d["attempts"] = sdbus::Variant(static_cast<std::uint32_t>(r.attempts));
+  d["urgent"] = sdbus::Variant(r.urgent);
   if (r.deadline) d["deadline"] = sdbus::Variant(unixMillis(*r.deadline));
   if (r.sentAt) d["sent"] = sdbus::Variant(unixMillis(*r.sentAt));
   if (r.finishedAt) d["finished"] = sdbus::Variant(unixMillis(*r.finishedAt));
@@ -579,6 +582,85 @@ class Service::Root final
       std::vector<Options> out;
       for (const auto& n : unwrap(backend_.listNotifications(ep, limit, after))) {
         out.push_back(notificationDictionary(n));
+      }
+      return out;
+    });
+  }
+
+  uint64_t Wake(const std::string& ep, const Options& options) override {
+    return guarded("Wake", [&] {
+      bool force = false;
+      for (const auto& [key, v] : options) {
+        if (key == "force" && v.peekValueType() == "b") {
+          force = v.get<bool>();
+        } else {
+          invalid("unknown option \"" + key + "\" of type " + v.peekValueType() + " (force b)");
+        }
+      }
+      auto w = unwrap(backend_.wake(ep, force));
+      if (w.smsId > 0) return static_cast<std::uint64_t>(w.smsId);
+      const std::string why = "not waking " + lwm2m::quoteForMessage(ep) + ": ";
+      switch (w.refusal) {
+        case core::WakeVerdict::kNoSmsNumber:
+          fail("NoSmsNumber", why + w.message);
+        case core::WakeVerdict::kNoServerInstance:
+          fail("NoServerInstance", why + w.message);
+        case core::WakeVerdict::kNoModem:
+          fail("NoModem", why + w.message);
+        case core::WakeVerdict::kOutstanding:
+        case core::WakeVerdict::kBackOff:
+          fail("BackOff", why + w.message + " (force sends anyway)");
+        case core::WakeVerdict::kBudget:
+          fail("BudgetExhausted", w.budget + ": " + why + w.message + " (force sends anyway)");
+        case core::WakeVerdict::kSend:
+        case core::WakeVerdict::kNotNeeded:
+          break;
+      }
+      fail("Failed", why + w.message);
+    });
+  }
+  std::vector<Options> ListSms(const Options& options) override {
+    return guarded("ListSms", [&] {
+      core::SmsLogFilter f;
+      for (const auto& [key, v] : options) {
+        const std::string t = v.peekValueType();
+        if (key == "endpoint" && t == "s") {
+          if (auto ep = v.get<std::string>(); !ep.empty()) f.endpoint = ep;
+        } else if (key == "direction" && t == "s") {
+          const auto d = v.get<std::string>();
+          if (d != "in" && d != "out") invalid("option direction: \"in\" or \"out\"");
+          f.direction = d;
+        } else if (key == "after" && integerOf(v) && *integerOf(v) >= 0) {
+          f.afterId = *integerOf(v);
+        } else if (key == "limit" && integerOf(v)) {
+          const auto n = *integerOf(v);
+          if (n < 1 || n > static_cast<std::int64_t>(kMaxList)) {
+            invalid("option limit: 1 to " + std::to_string(kMaxList));
+          }
+          f.limit = static_cast<std::size_t>(n);
+        } else {
+          invalid("unknown option \"" + key + "\" of type " + t +
+                  " (endpoint s, direction s, after t, limit u)");
+        }
+      }
+      std::vector<Options> out;
+      for (const auto& e : unwrap(backend_.listSms(f))) {
+        Options d;
+        d["id"] = sdbus::Variant(static_cast<std::uint64_t>(e.id));
+        d["time"] = sdbus::Variant(unixMillis(e.createdAt));
+        d["updated"] = sdbus::Variant(unixMillis(e.updatedAt));
+        d["direction"] = sdbus::Variant(e.direction);
+        d["endpoint"] = sdbus::Variant(e.endpoint);
+        d["number"] = sdbus::Variant(e.msisdn);
+        d["kind"] = sdbus::Variant(e.kind);
+        d["parts"] = sdbus::Variant(static_cast<std::uint32_t>(e.parts));
+        d["status"] = sdbus::Variant(e.status);
+        d["detail"] = sdbus::Variant(e.detail);
+        if (e.requestId) d["request"] = sdbus::Variant(static_cast<std::uint64_t>(*e.requestId));
+        if (e.reference && *e.reference >= 0) {
+          d["reference"] = sdbus::Variant(static_cast<std::uint32_t>(*e.reference));
+        }
+        out.push_back(std::move(d));
       }
       return out;
     });
@@ -952,6 +1034,15 @@ void Service::modemChanged() {
     state_->root->emitPropertiesChangedSignal(
         "org.lwgate.Gateway1",
         {"ModemState", "ModemSim", "ModemNetwork", "ModemSignal", "ModemModel", "ModemError"});
+  });
+}
+
+void Service::wakeDecision(std::string_view endpoint, bool sent, std::string_view kind,
+                           std::string_view reason, std::int64_t smsId) {
+  emitSafely("WakeDecision", [&] {
+    state_->root->emitWakeDecision(std::string(endpoint), sent, std::string(kind),
+                                   std::string(reason),
+                                   static_cast<std::uint64_t>(std::max<std::int64_t>(smsId, 0)));
   });
 }
 

@@ -25,7 +25,9 @@
 #include "gateway/core/downlink.h"
 #include "gateway/core/observation.h"
 #include "gateway/core/registration.h"
+#include "gateway/core/sms_log.h"
 #include "gateway/core/submission.h"
+#include "gateway/core/wake_policy.h"
 #include "gateway/util/result.h"
 
 namespace lwgate::dbus {
@@ -64,6 +66,19 @@ class Backend {
   virtual Result<void> removePsk(std::string_view identity) = 0;
   virtual Result<std::vector<core::PskInfo>> listPsks(std::string_view endpoint,
                                                       std::size_t limit) = 0;
+
+  // Wake: a Registration Update Trigger SMS now. A refusal is not an error: smsId is 0 and
+  // refusal/budget/message say why (each refusal is a named D-Bus error). Errors: kNotFound
+  // (unknown device), kStorage (the SMS log cannot be written).
+  struct Wake {
+    std::int64_t smsId = 0;
+    core::WakeVerdict refusal = core::WakeVerdict::kSend;
+    std::string budget;  // refusal kBudget: its [sms] key
+    std::string message;
+  };
+  virtual Result<Wake> wake(std::string_view endpoint, bool force) = 0;
+  // ListSms. kNotFound for a filter endpoint that never registered here.
+  virtual Result<std::vector<core::SmsLogEntry>> listSms(const core::SmsLogFilter& filter) = 0;
 
   struct Totals {
     std::uint32_t devices = 0;
@@ -129,6 +144,9 @@ class Service {
   void deviceAwake(std::string_view endpoint, bool awake);
   // The modem's health changed: the Modem* properties are announced.
   void modemChanged();
+  // WakeDecision: a trigger sent (smsId its sms_log row), a send the modem failed, a refusal.
+  void wakeDecision(std::string_view endpoint, bool sent, std::string_view kind,
+                    std::string_view reason, std::int64_t smsId);
   // Emits the PropertiesChanged signals collected since the last emission, at most once per
   // kPropertiesInterval: a queue draining 1,000 requests in a second would otherwise announce
   // its length 2,000 times (two thirds of the gateway's D-Bus traffic, measured with

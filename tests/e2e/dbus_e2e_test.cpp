@@ -75,6 +75,8 @@ class Client final
     std::lock_guard lock(mutex_);
     progress_[id].push_back(stage);
   }
+  void onWakeDecision(const std::string&, const bool&, const std::string&, const std::string&,
+                      const uint64_t&) override {}
   void record(std::string e) {
     std::lock_guard lock(mutex_);
     events_.push_back(std::move(e));

@@ -49,6 +49,8 @@ class QueueClient final : public sdbus::ProxyInterfaces<org::lwgate::Gateway1_pr
     completed_.push_back({id, state, code});
   }
   void onRequestProgress(const uint64_t&, const std::string&, const std::string&) override {}
+  void onWakeDecision(const std::string&, const bool&, const std::string&, const std::string&,
+                      const uint64_t&) override {}
   void onNotification(const uint64_t&, const std::string&, const std::string&, const uint64_t&,
                       const std::string&, const std::string&, const std::vector<uint8_t>&,
                       const uint16_t&) override {}

@@ -296,6 +296,37 @@ TEST_F(QueueTest, QueuedRequestsExpireAtTheirDeadline) {
   EXPECT_EQ(q->nextTimer(), clock.steadyNow() + seconds(86400 - 30));
 }
 
+TEST_F(QueueTest, WaitingTellsTheWakeUpTheEarliestDeadlineAndAnyUrgentRequest) {
+  EXPECT_EQ(q->waiting("dev"), std::nullopt);
+  q->deviceRegistered("dev", true, std::nullopt, false);
+  const auto first = submit("/3/0/0");  // default TTL: one day
+  auto w = q->waiting("dev");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->requestId, first);
+  EXPECT_EQ(w->deadline, clock.wallNow() + seconds(86400));
+  EXPECT_FALSE(w->urgent);
+
+  DownlinkRequest soon = request("/3/0/1");
+  soon.deadline = clock.wallNow() + seconds(60);
+  const auto early = q->submit(soon)->id;
+  w = q->waiting("dev");
+  EXPECT_EQ(w->requestId, early);
+  EXPECT_EQ(w->deadline, clock.wallNow() + seconds(60));
+
+  DownlinkRequest now = request("/3/0/2");
+  now.urgent = true;
+  const auto urgent = q->submit(now)->id;
+  w = q->waiting("dev");
+  EXPECT_TRUE(w->urgent);
+  EXPECT_EQ(w->requestId, urgent);
+  EXPECT_EQ(w->deadline, clock.wallNow() + seconds(60));
+  EXPECT_TRUE(store.rows[urgent].urgent);
+
+  // Only what waits counts: once the urgent one is cancelled, nothing urgent is left.
+  ASSERT_TRUE(q->cancel(urgent).ok());
+  EXPECT_FALSE(q->waiting("dev")->urgent);
+}
+
 TEST_F(QueueTest, InFlightDoesNotExpireButARequeuedOneDoes) {
   q->deviceRegistered("dev", false);
   DownlinkRequest r = request("/3/0/0");

@@ -56,6 +56,9 @@ TEST(Submission, ReadKeepsThePathAndTheOptions) {
   EXPECT_EQ(r.idempotencyKey, "k1");
   EXPECT_EQ(r.acceptFormat, fmt::kSenmlJson);
   EXPECT_TRUE(r.payload.empty());
+  EXPECT_FALSE(r.urgent);
+  c.options.urgent = true;
+  EXPECT_TRUE(ok(c).urgent);
 }
 
 TEST(Submission, BadPathsAndOperationsAreRefusedWithTheReason) {

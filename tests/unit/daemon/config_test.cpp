@@ -299,6 +299,7 @@ TEST(ParseConfig, ModemAndSmsSections) {
   EXPECT_TRUE(d.smsAllow.empty());
   EXPECT_EQ(d.smsIncomingPerHour, 60u);
   EXPECT_EQ(d.smsResponseTimeout, 300.0);
+  EXPECT_EQ(d.smsWakeScanInterval, 60.0);
 
   Config c = parsedOk(R"([modem]
 backend = "gammu"
@@ -313,6 +314,7 @@ validity = 3600
 allow = ["+4915112345678", "0170123"]
 incoming_per_hour = 0
 response_timeout = 30.5
+wake_scan_interval = 5
 )");
   EXPECT_EQ(c.modemBackend, "gammu");
   EXPECT_EQ(c.gammuConfig, "/etc/lwgate/gammurc");
@@ -325,6 +327,7 @@ response_timeout = 30.5
   EXPECT_EQ(c.smsAllow, (std::vector<std::string>{"+4915112345678", "0170123"}));
   EXPECT_EQ(c.smsIncomingPerHour, 0u);  // no CoAP by SMS at all
   EXPECT_EQ(c.smsResponseTimeout, 30.5);
+  EXPECT_EQ(c.smsWakeScanInterval, 5.0);
 
   EXPECT_EQ(errorOf("[modem]\nbackend = \"mmcli\"\n"),
             "t.toml:2: [modem] backend: expected \"none\" or \"gammu\"");
@@ -347,7 +350,7 @@ response_timeout = 30.5
   EXPECT_EQ(errorOf("[sms]\nbudget = 1\n"),
             "t.toml:2: [sms] budget: unknown key (known: per_device_per_hour, "
             "per_device_per_day, global_per_day, backoff, validity, allow, incoming_per_hour, "
-            "response_timeout)");
+            "response_timeout, wake_scan_interval)");
   EXPECT_EQ(errorOf("[sms]\nallow = \"+49151\"\n"),
             "t.toml:2: [sms] allow: expected an array of strings");
   auto bad = errorOf("[sms]\nallow = [\n  \"+49151\",\n  \"+49-151\",\n]\n");
@@ -357,6 +360,8 @@ response_timeout = 30.5
             "t.toml:2: [sms] incoming_per_hour: expected a whole number from 0 to 1000");
   EXPECT_EQ(errorOf("[sms]\nresponse_timeout = 5\n"),
             "t.toml:2: [sms] response_timeout: expected seconds from 10 to 86400");
+  EXPECT_EQ(errorOf("[sms]\nwake_scan_interval = 0\n"),
+            "t.toml:2: [sms] wake_scan_interval: expected seconds from 1 to 3600");
 }
 
 TEST(ParseConfig, SectionThatIsNotATable) {

@@ -29,6 +29,7 @@ core::DownlinkRequest fullRequest(const std::string& endpoint) {
   r.idempotencyKey = "tz-2026";
   r.createdAt = at(1'790'000'000'123);
   r.deadline = at(1'790'086'400'123);
+  r.urgent = true;
   return r;
 }
 
@@ -87,6 +88,14 @@ TEST_F(RequestStoreTest, EveryFieldRoundTrips) {
   EXPECT_EQ(g.responseFormat, 0);
   EXPECT_EQ(g.reason, "fine");
   EXPECT_EQ(g.finishedAt, r.finishedAt);
+  EXPECT_TRUE(g.urgent);
+  // Not urgent is the default.
+  auto plain = fullRequest("dev");
+  plain.urgent = false;
+  plain.idempotencyKey.reset();
+  auto plainId = store->insertRequest(plain);
+  ASSERT_TRUE(plainId.ok());
+  EXPECT_FALSE((*store->findRequest(*plainId))->urgent);
 }
 
 TEST_F(RequestStoreTest, ACallersTokenIsStoredWithTheSubmission) {

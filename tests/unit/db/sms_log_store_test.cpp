@@ -100,6 +100,52 @@ TEST_F(SmsLogTest, UnknownEndpointAndIncoming) {
   EXPECT_EQ((*entries)[1].parts, 2u);
 }
 
+TEST_F(SmsLogTest, ListFiltersByDeviceAndDirectionTheNewestOrPagingOn) {
+  testing::execOk(db->connection(),
+                  "INSERT INTO devices (endpoint, created_at) VALUES ('dev-1', 0), ('dev-2', 0)");
+  std::vector<std::int64_t> ids;
+  for (int k = 0; k < 5; ++k) {
+    auto id = log->insertOutgoing(k % 2 ? "dev-2" : "dev-1", "+1", "trigger", std::nullopt, 1,
+                                  clock.wallNow());
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  const std::vector<std::uint8_t> payload{0x40};
+  auto in = log->insertIncoming("", "+999", "coap", 1, payload, "ignored", "not a device",
+                                clock.wallNow());
+  ASSERT_TRUE(in.ok());
+
+  auto idsOf = [](const Result<std::vector<SmsLogEntry>>& r) {
+    std::vector<std::int64_t> out;
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    if (r) {
+      for (const auto& e : *r) out.push_back(e.id);
+    }
+    return out;
+  };
+  SmsLogFilter f;
+  f.limit = 3;  // the newest three, oldest first
+  EXPECT_EQ(idsOf(log->list(f)), (std::vector<std::int64_t>{ids[3], ids[4], *in}));
+  f.afterId = ids[0];  // paging on from an id
+  EXPECT_EQ(idsOf(log->list(f)), (std::vector<std::int64_t>{ids[1], ids[2], ids[3]}));
+  f = {};
+  f.endpoint = "dev-1";
+  EXPECT_EQ(idsOf(log->list(f)), (std::vector<std::int64_t>{ids[0], ids[2], ids[4]}));
+  f = {};
+  f.direction = "in";
+  auto rows = log->list(f);
+  ASSERT_EQ(idsOf(rows), std::vector<std::int64_t>{*in});
+  EXPECT_EQ((*rows)[0].endpoint, "");
+  EXPECT_EQ((*rows)[0].status, "ignored");
+  f.endpoint = "dev-1";
+  EXPECT_TRUE(idsOf(log->list(f)).empty());
+  f = {};
+  f.endpoint = "dev-2";
+  f.direction = "out";
+  rows = log->list(f);
+  EXPECT_EQ(idsOf(rows), (std::vector<std::int64_t>{ids[1], ids[3]}));
+}
+
 TEST_F(SmsLogTest, BudgetsCountWhatTheLogHoldsAcrossARestart) {
   testing::execOk(db->connection(),
                   "INSERT INTO devices (endpoint, created_at) VALUES ('dev-1', 0)");
