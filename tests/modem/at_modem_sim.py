@@ -17,7 +17,8 @@ Usage: at_modem_sim.py --link PATH --pdus FILE --control FIFO [--log FILE]
                               seconds (default 1) on a new pty, and re-point the link
                deliver HEX    put an SMS-DELIVER PDU (no SCA prefix needed: "00" is added)
                               in the inbox
-               status-report MR ST   send an unsolicited +CDS status report for MR with TP-ST
+               status-report MR ST [NUMBER]   send an unsolicited +CDS status report for MR
+                              with TP-ST, for NUMBER (the recipient; "+49..." international)
                quit           stop
 It prints "ready <pty>" on stdout once the link exists, and one line per event.
 """
@@ -32,6 +33,15 @@ import tty
 
 def log(msg):
     print(msg, flush=True)
+
+
+def address(number):
+    """A TP address (TS 23.040 9.1.2.5): digit count, type, semi-octets swapped, F-padded."""
+    digits = number.lstrip("+")
+    kind = "91" if number.startswith("+") or not number else "81"
+    padded = digits + ("F" if len(digits) % 2 else "")
+    swapped = "".join(padded[i + 1] + padded[i] for i in range(0, len(padded), 2))
+    return "%02X%s%s" % (len(digits), kind, swapped)
 
 
 class Modem:
@@ -244,9 +254,10 @@ class Modem:
             self.next_index += 1
         elif words[0] == "status-report" and len(words) > 2:
             mr, st = int(words[1]), int(words[2])
-            # SMS-STATUS-REPORT: first octet 0x06, MR, RA (empty international), SCTS, DT, ST.
+            number = words[3] if len(words) > 3 else ""
+            # SMS-STATUS-REPORT (TS 23.040 9.2.2.3): first octet 0x06, MR, RA, SCTS, DT, ST.
             ts = "62101010000000"
-            pdu = "0006%02X0091%s%s%02X" % (mr, ts, ts, st)
+            pdu = "0006%02X%s%s%s%02X" % (mr, address(number), ts, ts, st)
             self.write(("\r\n+CDS: %d\r\n%s\r\n" % (len(pdu) // 2 - 1, pdu)).encode())
         elif words[0] == "quit":
             return False
