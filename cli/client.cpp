@@ -174,6 +174,12 @@ std::vector<Dict> Client::notifications(const std::string& endpoint, const Varia
   return out;
 }
 
+std::vector<Dict> Client::sms(const VariantMap& options) {
+  std::vector<Dict> out;
+  for (const auto& s : calls_->ListSms(options)) out.push_back(toDict(s));
+  return out;
+}
+
 void Client::subscribe(Signals which, std::function<void(const Event&)> handler) {
   signalProxy_ = sdbus::createProxy(*connection_, kBusName, kRootPath);
   auto& p = *signalProxy_;
@@ -214,6 +220,17 @@ void Client::subscribe(Signals which, std::function<void(const Event&)> handler)
                       {"decode_error", decodeError},
                       {"payload", payload},
                       {"format", std::uint64_t{format}}}});
+        });
+    p.uponSignal("WakeDecision")
+        .onInterface(kGatewayInterface)
+        .call([h](const std::string& endpoint, const bool& sent, const std::string& kind,
+                  const std::string& reason, const std::uint64_t& sms) {
+          (*h)(Event{"WakeDecision",
+                     {{"endpoint", endpoint},
+                      {"sent", sent},
+                      {"kind", kind},
+                      {"reason", reason},
+                      {"sms", sms}}});
         });
     for (const char* name : {"DeviceRegistered", "DeviceUpdated", "DeviceDeregistered",
                              "DeviceExpired", "DeviceAwake", "DeviceAsleep"}) {

@@ -81,10 +81,12 @@ class Client {
   // Active observations ("" for every device's) and a device's stored notifications.
   std::vector<Dict> observations(const std::string& endpoint);
   std::vector<Dict> notifications(const std::string& endpoint, const VariantMap& filter);
+  // The SMS log (ListSms).
+  std::vector<Dict> sms(const VariantMap& options);
 
   enum class Signals { kRequests, kAll };
   // Subscribes to RequestCompleted and RequestProgress (kRequests), or to every signal of the
-  // root object (Notification and the Device* ones too) plus ObjectManager's
+  // root object (Notification, WakeDecision and the Device* ones too) plus ObjectManager's
   // InterfacesAdded/Removed (kAll). Returns when the bus has
   // the match rules, so a request submitted afterwards cannot finish unseen.
   void subscribe(Signals which, std::function<void(const Event&)> handler);

@@ -44,6 +44,7 @@ struct SubmitArgs {
   std::optional<double> ttl;
   std::string idempotencyKey;
   std::string format;
+  bool urgent = false;
   bool wait = false;
   std::optional<double> timeout;
 };
@@ -77,6 +78,7 @@ VariantMap submitOptions(const SubmitArgs& s) {
   VariantMap options;
   if (s.ttl) options["ttl"] = sdbus::Variant(*s.ttl);
   if (!s.idempotencyKey.empty()) options["idempotency_key"] = sdbus::Variant(s.idempotencyKey);
+  if (s.urgent) options["urgent"] = sdbus::Variant(true);
   if (!s.format.empty()) {
     // A number is a CoAP Content-Format (q); a name ("tlv") goes as a string.
     std::uint16_t number = 0;
@@ -552,6 +554,55 @@ int backupCommand(const Globals& g, const std::string& file, double timeoutSecon
   return kExitOk;
 }
 
+int modemCommand(const Globals& g) {
+  Client client(g.bus);
+  Dict p = client.status();
+  if (g.json) {
+    printJson(modemJson(p));
+  } else {
+    std::cout << renderBlock(modemBlock(p));
+  }
+  return kExitOk;
+}
+
+int wakeCommand(const Globals& g, const std::string& endpoint, bool force) {
+  Client client(g.bus);
+  VariantMap options;
+  if (force) options["force"] = sdbus::Variant(true);
+  const std::uint64_t sms = client.gateway().Wake(endpoint, options);
+  if (g.json) {
+    printJson(Json{{"endpoint", endpoint}, {"sms", sms}});
+  } else if (g.legend()) {
+    std::cout << "trigger SMS " << sms << " queued for " << sanitize(endpoint)
+              << " (lwgatectl sms log " << sanitize(endpoint) << " shows how it went)" << std::endl;
+  } else {
+    std::cout << sms << std::endl;
+  }
+  return kExitOk;
+}
+
+int smsLogCommand(const Globals& g, const std::string& endpoint, const std::string& direction,
+                  std::optional<std::uint32_t> limit, std::optional<std::uint64_t> after) {
+  Client client(g.bus);
+  VariantMap options;
+  if (!endpoint.empty()) options["endpoint"] = sdbus::Variant(endpoint);
+  if (!direction.empty()) options["direction"] = sdbus::Variant(direction);
+  if (limit) options["limit"] = sdbus::Variant(*limit);
+  if (after) options["after"] = sdbus::Variant(*after);
+  auto rows = client.sms(options);
+  if (g.json) {
+    Json array = Json::array();
+    for (const auto& s : rows) array.push_back(smsJson(s));
+    printJson(array);
+    return kExitOk;
+  }
+  std::cout << smsTable(rows).render(g.legend());
+  if (g.legend()) {
+    std::cout << "\n" << rows.size() << " SMS listed." << std::endl;
+  }
+  return kExitOk;
+}
+
 int monitorCommand(const Globals& g) {
   Client client(g.bus);
   client.subscribe(Client::Signals::kAll, [&](const Event& e) {
@@ -589,6 +640,9 @@ void addSubmitOptions(CLI::App* sub, SubmitArgs& s) {
                   "Content format to ask for (read, observe) or to encode in (write, create): "
                   "text, opaque, tlv, senml-json, senml-cbor, lwm2m-json, lwm2m-cbor or a CoAP "
                   "Content-Format number");
+  sub->add_flag("--urgent", s.urgent,
+                "Wake a sleeping device by SMS now, even when its next regular Update would come "
+                "in time (the SMS back-off and budgets still apply)");
   sub->add_flag("--wait", s.wait,
                 "Wait for the device's answer and print it (progress on a terminal)");
   sub->add_option("--timeout", s.timeout, "With --wait: give up after this many seconds (exit 6)")
@@ -942,6 +996,40 @@ int run(int argc, char** argv) {
   auto* pskList = psk->add_subcommand("list", "List PSK identities: IDENTITY ENDPOINT KEY UPDATED");
   pskList->add_option("endpoint", endpoint, "Only this endpoint's");
   pskList->callback([&] { action = [&] { return pskListCommand(g, endpoint); }; });
+
+  auto* modem =
+      verb("modem", "Show the modem's health: state, SIM, network, signal, model, last error",
+           examples({"lwgatectl modem", "lwgatectl modem --json"}));
+  modem->callback([&] { action = [&] { return modemCommand(g); }; });
+
+  bool force = false;
+  auto* wake =
+      verb("wake",
+           "Send a device a Registration Update Trigger SMS now (CoAP POST /1/x/8), so it sends an "
+           "Update and its queue drains",
+           examples({"lwgatectl wake sensor-17", "lwgatectl wake sensor-17 --force",
+                     "lwgatectl sms log sensor-17"}));
+  wake->add_option("endpoint", endpoint, "Endpoint client name")->required();
+  wake->add_flag("--force", force,
+                 "Send even within the [sms] back-off or over a budget (it is still logged and "
+                 "counted)");
+  wake->callback([&] { action = [&] { return wakeCommand(g, endpoint, force); }; });
+
+  std::string direction;
+  auto* sms = verb("sms", "SMS: the log of what was sent and received",
+                   examples({"lwgatectl sms log", "lwgatectl sms log sensor-17 --limit 10"}));
+  sms->require_subcommand(1);
+  auto* smsLog = sms->add_subcommand(
+      "log", "List the SMS log, oldest first: the newest --limit rows, or those after --after");
+  smsLog->footer(examples({"lwgatectl sms log", "lwgatectl sms log sensor-17 --limit 10",
+                           "lwgatectl sms log --direction in --json",
+                           "lwgatectl sms log --after 120   # the rows after id 120"}));
+  smsLog->add_option("endpoint", endpoint, "Only this device's SMS");
+  smsLog->add_option("--limit", limit, "At most this many (default 100, at most 10000)");
+  smsLog->add_option("--after", after, "Only ids above this one (paging, following)");
+  smsLog->add_option("--direction", direction, "in or out")->check(CLI::IsMember({"in", "out"}));
+  smsLog->callback(
+      [&] { action = [&] { return smsLogCommand(g, endpoint, direction, limit, after); }; });
 
   auto* monitor =
       verb("monitor", "Print the daemon's signals as they come (requests, devices) until Ctrl-C",

@@ -6,13 +6,19 @@
 namespace lwgate::cli {
 
 ExitCode exitCodeForError(std::string_view name) {
-  static constexpr std::array<std::pair<std::string_view, ExitCode>, 20> kMap{{
+  static constexpr std::array<std::pair<std::string_view, ExitCode>, 25> kMap{{
       {"org.lwgate.Gateway1.Error.NotFound", kExitNotFound},
       {"org.lwgate.Gateway1.Error.InvalidArgs", kExitRefused},
       {"org.lwgate.Gateway1.Error.QueueFull", kExitRefused},
       {"org.lwgate.Gateway1.Error.TooLarge", kExitRefused},
       {"org.lwgate.Gateway1.Error.NotCancellable", kExitRefused},
       {"org.lwgate.Gateway1.Error.LimitReached", kExitRefused},
+      // Wake's refusals: nothing was sent.
+      {"org.lwgate.Gateway1.Error.NoSmsNumber", kExitRefused},
+      {"org.lwgate.Gateway1.Error.NoServerInstance", kExitRefused},
+      {"org.lwgate.Gateway1.Error.NoModem", kExitRefused},
+      {"org.lwgate.Gateway1.Error.BackOff", kExitRefused},
+      {"org.lwgate.Gateway1.Error.BudgetExhausted", kExitRefused},
       {"org.lwgate.Gateway1.Error.Failed", kExitFailed},
       {"org.freedesktop.DBus.Error.AccessDenied", kExitAccess},
       {"org.freedesktop.DBus.Error.AuthFailed", kExitAccess},
@@ -53,7 +59,8 @@ std::string exitCodeHelp() {
          "  5  access denied by the bus policy\n"
          "  6  --wait timed out\n"
          "  7  the daemon refused the arguments (invalid path or value, queue full, too large,\n"
-         "     not cancellable)\n";
+         "     not cancellable) or the wake-up (no SMS number or server instance, no modem,\n"
+         "     back-off, budget exhausted)\n";
 }
 
 }  // namespace lwgate::cli

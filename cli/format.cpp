@@ -367,6 +367,25 @@ std::vector<Pair> statusBlock(const Dict& p) {
   return pairs;
 }
 
+Json modemJson(const Dict& p) {
+  return Json{
+      {"state", stringOrNull(p, "ModemState")},     {"sim", stringOrNull(p, "ModemSim")},
+      {"network", stringOrNull(p, "ModemNetwork")}, {"signal", unsignedOrNull(p, "ModemSignal")},
+      {"model", stringOrNull(p, "ModemModel")},     {"error", stringOrNull(p, "ModemError")}};
+}
+
+std::vector<Pair> modemBlock(const Dict& p) {
+  auto signal = unsignedField(p, "ModemSignal");
+  std::string state = orDash(stringField(p, "ModemState"));
+  if (state == "none") state += " (no modem configured: [modem] backend)";
+  return {{"State", state},
+          {"SIM", orDash(stringField(p, "ModemSim"))},
+          {"Network", orDash(stringField(p, "ModemNetwork"))},
+          {"Signal", signal ? std::to_string(*signal) + "%" : "-"},
+          {"Model", orDash(stringField(p, "ModemModel"))},
+          {"Error", orDash(stringField(p, "ModemError"))}};
+}
+
 Json deviceJson(const std::string& objectPath, const Dict& p) {
   Json objects = Json::array();
   for (const auto& link : stringsField(p, "Objects")) objects.push_back(link);
@@ -502,6 +521,7 @@ Json requestJson(const Dict& r) {
               {"sent", unsignedOrNull(r, "sent")},
               {"finished", unsignedOrNull(r, "finished")},
               {"attempts", unsignedOrNull(r, "attempts")},
+              {"urgent", boolOrNull(r, "urgent")},
               {"idempotency_key", stringOrNull(r, "idempotency_key")},
               {"format", unsignedOrNull(r, "format")},
               {"payload", payload ? Json(toBase64(*payload)) : Json(nullptr)},
@@ -530,6 +550,7 @@ std::vector<Pair> requestBlock(const Dict& r) {
   if (auto key = stringField(r, "idempotency_key"); key && !key->empty()) {
     pairs.push_back({"Idempotency key", *key});
   }
+  if (boolField(r, "urgent").value_or(false)) pairs.push_back({"Urgent", "yes"});
   if (auto format = unsignedField(r, "format"); format && *format != 65535) {
     std::string name = contentFormatName(*format);
     pairs.push_back({"Format", std::to_string(*format) + (name.empty() ? "" : " " + name)});
@@ -676,6 +697,39 @@ Table notificationsTable(const std::vector<Dict>& notifications) {
     table.addRow({numberOrDash(unsignedField(n, "id")), orDash(stringField(n, "path")),
                   timestampOrDash(n, "received"), numberOrDash(unsignedField(n, "observe_seq")),
                   value});
+  }
+  return table;
+}
+
+Json smsJson(const Dict& s) {
+  auto nonEmpty = [&](const char* key) {
+    auto text = stringField(s, key);
+    return text && !text->empty() ? Json(*text) : Json(nullptr);
+  };
+  return Json{{"id", unsignedOrNull(s, "id")},
+              {"time", unsignedOrNull(s, "time")},
+              {"updated", unsignedOrNull(s, "updated")},
+              {"direction", stringOrNull(s, "direction")},
+              {"endpoint", nonEmpty("endpoint")},
+              {"number", stringOrNull(s, "number")},
+              {"kind", stringOrNull(s, "kind")},
+              {"request", unsignedOrNull(s, "request")},
+              {"parts", unsignedOrNull(s, "parts")},
+              {"status", stringOrNull(s, "status")},
+              {"reference", unsignedOrNull(s, "reference")},
+              {"detail", nonEmpty("detail")}};
+}
+
+Table smsTable(const std::vector<Dict>& rows) {
+  Table table({"ID", "TIME", "DIR", "ENDPOINT", "NUMBER", "KIND", "REQUEST", "PARTS", "STATUS",
+               "REF", "DETAIL"});
+  for (const auto& s : rows) {
+    table.addRow({numberOrDash(unsignedField(s, "id")), timestampOrDash(s, "time"),
+                  orDash(stringField(s, "direction")), orDash(stringField(s, "endpoint")),
+                  orDash(stringField(s, "number")), orDash(stringField(s, "kind")),
+                  numberOrDash(unsignedField(s, "request")),
+                  numberOrDash(unsignedField(s, "parts")), orDash(stringField(s, "status")),
+                  numberOrDash(unsignedField(s, "reference")), orDash(stringField(s, "detail"))});
   }
   return table;
 }

@@ -81,6 +81,10 @@ bool isErrorCode(std::string_view code);
 // (percent; null when unknown), modem_model s, modem_error s.
 nlohmann::json statusJson(const Dict& properties);
 std::vector<Pair> statusBlock(const Dict& properties);
+// The modem alone (lwgatectl modem). JSON keys: state s ("none", "disconnected", "connected"),
+// sim s, network s, signal n (percent; null when unknown), model s, error s.
+nlohmann::json modemJson(const Dict& properties);
+std::vector<Pair> modemBlock(const Dict& properties);
 
 // --- Devices (properties of org.lwgate.Gateway1.Device) ---
 // JSON keys: endpoint s, object_path s, location s, address s, binding s, queue_mode b,
@@ -107,7 +111,7 @@ Table pskTable(const std::vector<Dict>& psks);
 
 // --- Requests (GetRequest / ListRequests dictionaries) ---
 // JSON keys: id n, endpoint s, operation s, path s, state s, code s, reason s, created n,
-// deadline n, sent n, finished n (Unix ms), attempts n, idempotency_key s, format n,
+// deadline n, sent n, finished n (Unix ms), attempts n, urgent b, idempotency_key s, format n,
 // payload s (base64), result (the daemon's decoded payload: an array of
 // {"path","type","value"} records, a string for link-format and text, or null),
 // decode_error s.
@@ -142,6 +146,14 @@ Table notificationsTable(const std::vector<Dict>& notifications);
 // Decoded values on one line: "95" for one record, "/3/0/0=Acme /3/0/9=95" for several, the
 // text of a string result, "" for null.
 std::string resultLine(const nlohmann::json& result);
+
+// --- SMS log (ListSms) ---
+// JSON keys: id n, time n, updated n (Unix ms), direction s ("out", "in"), endpoint s (null when
+// the number is no device's), number s, kind s, request n, parts n, status s, reference n,
+// detail s (null when empty).
+nlohmann::json smsJson(const Dict& sms);
+// ID TIME DIR ENDPOINT NUMBER KIND REQUEST PARTS STATUS REF DETAIL
+Table smsTable(const std::vector<Dict>& rows);
 
 // --- monitor ---
 // A D-Bus signal with its arguments in order, e.g. {"RequestProgress", {{"id", 7}, ...}}.

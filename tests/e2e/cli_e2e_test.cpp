@@ -253,6 +253,49 @@ TEST_F(CliE2E, WaitOnASleepingDeviceCompletesAfterItWakes) {
   EXPECT_LT(update, served) << simOut;
 }
 
+TEST_F(CliE2E, UrgentWakeSmsLogAndModemWithoutAModem) {
+  gw.stop();
+  startGateway("[queue]\nawake_window = 1\n");
+  auto sim = startSim("sleeper", {"--queue", "--sms", "+4915112345678"}, {"register", "sleep=60"});
+  // --urgent is stored with the request.
+  RunResult submitted = ctl({"read", "sleeper", "/3/0/0", "--urgent", "--json"});
+  ASSERT_EQ(submitted.exitCode, 0) << show(submitted);
+  const auto id = parseJson(submitted.out)["id"].get<std::uint64_t>();
+  Json r = ctlJson({"request", std::to_string(id)});
+  EXPECT_EQ(r["urgent"], true) << r;
+  EXPECT_NE(ctl({"request", std::to_string(id)}).out.find("Urgent: yes"), std::string::npos);
+  Json plain = ctlJson({"read", "sleeper", "/3/0/1"});
+  EXPECT_EQ(ctlJson({"request", std::to_string(plain["id"].get<std::uint64_t>())})["urgent"],
+            false);
+
+  // No modem: wake is refused with its own exit code and a message that says why.
+  RunResult wake = ctl({"wake", "sleeper"});
+  EXPECT_EQ(wake.exitCode, 7) << show(wake);
+  EXPECT_NE(wake.err.find("lwgatectl: not waking \"sleeper\": no modem is configured"),
+            std::string::npos)
+      << show(wake);
+  EXPECT_EQ(ctl({"wake", "nobody"}).exitCode, 4);
+  EXPECT_EQ(ctl({"wake"}).exitCode, 2);
+
+  // The SMS log is empty (table and JSON), and filters are checked.
+  RunResult log = ctl({"sms", "log"});
+  ASSERT_EQ(log.exitCode, 0) << show(log);
+  EXPECT_EQ(log.out.rfind("ID TIME DIR ENDPOINT NUMBER KIND REQUEST PARTS STATUS REF DETAIL\n", 0),
+            0u)
+      << log.out;
+  EXPECT_NE(log.out.find("0 SMS listed."), std::string::npos) << log.out;
+  EXPECT_EQ(ctlJson({"sms", "log", "sleeper", "--limit", "5"}), Json::array());
+  EXPECT_EQ(ctl({"sms", "log", "nobody"}).exitCode, 4);
+  EXPECT_EQ(ctl({"sms", "log", "--direction", "sideways"}).exitCode, 2);
+  EXPECT_EQ(ctl({"sms", "log", "--limit", "0"}).exitCode, 7);
+  EXPECT_EQ(ctl({"sms"}).exitCode, 2);
+
+  Json modem = ctlJson({"modem"});
+  EXPECT_EQ(modem["state"], "none") << modem;
+  EXPECT_TRUE(modem["signal"].is_null()) << modem;
+  EXPECT_NE(ctl({"modem"}).out.find("State: none (no modem configured"), std::string::npos);
+}
+
 TEST_F(CliE2E, WaitTimesOutAndAQueuedRequestCanBeCancelled) {
   gw.stop();
   startGateway("[queue]\nawake_window = 1\n");

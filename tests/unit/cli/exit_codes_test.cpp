@@ -13,6 +13,11 @@ TEST(ExitCodes, DaemonErrors) {
   EXPECT_EQ(exitCodeForError("org.lwgate.Gateway1.Error.TooLarge"), kExitRefused);
   EXPECT_EQ(exitCodeForError("org.lwgate.Gateway1.Error.NotCancellable"), kExitRefused);
   EXPECT_EQ(exitCodeForError("org.lwgate.Gateway1.Error.Failed"), kExitFailed);
+  for (const char* refused :
+       {"NoSmsNumber", "NoServerInstance", "NoModem", "BackOff", "BudgetExhausted"}) {
+    EXPECT_EQ(exitCodeForError(std::string("org.lwgate.Gateway1.Error.") + refused), kExitRefused)
+        << refused;
+  }
 }
 
 TEST(ExitCodes, BusErrors) {

@@ -130,6 +130,66 @@ TEST(Status, ModemDetailsWhenThereIsAModem) {
   EXPECT_NE(renderBlock(statusBlock(p)).find("Signal: -\n"), std::string::npos);
 }
 
+TEST(Modem, JsonAndBlock) {
+  Dict p{{"ModemState", std::string("connected")},    {"ModemSim", std::string("ready")},
+         {"ModemNetwork", std::string("home")},       {"ModemSignal", std::int64_t{55}},
+         {"ModemModel", std::string("Quectel EC25")}, {"ModemError", std::string("")}};
+  EXPECT_EQ(modemJson(p), Json::parse(R"({"state":"connected","sim":"ready","network":"home",
+      "signal":55,"model":"Quectel EC25","error":""})"));
+  std::string block = renderBlock(modemBlock(p));
+  EXPECT_NE(block.find("  State: connected\n"), std::string::npos) << block;
+  EXPECT_NE(block.find(" Signal: 55%\n"), std::string::npos) << block;
+  EXPECT_NE(block.find("  Error: -\n"), std::string::npos) << block;
+  Dict none{{"ModemState", std::string("none")}, {"ModemSignal", std::int64_t{-1}}};
+  EXPECT_TRUE(modemJson(none)["signal"].is_null());
+  EXPECT_NE(renderBlock(modemBlock(none)).find("State: none (no modem configured"),
+            std::string::npos);
+  Json empty = modemJson({});
+  EXPECT_EQ(empty.size(), 6u);
+  for (const auto& [key, value] : empty.items()) EXPECT_TRUE(value.is_null()) << key;
+}
+
+TEST(Sms, JsonAndTable) {
+  Dict sent{{"id", std::uint64_t{7}},
+            {"time", std::uint64_t{kNow}},
+            {"updated", std::uint64_t{kNow + 1500}},
+            {"direction", std::string("out")},
+            {"endpoint", std::string("sim-1")},
+            {"number", std::string("+4915112345678")},
+            {"kind", std::string("trigger")},
+            {"request", std::uint64_t{42}},
+            {"parts", std::uint64_t{1}},
+            {"status", std::string("delivered")},
+            {"reference", std::uint64_t{3}},
+            {"detail", std::string("TP-ST 0")}};
+  Dict ignored{{"id", std::uint64_t{8}},
+               {"time", std::uint64_t{kNow + 60000}},
+               {"updated", std::uint64_t{kNow + 60000}},
+               {"direction", std::string("in")},
+               {"endpoint", std::string("")},
+               {"number", std::string("+999")},
+               {"kind", std::string("coap")},
+               {"parts", std::uint64_t{2}},
+               {"status", std::string("ignored")},
+               {"detail", std::string("not a known device's number")}};
+  EXPECT_EQ(smsJson(sent), Json::parse(R"({"id":7,"time":1700000000000,"updated":1700000001500,
+      "direction":"out","endpoint":"sim-1","number":"+4915112345678","kind":"trigger",
+      "request":42,"parts":1,"status":"delivered","reference":3,"detail":"TP-ST 0"})"));
+  Json in = smsJson(ignored);
+  EXPECT_EQ(in.size(), 12u);
+  EXPECT_TRUE(in["endpoint"].is_null());
+  EXPECT_TRUE(in["request"].is_null());
+  EXPECT_TRUE(in["reference"].is_null());
+  EXPECT_EQ(
+      smsTable({sent, ignored}).render(true),
+      "ID TIME                    DIR ENDPOINT NUMBER         KIND    REQUEST PARTS STATUS    "
+      "REF DETAIL\n"
+      "7  2023-11-14 22:13:20 UTC out sim-1    +4915112345678 trigger 42      1     delivered "
+      "3   TP-ST 0\n"
+      "8  2023-11-14 22:14:20 UTC in  -        +999           coap    -       2     ignored   "
+      "-   not a known device's number\n");
+}
+
 TEST(Devices, JsonHasFixedKeys) {
   Json j = deviceJson("/org/lwgate/Gateway1/device/sim_2d1", device());
   EXPECT_EQ(j,
@@ -195,7 +255,7 @@ TEST(Requests, JsonHasFixedKeysAndParsedResult) {
   Json j = requestJson(doneRead());
   EXPECT_EQ(j, Json::parse(R"({"id":42,"endpoint":"sim-1","operation":"read","path":"/3/0",
       "state":"done","code":"2.05","reason":null,"created":1700000000000,"deadline":null,
-      "sent":1700000000010,"finished":1700000000020,"attempts":1,"idempotency_key":null,
+      "sent":1700000000010,"finished":1700000000020,"attempts":1,"urgent":null,"idempotency_key":null,
       "format":11542,"payload":"wQA=","result":[{"path":"/3/0/0","type":"string","value":"Acme"}],
       "decode_error":null})"));
   Json queued = requestJson({{"id", std::uint64_t{1}}, {"state", std::string("queued")}});
@@ -332,6 +392,18 @@ TEST(Events, LineAndJson) {
   EXPECT_EQ(eventLine(added, kNow),
             "22:13:20.000 InterfacesAdded object_path=/org/lwgate/Gateway1/device/a endpoint=a "
             "interfaces=\"[\\\"org.lwgate.Gateway1.Device\\\"]\"");
+  Event wake{"WakeDecision",
+             {{"endpoint", std::string("sim-1")},
+              {"sent", true},
+              {"kind", std::string("sent")},
+              {"reason", std::string("urgent request")},
+              {"sms", std::uint64_t{9}}}};
+  EXPECT_EQ(
+      eventLine(wake, kNow),
+      "22:13:20.000 WakeDecision endpoint=sim-1 sent=true kind=sent reason=\"urgent request\" "
+      "sms=9");
+  EXPECT_EQ(eventJson(wake, kNow), Json::parse(R"({"signal":"WakeDecision","time":1700000000000,
+      "endpoint":"sim-1","sent":true,"kind":"sent","reason":"urgent request","sms":9})"));
   // A hostile endpoint name cannot forge a second line.
   Event evil{"DeviceAwake", {{"endpoint", std::string("x\nfake 1")}}};
   EXPECT_EQ(eventLine(evil, kNow), "22:13:20.000 DeviceAwake endpoint=\"x\\x0afake 1\"");
