@@ -538,7 +538,7 @@ std::vector<Pair> requestBlock(const Dict& r) {
                           {"Path", orDash(stringField(r, "path"))},
                           {"State", orDash(stringField(r, "state"))},
                           {"Code", code},
-                          {"Attempts", numberOrDash(unsignedField(r, "attempts"))},
+                          {"Unanswered", numberOrDash(unsignedField(r, "attempts"))},
                           {"Created", timestampOrDash(r, "created")},
                           {"Sent", timestampOrDash(r, "sent")},
                           {"Finished", timestampOrDash(r, "finished")},
