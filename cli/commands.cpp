@@ -297,6 +297,34 @@ int submitCommand(const Globals& g, const SubmitArgs& s, const SubmitFn& submit)
 
 // --- verbs that only read ---
 
+// A listing: with --json the JSON array json() builds; otherwise the table and, unless
+// --no-legend, "N <noun> listed." (one/many: the noun's singular and plural).
+int printListing(const Globals& g, std::size_t count, const std::function<Json()>& json,
+                 const Table& table, const char* one, const char* many) {
+  if (g.json) {
+    printJson(json());
+    return kExitOk;
+  }
+  std::cout << table.render(g.legend());
+  if (g.legend()) std::cout << "\n" << count << " " << (count == 1 ? one : many) << " listed.\n";
+  return kExitOk;
+}
+
+// Rows as a JSON array, each through toJson.
+Json jsonArray(const std::vector<Dict>& rows, Json (*toJson)(const Dict&)) {
+  Json array = Json::array();
+  for (const auto& row : rows) array.push_back(toJson(row));
+  return array;
+}
+
+// The paging options of the listing verbs, as the D-Bus methods take them.
+VariantMap pageFilter(std::optional<std::uint32_t> limit, std::optional<std::uint64_t> after) {
+  VariantMap filter;
+  if (limit) filter["limit"] = sdbus::Variant(*limit);
+  if (after) filter["after"] = sdbus::Variant(*after);
+  return filter;
+}
+
 int statusCommand(const Globals& g) {
   Client client(g.bus);
   Dict p = client.status();
@@ -311,21 +339,14 @@ int statusCommand(const Globals& g) {
 int listCommand(const Globals& g) {
   Client client(g.bus);
   auto devices = client.devices();
-  if (g.json) {
-    Json array = Json::array();
-    for (const auto& [path, p] : devices) array.push_back(deviceJson(path, p));
-    printJson(array);
-    return kExitOk;
-  }
   std::vector<Dict> rows;
   for (const auto& [path, p] : devices) rows.push_back(p);
-  std::cout << deviceTable(rows, nowMs()).render(g.legend());
-  if (g.legend()) {
-    std::cout << "\n"
-              << rows.size() << (rows.size() == 1 ? " device" : " devices") << " listed."
-              << std::endl;
-  }
-  return kExitOk;
+  auto json = [&] {
+    Json array = Json::array();
+    for (const auto& [path, p] : devices) array.push_back(deviceJson(path, p));
+    return array;
+  };
+  return printListing(g, rows.size(), json, deviceTable(rows, nowMs()), "device", "devices");
 }
 
 int showCommand(const Globals& g, const std::string& endpoint) {
@@ -342,25 +363,13 @@ int showCommand(const Globals& g, const std::string& endpoint) {
 int requestsCommand(const Globals& g, const std::string& endpoint, const std::string& state,
                     std::optional<std::uint32_t> limit, std::optional<std::uint64_t> after) {
   Client client(g.bus);
-  VariantMap filter;
+  VariantMap filter = pageFilter(limit, after);
   if (!endpoint.empty()) filter["endpoint"] = sdbus::Variant(endpoint);
   if (!state.empty()) filter["state"] = sdbus::Variant(state);
-  if (limit) filter["limit"] = sdbus::Variant(*limit);
-  if (after) filter["after"] = sdbus::Variant(*after);
   auto requests = client.requests(filter);
-  if (g.json) {
-    Json array = Json::array();
-    for (const auto& r : requests) array.push_back(requestJson(r));
-    printJson(array);
-    return kExitOk;
-  }
-  std::cout << requestsTable(requests).render(g.legend());
-  if (g.legend()) {
-    std::cout << "\n"
-              << requests.size() << (requests.size() == 1 ? " request" : " requests") << " listed."
-              << std::endl;
-  }
-  return kExitOk;
+  return printListing(
+      g, requests.size(), [&] { return jsonArray(requests, requestJson); }, requestsTable(requests),
+      "request", "requests");
 }
 
 int requestCommand(const Globals& g, std::uint64_t id, bool wait, std::optional<double> timeout) {
@@ -397,43 +406,18 @@ int requestCommand(const Globals& g, std::uint64_t id, bool wait, std::optional<
 int observationsCommand(const Globals& g, const std::string& endpoint) {
   Client client(g.bus);
   auto observations = client.observations(endpoint);
-  if (g.json) {
-    Json array = Json::array();
-    for (const auto& o : observations) array.push_back(observationJson(o));
-    printJson(array);
-    return kExitOk;
-  }
-  std::cout << observationsTable(observations).render(g.legend());
-  if (g.legend()) {
-    std::cout << "\n"
-              << observations.size()
-              << (observations.size() == 1 ? " observation" : " observations") << " listed."
-              << std::endl;
-  }
-  return kExitOk;
+  return printListing(
+      g, observations.size(), [&] { return jsonArray(observations, observationJson); },
+      observationsTable(observations), "observation", "observations");
 }
 
 int notificationsCommand(const Globals& g, const std::string& endpoint,
                          std::optional<std::uint32_t> limit, std::optional<std::uint64_t> after) {
   Client client(g.bus);
-  VariantMap filter;
-  if (limit) filter["limit"] = sdbus::Variant(*limit);
-  if (after) filter["after"] = sdbus::Variant(*after);
-  auto notifications = client.notifications(endpoint, filter);
-  if (g.json) {
-    Json array = Json::array();
-    for (const auto& n : notifications) array.push_back(notificationJson(n));
-    printJson(array);
-    return kExitOk;
-  }
-  std::cout << notificationsTable(notifications).render(g.legend());
-  if (g.legend()) {
-    std::cout << "\n"
-              << notifications.size()
-              << (notifications.size() == 1 ? " notification" : " notifications") << " listed."
-              << std::endl;
-  }
-  return kExitOk;
+  auto notifications = client.notifications(endpoint, pageFilter(limit, after));
+  return printListing(
+      g, notifications.size(), [&] { return jsonArray(notifications, notificationJson); },
+      notificationsTable(notifications), "notification", "notifications");
 }
 
 int forgetCommand(const Globals& g, std::uint64_t id) {
@@ -521,18 +505,8 @@ int pskListCommand(const Globals& g, const std::string& endpoint) {
   Client client(g.bus);
   std::vector<Dict> psks;
   for (const auto& p : client.gateway().ListPsks(endpoint)) psks.push_back(toDict(p));
-  if (g.json) {
-    Json array = Json::array();
-    for (const auto& p : psks) array.push_back(pskJson(p));
-    printJson(array);
-    return kExitOk;
-  }
-  std::cout << pskTable(psks).render(g.legend());
-  if (g.legend()) {
-    std::cout << "\n"
-              << psks.size() << (psks.size() == 1 ? " PSK" : " PSKs") << " listed." << std::endl;
-  }
-  return kExitOk;
+  return printListing(
+      g, psks.size(), [&] { return jsonArray(psks, pskJson); }, pskTable(psks), "PSK", "PSKs");
 }
 
 int cancelCommand(const Globals& g, std::uint64_t id) {
@@ -584,23 +558,12 @@ int wakeCommand(const Globals& g, const std::string& endpoint, bool force) {
 int smsLogCommand(const Globals& g, const std::string& endpoint, const std::string& direction,
                   std::optional<std::uint32_t> limit, std::optional<std::uint64_t> after) {
   Client client(g.bus);
-  VariantMap options;
+  VariantMap options = pageFilter(limit, after);
   if (!endpoint.empty()) options["endpoint"] = sdbus::Variant(endpoint);
   if (!direction.empty()) options["direction"] = sdbus::Variant(direction);
-  if (limit) options["limit"] = sdbus::Variant(*limit);
-  if (after) options["after"] = sdbus::Variant(*after);
   auto rows = client.sms(options);
-  if (g.json) {
-    Json array = Json::array();
-    for (const auto& s : rows) array.push_back(smsJson(s));
-    printJson(array);
-    return kExitOk;
-  }
-  std::cout << smsTable(rows).render(g.legend());
-  if (g.legend()) {
-    std::cout << "\n" << rows.size() << " SMS listed." << std::endl;
-  }
-  return kExitOk;
+  return printListing(
+      g, rows.size(), [&] { return jsonArray(rows, smsJson); }, smsTable(rows), "SMS", "SMS");
 }
 
 int monitorCommand(const Globals& g) {
