@@ -519,7 +519,18 @@ int cancelCommand(const Globals& g, std::uint64_t id) {
 int backupCommand(const Globals& g, const std::string& file, double timeoutSeconds) {
   const std::string path = std::filesystem::absolute(file).lexically_normal().string();
   Client client(g.bus);
-  client.backup(path, std::chrono::seconds(static_cast<std::int64_t>(timeoutSeconds)));
+  try {
+    client.backup(path, std::chrono::seconds(static_cast<std::int64_t>(timeoutSeconds)));
+  } catch (const sdbus::Error& e) {
+    const std::string& m = e.getMessage();
+    if (m.find("Permission denied") == std::string::npos &&
+        m.find("Read-only file system") == std::string::npos) {
+      throw;
+    }
+    throw sdbus::Error(e.getName(),
+                       m + " (lwgated writes the backup itself, as its own user; under "
+                           "the shipped unit only /var/lib/lwgate is writable)");
+  }
   if (g.json) {
     printJson(Json{{"path", path}});
   } else {
@@ -1020,6 +1031,11 @@ int run(int argc, char** argv) {
       std::string which =
           g.bus == "system" || g.bus == "session" ? "the " + g.bus + " bus" : "bus " + g.bus;
       message = "lwgated is not running on " + which + " (" + message + ")";
+    } else if (name == "org.freedesktop.DBus.Error.AccessDenied") {
+      // The bus policy's own text names rules and uids; say what to do instead.
+      message =
+          "permission denied: this needs root or membership in group lwgate (usermod -a -G "
+          "lwgate USER, then log in again)";
     }
     std::cerr << "lwgatectl: " << sanitize(message) << std::endl;
     return code;
