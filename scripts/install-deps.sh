@@ -15,8 +15,10 @@ packages=(
   # DTLS-PSK), sqlite3 CLI, dbus
   libgtest-dev libgmock-dev libcoap3-bin sqlite3 python3 clang-format git dbus-daemon
   # service and packaging tests (tests/packaging): systemd-analyze, systemd-sysusers, a private
-  # dbus-daemon and dbus-send, the .deb (dpkg-shlibdeps), the man page (man, groff), kill
-  systemd dbus-bin dpkg-dev man-db groff-base procps
+  # dbus-daemon and dbus-send, the .deb (dpkg-shlibdeps), the man page (man, groff), kill; the
+  # package booted under a real systemd (systemd_boot_test.sh): the system bus's units (dbus),
+  # unshare and nsenter (util-linux)
+  systemd dbus-bin dpkg-dev man-db groff-base procps dbus util-linux
 )
 
 as_root() {
