@@ -37,6 +37,8 @@ done
 [ -x /lib/systemd/systemd ] || skip "/lib/systemd/systemd is missing (package systemd)"
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
 grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
+unshare --mount --pid --fork --net --uts --ipc true 2>/dev/null ||
+  skip "this machine does not let root create namespaces (unshare failed)"
 
 tmp=$(mktemp -d)
 init_pid=""
