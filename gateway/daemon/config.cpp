@@ -123,6 +123,20 @@ class Checker {
     *out = std::move(values);
   }
 
+  // A number with its own unit ("registrations per second"), not seconds.
+  void number(const toml::table* t, std::string_view section, std::string_view key, double min,
+              double max, double* out) {
+    const toml::node* n = t ? t->get(key) : nullptr;
+    if (!n) return;
+    auto v = n->value<double>();
+    if (!(n->is_integer() || n->is_floating_point()) || !v || !std::isfinite(*v) || *v < min ||
+        *v > max) {
+      problem(n, name(section, key), fmt::format("expected a number from {} to {}", min, max));
+      return;
+    }
+    *out = *v;
+  }
+
   static std::string name(std::string_view section, std::string_view key) {
     return fmt::format("[{}] {}", section, key);
   }
@@ -139,6 +153,69 @@ class Checker {
   std::vector<std::string> errors_;
 };
 
+// One [[upstream]] table (README "Bridge"). `n` counts from 1 for messages.
+void parseUpstream(Checker& ck, const toml::table& t, std::size_t n,
+                   std::vector<bridge::UpstreamConfig>* out) {
+  const std::string section = fmt::format("upstream {}", n);
+  ck.onlyKeys(
+      t, "[" + section + "] ",
+      {"uri", "devices", "endpoint_prefix", "lifetime", "hold_off", "registrations_per_second",
+       "queue_mode", "answer_timeout", "backoff_min", "backoff_max"});
+  bridge::UpstreamConfig u;
+  const toml::node* uri = t.get("uri");
+  ck.string(&t, section, "uri", &u.uri);
+  if (!uri) {
+    ck.problem(&t, "[" + section + "] uri", "missing: the upstream server, coap://HOST[:PORT]");
+  } else if (uri->is_string()) {
+    if (auto parsed = bridge::parseUpstreamUri(u.uri); !parsed) {
+      ck.problem(uri, "[" + section + "] uri", parsed.error().message);
+    } else {
+      u.address = *parsed;
+    }
+    for (const auto& other : *out) {
+      if (other.uri == u.uri) ck.problem(uri, "[" + section + "] uri", "listed twice");
+    }
+  }
+  if (const toml::node* d = t.get("devices")) {
+    if (d->is_string()) {
+      u.devices = {**d->as_string()};
+    } else {
+      ck.strings(&t, section, "devices", &u.devices);
+      if (d->is_array() && u.devices.empty()) {
+        ck.problem(d, "[" + section + "] devices", "empty list (\"*\" bridges every device)");
+      }
+    }
+    for (const auto& p : u.devices) {
+      if (auto ok = bridge::checkDevicePattern(p); !ok)
+        ck.problem(d, "[" + section + "] devices", ok.error().message);
+    }
+  }
+  ck.string(&t, section, "endpoint_prefix", &u.endpointPrefix);
+  if (auto ok = bridge::checkEndpointPrefix(u.endpointPrefix); !ok)
+    ck.problem(t.get("endpoint_prefix"), "[" + section + "] endpoint_prefix", ok.error().message);
+  std::size_t lifetime = u.lifetime;
+  ck.count(&t, section, "lifetime", 1, 4294967295u, &lifetime);
+  u.lifetime = static_cast<std::uint32_t>(lifetime);
+  ck.seconds(&t, section, "hold_off", 0, 604'800, &u.holdOff);
+  ck.number(&t, section, "registrations_per_second", 0.01, 100'000, &u.registrationsPerSecond);
+  std::string mode = "gateway";
+  ck.string(&t, section, "queue_mode", &mode);
+  if (mode == "mirror") {
+    u.queueMode = bridge::QueueMode::kMirror;
+  } else if (mode != "gateway") {
+    ck.problem(t.get("queue_mode"), "[" + section + "] queue_mode",
+               "expected \"gateway\" or \"mirror\"");
+  }
+  ck.seconds(&t, section, "answer_timeout", 1, 86'400, &u.answerTimeout);
+  ck.seconds(&t, section, "backoff_min", 0.1, 3600, &u.backoffMin);
+  ck.seconds(&t, section, "backoff_max", 1, 86'400, &u.backoffMax);
+  if (u.backoffMax < u.backoffMin) {
+    ck.problem(t.get("backoff_max"), "[" + section + "] backoff_max",
+               "must not be below backoff_min");
+  }
+  out->push_back(std::move(u));
+}
+
 }  // namespace
 
 Result<Config> parseConfig(std::string_view text, const std::string& origin) {
@@ -151,7 +228,9 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
   }
   Config c;
   Checker ck(origin);
-  ck.onlyKeys(root, "", {"server", "coap", "registration", "queue", "dbus", "modem", "sms", "log"});
+  ck.onlyKeys(
+      root, "",
+      {"server", "coap", "registration", "queue", "dbus", "modem", "sms", "log", "upstream"});
 
   if (const toml::table* s = ck.section(root, "server")) {
     ck.onlyKeys(*s, "[server] ",
@@ -269,6 +348,16 @@ Result<Config> parseConfig(std::string_view text, const std::string& origin) {
     if (!log::parseLevel(level, &c.logLevel)) {
       ck.problem(s->get("level"), "[log] level",
                  "expected \"error\", \"warning\", \"notice\", \"info\" or \"debug\"");
+    }
+  }
+  if (const toml::node* u = root.get("upstream")) {
+    const toml::array* a = u->as_array();
+    if (!a || !a->is_array_of_tables()) {
+      ck.problem(u, "upstream", "must be an array of tables: one [[upstream]] per server");
+    } else {
+      for (std::size_t k = 0; k < a->size(); ++k) {
+        parseUpstream(ck, *a->get(k)->as_table(), k + 1, &c.upstreams);
+      }
     }
   }
   if (!ck.ok()) return makeError(ErrorCode::kBadRequest, ck.message());

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bridge/upstream_config.h"
 #include "gateway/util/log.h"
 #include "gateway/util/result.h"
 
@@ -60,6 +61,8 @@ struct Config {
   double smsWakeScanInterval = 60;
   // [log]
   log::Level logLevel = log::Level::kInfo;
+  // [[upstream]]: the bridge's upstream LwM2M servers, in file order (uris unique)
+  std::vector<bridge::UpstreamConfig> upstreams;
 };
 
 // Parses TOML text; `origin` names the file in messages ("lwgated.toml:12: ...").

@@ -77,8 +77,11 @@ int main(int argc, char** argv) {
                    config.error().message.c_str());
       return 1;
     }
-    std::printf("lwgated: configuration OK (%s)\n",
-                source.empty() ? "built-in defaults" : source.c_str());
+    std::string upstreams;
+    for (const auto& u : config->upstreams) upstreams += (upstreams.empty() ? "" : ", ") + u.uri;
+    std::printf("lwgated: configuration OK (%s)%s%s\n",
+                source.empty() ? "built-in defaults" : source.c_str(),
+                upstreams.empty() ? "" : "; bridged to ", upstreams.c_str());
     return 0;
   }
   if (restore->count() > 0) {

@@ -31,9 +31,10 @@ check() {
 
 check "as shipped" "$file"
 
-# Key lines are "# key = value"; explanations are other comments and stay comments.
+# Key lines are "# key = value"; explanations are other comments and stay comments. An array
+# of tables has its header commented out too ("# [[upstream]]"): uncommented with its keys.
 key_line='^# ([a-z_]+) = '
-sed -E "s/$key_line/\\1 = /" "$file" >"$tmp/uncommented.toml"
+sed -E -e "s/$key_line/\\1 = /" -e 's/^# (\[\[[a-z_]+\]\])$/\1/' "$file" >"$tmp/uncommented.toml"
 check "every key uncommented" "$tmp/uncommented.toml"
 if grep -nE '^[a-z_]+ *=' "$file"; then
   fail "keys above are set in the shipped file; every key must be commented out with its default"
@@ -48,21 +49,28 @@ printf '__probe = 1\n' >"$tmp/probe.toml"
 sections=$(known "$tmp/probe.toml" "")
 [ -n "$sections" ] || { echo "FAIL cannot learn the known sections from lwgated"; exit 1; }
 
-# key_lines SECTION: the key names of "# key = " lines under [SECTION] in the shipped file.
+# key_lines SECTION: the key names of "# key = " lines under [SECTION] (or "# [[SECTION]]") in
+# the shipped file.
 key_lines() {
   awk -v want="[$1]" '
     /^\[/ { section = $1 }
+    /^# \[\[[a-z_]+\]\]$/ { section = substr($2, 2, length($2) - 2) }
     section == want && match($0, /^# [a-z_]+ = /) { print substr($0, 3, RLENGTH - 5) }
   ' "$file"
 }
 
 for section in $sections; do
-  if ! grep -qx "\[$section\]" "$file"; then
+  if grep -qx "# \[\[$section\]\]" "$file"; then
+    # An array of tables: lwgated names the keys of its first table "[SECTION 1] KEY".
+    printf '[[%s]]\n__probe = 1\n' "$section" >"$tmp/probe.toml"
+    keys=$(known "$tmp/probe.toml" "\\[$section 1\\] ")
+  elif grep -qx "\[$section\]" "$file"; then
+    printf '[%s]\n__probe = 1\n' "$section" >"$tmp/probe.toml"
+    keys=$(known "$tmp/probe.toml" "\\[$section\\] ")
+  else
     fail "section [$section] is missing"
     continue
   fi
-  printf '[%s]\n__probe = 1\n' "$section" >"$tmp/probe.toml"
-  keys=$(known "$tmp/probe.toml" "\\[$section\\] ")
   if [ -z "$keys" ]; then
     fail "cannot learn the keys of [$section] from lwgated (an array of tables? extend this test)"
     continue

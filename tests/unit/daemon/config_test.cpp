@@ -221,6 +221,122 @@ TEST(ParseConfig, BadValuesNameFileLineAndKey) {
   }
 }
 
+TEST(ParseConfig, NoUpstreamByDefault) {
+  EXPECT_TRUE(parsedOk("").upstreams.empty());
+}
+
+TEST(ParseConfig, UpstreamDefaultsAndEveryKey) {
+  Config c = parsedOk(R"(
+[[upstream]]
+uri = "coap://lwm2m.example.net"
+
+[[upstream]]
+uri = "coap://[2001:db8::1]:5783/"
+devices = ["meter-*", "pump-?"]
+endpoint_prefix = "site7-"
+lifetime = 300
+hold_off = 12.5
+registrations_per_second = 0.5
+queue_mode = "mirror"
+answer_timeout = 30
+backoff_min = 1
+backoff_max = 60
+)");
+  ASSERT_EQ(c.upstreams.size(), 2u);
+  const bridge::UpstreamConfig& a = c.upstreams[0];
+  EXPECT_EQ(a.uri, "coap://lwm2m.example.net");
+  EXPECT_EQ(a.address.host, "lwm2m.example.net");
+  EXPECT_EQ(a.address.port, 5683);
+  EXPECT_EQ(a.devices, (std::vector<std::string>{"*"}));
+  EXPECT_EQ(a.endpointPrefix, "");
+  EXPECT_EQ(a.lifetime, 86400u);
+  EXPECT_EQ(a.holdOff, 0.0);
+  EXPECT_EQ(a.registrationsPerSecond, 50.0);
+  EXPECT_EQ(a.queueMode, bridge::QueueMode::kGateway);
+  EXPECT_EQ(a.answerTimeout, 60.0);
+  EXPECT_EQ(a.backoffMin, 5.0);
+  EXPECT_EQ(a.backoffMax, 900.0);
+  const bridge::UpstreamConfig& b = c.upstreams[1];
+  EXPECT_EQ(b.address.host, "2001:db8::1");
+  EXPECT_EQ(b.address.port, 5783);
+  EXPECT_EQ(b.devices, (std::vector<std::string>{"meter-*", "pump-?"}));
+  EXPECT_EQ(b.endpointPrefix, "site7-");
+  EXPECT_EQ(b.upstreamEndpoint("meter-1"), "site7-meter-1");
+  EXPECT_EQ(b.lifetime, 300u);
+  EXPECT_EQ(b.holdOff, 12.5);
+  EXPECT_EQ(b.registrationsPerSecond, 0.5);
+  EXPECT_EQ(b.queueMode, bridge::QueueMode::kMirror);
+  EXPECT_EQ(b.answerTimeout, 30.0);
+  EXPECT_EQ(b.backoffMin, 1.0);
+  EXPECT_EQ(b.backoffMax, 60.0);
+  EXPECT_TRUE(b.bridges("meter-17"));
+  EXPECT_TRUE(b.bridges("pump-3"));
+  EXPECT_FALSE(b.bridges("pump-33"));
+  EXPECT_FALSE(b.bridges("sensor-1"));
+}
+
+TEST(ParseConfig, UpstreamDevicesMayBeOnePattern) {
+  EXPECT_EQ(parsedOk("[[upstream]]\nuri = \"coap://h\"\ndevices = \"a*\"\n").upstreams[0].devices,
+            (std::vector<std::string>{"a*"}));
+}
+
+// Every bad [[upstream]] value names the file, the line, the server (by position) and the key.
+TEST(ParseConfig, BadUpstreamValuesNameFileLineAndKey) {
+  const std::vector<BadValue> cases = {
+      {"[[upstream]]\nuri = \"coaps://h:5684\"", "[upstream 1] uri",
+       "\"coaps://h:5684\": coaps:// (DTLS-PSK) upstream servers are not available in this "
+       "version yet; use coap://"},
+      {"[[upstream]]\nuri = \"http://h\"", "[upstream 1] uri",
+       "\"http://h\": expected coap://HOST[:PORT]"},
+      {"[[upstream]]\nuri = \"coap://h:0\"", "[upstream 1] uri",
+       "\"coap://h:0\": the port must be a number from 1 to 65535"},
+      {"[[upstream]]\nuri = \"coap://h/rd\"", "[upstream 1] uri",
+       "\"coap://h/rd\": only coap://HOST[:PORT] (no path, query or user)"},
+      {"[[upstream]]\nuri = 5", "[upstream 1] uri", "expected a string"},
+      {"[[upstream]]\ndevices = []", "[upstream 1] devices",
+       "empty list (\"*\" bridges every device)"},
+      {"[[upstream]]\ndevices = [\"a b\"]", "[upstream 1] devices",
+       "endpoint pattern \"a b\" has spaces or control characters"},
+      {"[[upstream]]\ndevices = 3", "[upstream 1] devices", "expected an array of strings"},
+      {"[[upstream]]\nendpoint_prefix = \"x y\"", "[upstream 1] endpoint_prefix",
+       "endpoint prefix has spaces or control characters"},
+      {"[[upstream]]\nlifetime = 0", "[upstream 1] lifetime",
+       "expected a whole number from 1 to 4294967295"},
+      {"[[upstream]]\nhold_off = -1", "[upstream 1] hold_off", "expected seconds from 0 to 604800"},
+      {"[[upstream]]\nregistrations_per_second = 0", "[upstream 1] registrations_per_second",
+       "expected a number from 0.01 to 100000"},
+      {"[[upstream]]\nqueue_mode = \"queue\"", "[upstream 1] queue_mode",
+       "expected \"gateway\" or \"mirror\""},
+      {"[[upstream]]\nanswer_timeout = 0", "[upstream 1] answer_timeout",
+       "expected seconds from 1 to 86400"},
+      {"[[upstream]]\nbackoff_min = 0", "[upstream 1] backoff_min",
+       "expected seconds from 0.1 to 3600"},
+      {"[[upstream]]\nbackoff_max = 0.5", "[upstream 1] backoff_max",
+       "expected seconds from 1 to 86400"},
+      {"[[upstream]]\nbackoff_max = 5\nbackoff_min = 10", "[upstream 1] backoff_max",
+       "must not be below backoff_min"},
+      {"[[upstream]]\nfoo = 1", "[upstream 1] foo",
+       "unknown key (known: uri, devices, endpoint_prefix, lifetime, hold_off, "
+       "registrations_per_second, queue_mode, answer_timeout, backoff_min, backoff_max)"},
+  };
+  for (const auto& c : cases) {
+    // The uri goes after the bad line, so the bad value is on line 3 either way.
+    std::string text = std::string("# lwgated\n") + c.text + "\n";
+    if (std::string(c.where) != "[upstream 1] uri") text += "uri = \"coap://h\"\n";
+    SCOPED_TRACE(text);
+    EXPECT_EQ(errorOf(text), std::string("t.toml:3: ") + c.where + ": " + c.what);
+  }
+}
+
+TEST(ParseConfig, UpstreamNeedsAUriAndEachUriOnce) {
+  EXPECT_EQ(errorOf("[[upstream]]\nlifetime = 60\n"),
+            "t.toml:1: [upstream 1] uri: missing: the upstream server, coap://HOST[:PORT]");
+  EXPECT_EQ(errorOf("[[upstream]]\nuri = \"coap://h\"\n[[upstream]]\nuri = \"coap://h\"\n"),
+            "t.toml:4: [upstream 2] uri: listed twice");
+  EXPECT_EQ(errorOf("[upstream]\nuri = \"coap://h\"\n"),
+            "t.toml:1: upstream: must be an array of tables: one [[upstream]] per server");
+}
+
 TEST(ParseConfig, QueueSection) {
   auto c = parseConfig(
       "[queue]\nawake_window = 30.5\nrequest_ttl = 600\nmax_per_device = 7\n"
@@ -280,10 +396,10 @@ TEST(ParseConfig, UnknownKeyListsTheKnownOnes) {
 TEST(ParseConfig, UnknownSectionListsTheKnownOnes) {
   EXPECT_EQ(errorOf("# lwgated\n[modems]\ndevice = \"/dev/ttyUSB0\"\n"),
             "t.toml:2: modems: unknown key (known: server, coap, registration, queue, dbus, "
-            "modem, sms, log)");
+            "modem, sms, log, upstream)");
   EXPECT_EQ(errorOf("listen = 1\n"),
             "t.toml:1: listen: unknown key (known: server, coap, registration, queue, dbus, "
-            "modem, sms, log)");
+            "modem, sms, log, upstream)");
 }
 
 TEST(ParseConfig, ModemAndSmsSections) {
@@ -382,7 +498,7 @@ level = "loud"
       lines(message),
       (std::vector<std::string>{
           "t.toml:8: extra: unknown key (known: server, coap, registration, queue, dbus, modem, "
-          "sms, log)",
+          "sms, log, upstream)",
           "t.toml:3: [server] bogus: unknown key (known: listen, listen_dtls, database, "
           "database_sync, max_devices)",
           "t.toml:2: [server] max_devices: expected a whole number from 1 to 10000000",

@@ -1,0 +1,64 @@
+#pragma once
+// What one [[upstream]] section of lwgated.toml says: an upstream LwM2M server the bridge
+// registers devices with, which devices it sees and how they are presented to it. Pure code:
+// the TOML parsing is in gateway/daemon/config.cpp; this is what it produces and checks.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/util/result.h"
+
+namespace lwgate::bridge {
+
+// How a queue-mode (sleeping) device is presented to the upstream server.
+enum class QueueMode : std::uint8_t {
+  // Registered upstream as always reachable (b=U): lwgate queues the server's requests, waits
+  // and wakes the device, and answers when the device does, or 5.04 after answer_timeout.
+  kGateway,
+  // Registered upstream in queue mode (Q) whenever the device is; every time the device wakes
+  // lwgate sends the server an Update, so the server's own queue logic sends while it is awake.
+  kMirror,
+};
+std::string_view queueModeName(QueueMode mode);  // "gateway", "mirror"
+
+struct UpstreamUri {
+  std::string host;  // a name or a numeric address, without brackets
+  std::uint16_t port = 5683;
+};
+// "coap://HOST[:PORT]" (IPv6 in brackets); no path, query, user info or fragment. coaps:// is
+// refused with a "not available in this version yet" message (DTLS-PSK is a later issue).
+Result<UpstreamUri> parseUpstreamUri(std::string_view uri);
+
+// Endpoint-name patterns: '*' matches any run of characters (also none), '?' one character
+// (byte); everything else matches itself. "*" matches every endpoint.
+bool matchesPattern(std::string_view pattern, std::string_view endpoint);
+
+// Checks a pattern or a prefix: printable ASCII without spaces, 1..255 bytes for a pattern,
+// 0..128 for a prefix. kBadRequest naming the problem.
+Result<void> checkDevicePattern(std::string_view pattern);
+Result<void> checkEndpointPrefix(std::string_view prefix);
+
+struct UpstreamConfig {
+  std::string uri;  // as written: the server's name in logs, D-Bus and the database
+  UpstreamUri address;
+  std::vector<std::string> devices{
+      "*"};                            // endpoint-name patterns; a device matching any is bridged
+  std::string endpointPrefix;          // upstream endpoint name = prefix + device endpoint
+  std::uint32_t lifetime = 86400;      // seconds, the lt= of the upstream Register
+  double holdOff = 0;                  // seconds after start or a config change
+  double registrationsPerSecond = 50;  // Registers started per second, at most
+  QueueMode queueMode = QueueMode::kGateway;
+  double answerTimeout = 60;  // gateway mode: seconds until 5.04 Gateway Timeout
+  double backoffMin = 5;      // seconds before the first retry after a failure
+  double backoffMax = 900;    // the retry interval doubles up to this
+
+  bool bridges(std::string_view endpoint) const;
+  std::string upstreamEndpoint(std::string_view endpoint) const {
+    return endpointPrefix + std::string(endpoint);
+  }
+  bool operator==(const UpstreamConfig&) const = default;
+};
+
+}  // namespace lwgate::bridge
