@@ -159,8 +159,9 @@ ALTER TABLE observations ADD COLUMN composite INTEGER NOT NULL DEFAULT 0
   CHECK (composite IN (0, 1));
 )sql";
 
-// Placeholder: migration 3 is the upstream bridge's (written concurrently, issue 8's bridge
-// work); it is here only so that 4 can follow. Replace it with the bridge's when merging.
+// Migration 3 was reserved for the bridge while it was written alongside migration 4, and shipped
+// empty: databases at version 3 or 4 have passed it, so it stays a no-op forever and the bridge's
+// tables are migration 5. A migration is never changed once a database may have run it.
 constexpr std::string_view kSchema3 = R"sql(
 -- reserved for the bridge
 )sql";
@@ -180,12 +181,60 @@ CREATE TABLE psk_credentials (
 CREATE INDEX psk_credentials_endpoint ON psk_credentials(endpoint);
 )sql";
 
+// The bridge to upstream LwM2M servers (issue 6). `server` is the [[upstream]] uri as configured.
+constexpr std::string_view kSchema5 = R"sql(
+-- Each bridged device's registration on each upstream server, so that after a restart the bridge
+-- sends an Update from its new socket instead of registering anew (which would end the server's
+-- observations). What the server was told is kept to know what an Update must carry.
+CREATE TABLE upstream_registrations (
+  server TEXT NOT NULL,
+  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  endpoint TEXT NOT NULL,            -- the name registered upstream (prefix + endpoint)
+  location TEXT NOT NULL,            -- the Location-Path the server answered, segments joined by '/'
+  lifetime INTEGER NOT NULL CHECK (lifetime BETWEEN 1 AND 4294967295),
+  version TEXT NOT NULL,
+  queue_mode INTEGER NOT NULL CHECK (queue_mode IN (0, 1)),
+  object_links TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,       -- the last successful Register or Update
+  PRIMARY KEY (server, device_id)
+) WITHOUT ROWID;
+
+-- Requests an upstream server sent, queued for the device like any other, until their answer
+-- went upstream with the server's token (or 5.04 after answer_by).
+CREATE TABLE upstream_exchanges (
+  request_id INTEGER PRIMARY KEY REFERENCES requests(id) ON DELETE CASCADE,
+  server TEXT NOT NULL,
+  token BLOB NOT NULL CHECK (length(token) <= 8),
+  answer_by INTEGER NOT NULL
+);
+
+-- An upstream server's observations, relayed to the device. Notifications are stored in
+-- `notifications` like every other; forwarded_id is the newest one the server acknowledged, so
+-- the rest is sent, in order, when the backhaul returns or after a restart. The Observe option
+-- upstream is the notification's id, which only grows.
+CREATE TABLE upstream_observations (
+  id INTEGER PRIMARY KEY,
+  server TEXT NOT NULL,
+  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  token BLOB NOT NULL CHECK (length(token) <= 8),
+  path TEXT NOT NULL,
+  request_id INTEGER REFERENCES requests(id) ON DELETE SET NULL,          -- the Observe queued
+  observation_id INTEGER REFERENCES observations(id) ON DELETE SET NULL,  -- once established
+  forwarded_id INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  UNIQUE (server, device_id, token)
+);
+CREATE INDEX upstream_observations_observation ON upstream_observations(observation_id)
+  WHERE observation_id IS NOT NULL;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "devices, registrations, requests, observations, notifications, sms_log",
               kSchema1},
     Migration{2, "notifications.decode_error, observations.composite", kSchema2},
     Migration{3, "reserved for the bridge", kSchema3},
     Migration{4, "psk_credentials (DTLS pre-shared keys)", kSchema4},
+    Migration{5, "upstream_registrations, upstream_exchanges, upstream_observations", kSchema5},
 };
 
 }  // namespace

@@ -373,6 +373,11 @@ TEST(UpgradeE2E, SchemaVersion1IsUpgradedWithoutLossAndItsBackupRestoresIdentica
   EXPECT_EQ(queryInt(database, "PRAGMA user_version"), db::latestSchemaVersion());
   EXPECT_EQ(queryText(database, "PRAGMA integrity_check"), "ok");
   for (const auto& table : kVersion1Tables) expectSameRows(pre, database, table);
+  // Version 5's bridge tables exist and start empty (nothing is bridged without [[upstream]]).
+  for (const char* table :
+       {"upstream_registrations", "upstream_exchanges", "upstream_observations"}) {
+    EXPECT_EQ(queryInt(database, std::string("SELECT count(*) FROM ") + table), 0) << table;
+  }
 
   // The backup taken before migrating is the version-1 database as it was, and restores into it.
   const std::string bak = database + ".schema-v1.bak";

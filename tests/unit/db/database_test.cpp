@@ -157,14 +157,32 @@ const std::array kFixtures = {
         "SELECT count(*) FROM notifications n JOIN observations o ON o.id = n.observation_id "
         "WHERE n.decode_error IS NULL AND o.composite = 0 AND n.payload = '95'",
         1},
-    // Version 3 is the bridge's (a placeholder until it is merged).
+    // Version 3 is empty (it was reserved for the bridge, whose tables came as version 5); a
+    // database that passed it gets the bridge's tables too.
     VersionFixture{"INSERT INTO devices (id, endpoint, created_at) VALUES (1, 'dev', 0);",
-                   "SELECT count(*) FROM devices WHERE endpoint = 'dev'", 1},
+                   "SELECT (SELECT count(*) FROM devices WHERE endpoint = 'dev') + "
+                   "  (SELECT count(*) FROM upstream_registrations)",
+                   1},
     // Version 4 added psk_credentials: there and empty after the upgrade, devices kept.
     VersionFixture{"INSERT INTO devices (id, endpoint, created_at) VALUES (1, 'dev', 0);",
                    "SELECT (SELECT count(*) FROM devices) * 10 + "
                    "(SELECT count(*) FROM psk_credentials)",
                    10},
+    // Version 5 added the bridge's upstream_registrations, _exchanges and _observations (a
+    // database at 4 passed the empty 3 and has none of them): the device, its request and its
+    // observation are there to hang them on.
+    VersionFixture{"INSERT INTO devices (id, endpoint, created_at) VALUES (1, 'dev', 0);"
+                   "INSERT INTO requests (id, device_id, seq, operation, path, created_at) "
+                   "  VALUES (7, 1, 1, 'observe', '/3/0/9', 0);"
+                   "INSERT INTO observations (id, device_id, path, token, request_id, created_at) "
+                   "  VALUES (3, 1, '/3/0/9', x'0102', 7, 0);"
+                   "INSERT INTO psk_credentials VALUES (x'01', x'02', 'dev', 0, 0);",
+                   "SELECT (SELECT count(*) FROM observations WHERE request_id = 7) + "
+                   "  (SELECT count(*) FROM psk_credentials) * 10 + "
+                   "  (SELECT count(*) FROM upstream_registrations) + "
+                   "  (SELECT count(*) FROM upstream_exchanges) + (SELECT count(*) FROM "
+                   "upstream_observations)",
+                   11},
 };
 
 TEST(DatabaseTest, FixturesCoverEveryEarlierVersion) {

@@ -1,0 +1,108 @@
+#include "db/upstream_store.h"
+
+namespace lwgate::db {
+namespace {
+
+std::string joinLocation(const std::vector<std::string>& segments) {
+  std::string out;
+  for (const auto& s : segments) (out += out.empty() ? "" : "/") += s;
+  return out;
+}
+
+std::vector<std::string> splitLocation(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const auto slash = text.find('/');
+    out.emplace_back(text.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    text.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteUpstreamStore>> SqliteUpstreamStore::create(Connection& c) {
+  std::unique_ptr<SqliteUpstreamStore> store(new SqliteUpstreamStore());
+  store->connection_ = &c;
+  struct Spec {
+    Statement* target;
+    const char* sql;
+    const char* label;
+  };
+  const Spec specs[] = {
+      {&store->saveRegistration_,
+       "INSERT INTO upstream_registrations (server, device_id, endpoint, location, lifetime, "
+       "version, queue_mode, object_links, updated_at) "
+       "SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM devices WHERE endpoint = ?2 "
+       "ON CONFLICT (server, device_id) DO UPDATE SET endpoint = excluded.endpoint, "
+       "location = excluded.location, lifetime = excluded.lifetime, version = excluded.version, "
+       "queue_mode = excluded.queue_mode, object_links = excluded.object_links, "
+       "updated_at = excluded.updated_at",
+       "save an upstream registration"},
+      {&store->removeRegistration_,
+       "DELETE FROM upstream_registrations WHERE server = ?1 AND device_id = "
+       "(SELECT id FROM devices WHERE endpoint = ?2)",
+       "remove an upstream registration"},
+      {&store->loadRegistrations_,
+       "SELECT u.server, d.endpoint, u.endpoint, u.location, u.lifetime, u.version, "
+       "u.queue_mode, u.object_links, u.updated_at FROM upstream_registrations u "
+       "JOIN devices d ON d.id = u.device_id ORDER BY u.server, d.endpoint",
+       "load the upstream registrations"},
+  };
+  for (const Spec& spec : specs) {
+    auto stmt = c.prepare(spec.sql, spec.label);
+    if (!stmt) return stmt.error();
+    *spec.target = std::move(*stmt);
+  }
+  return store;
+}
+
+Result<void> SqliteUpstreamStore::saveRegistration(const bridge::StoredRegistration& r) {
+  auto saved = saveRegistration_.bindText(1, r.server)
+                   .bindText(2, r.device)
+                   .bindText(3, r.told.endpoint)
+                   .bindText(4, joinLocation(r.location))
+                   .bindInt(5, r.told.lifetime)
+                   .bindText(6, r.told.version)
+                   .bindInt(7, r.told.queueMode ? 1 : 0)
+                   .bindText(8, r.told.objectLinks)
+                   .bindInt(9, core::toUnixMillis(r.updatedAt))
+                   .run();
+  if (!saved) return saved.error();
+  if (connection_->changes() == 0) {
+    return makeError(ErrorCode::kNotFound,
+                     "no device \"" + r.device + "\" to keep an upstream registration for");
+  }
+  return {};
+}
+
+Result<void> SqliteUpstreamStore::removeRegistration(std::string_view server,
+                                                     std::string_view device) {
+  return removeRegistration_.bindText(1, server).bindText(2, device).run();
+}
+
+Result<std::vector<bridge::StoredRegistration>> SqliteUpstreamStore::loadRegistrations() {
+  std::vector<bridge::StoredRegistration> out;
+  ScopedReset reset(loadRegistrations_);
+  for (;;) {
+    auto row = loadRegistrations_.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const Statement& s = loadRegistrations_;
+    bridge::StoredRegistration r;
+    r.server = s.columnText(0);
+    r.device = s.columnText(1);
+    r.told.endpoint = s.columnText(2);
+    r.location = splitLocation(s.columnTextView(3));
+    r.told.lifetime = static_cast<std::uint32_t>(s.columnInt(4));
+    r.told.version = s.columnText(5);
+    r.told.queueMode = s.columnInt(6) != 0;
+    r.told.objectLinks = s.columnText(7);
+    r.updatedAt = core::fromUnixMillis(s.columnInt(8));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace lwgate::db
