@@ -26,6 +26,7 @@ std::string_view queueModeName(QueueMode mode);  // "gateway", "mirror"
 struct UpstreamUri {
   std::string host;  // a name or a numeric address, without brackets
   std::uint16_t port = 5683;
+  bool operator==(const UpstreamUri&) const = default;
 };
 // "coap://HOST[:PORT]" (IPv6 in brackets); no path, query, user info or fragment. coaps:// is
 // refused with a "not available in this version yet" message (DTLS-PSK is a later issue).

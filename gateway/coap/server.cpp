@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 
+#include "gateway/coap/client_callbacks.h"
 #include "gateway/core/credentials.h"
 #include "gateway/lwm2m/diagnostic.h"
 #include "gateway/util/log.h"
@@ -71,6 +72,10 @@ log::Level levelFromCoap(coap_log_t level) {
 void coapLogHandler(coap_log_t level, const char* message) {
   std::string_view m(message);
   while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.remove_suffix(1);
+  // libcoap 4.3.1 logs every RST at ALERT unless it answers its own keep-alive ping; a RST is an
+  // ordinary answer (a device ending an observation, an upstream server answering our ping)
+  // that reaches us through the NACK handler.
+  if (m.starts_with("got RST for mid=")) level = LOG_DEBUG;
   // Peers make libcoap log ("discard malformed PDU" for every garbage datagram): a flood of
   // datagrams must not become a flood of log lines. Debug output is for a person watching.
   static const core::SystemClock clock;
@@ -92,6 +97,7 @@ struct Server::Held {
   coap_pdu_t* pdu;          // ready to send: type, Message ID, token and options as libcoap made
   core::Peer peer;          // for failHeldResponses: the dedup entry to forget
   std::uint16_t requestMid;
+  std::vector<std::uint8_t> requestToken;  // an empty ACK has none; an error response needs it
 };
 
 // libcoap calls plain C functions; these find the Server through the context's app data.
@@ -99,6 +105,10 @@ struct ServerCallbacks {
   static void onRequest(coap_resource_t*, coap_session_t* session, const coap_pdu_t* pdu,
                         const coap_string_t*, coap_pdu_t* response) {
     auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    if (auto client = ClientCallbacks::clientOf(session)) {
+      onClientRequest(self, *client, session, pdu, response);
+      return;
+    }
     announce(self, session);
     core::Request req;
     req.method = static_cast<core::Method>(coap_pdu_get_code(pdu));
@@ -198,11 +208,37 @@ struct ServerCallbacks {
     }
   }
 
+  // A request from an upstream server on one of the bridge's client sessions: answered like a
+  // device's (deduplicated, held back until the batch commits), by the client request handler.
+  static void onClientRequest(Server* self, Server::ClientId id, coap_session_t* session,
+                              const coap_pdu_t* pdu, coap_pdu_t* response) {
+    // The dedup key names the session: the server may use the same Message IDs towards two
+    // devices (two sessions, one server address).
+    core::Peer key{"upstream", "#" + std::to_string(id), 0};
+    const auto mid = static_cast<std::uint16_t>(coap_pdu_get_mid(pdu));
+    core::Response out;
+    if (const core::Response* seen = self->dedup_.find(key, mid)) {
+      out = *seen;
+    } else {
+      out = ClientCallbacks::request(self, id, pdu);
+      self->dedup_.remember(key, mid, out);
+    }
+    ++self->handled_;
+    // Code 0: answered later in a separate response; libcoap sends the empty ACK (without the
+    // token) for a CON request and nothing for a NON one.
+    if (static_cast<unsigned>(out.code) != 0) writeResponse(out, response);
+    if (self->deferResponses_) hold(self, session, response, key, mid);
+  }
+
   static void hold(Server* self, coap_session_t* session, coap_pdu_t* response,
                    const core::Peer& peer, std::uint16_t requestMid) {
     const coap_bin_const_t token = coap_pdu_get_token(response);
-    // The copy gets every option; its payload and Message ID are set again below.
-    coap_pdu_t* copy = coap_pdu_duplicate(response, session, token.length, token.s, nullptr);
+    const bool empty = coap_pdu_get_code(response) == COAP_EMPTY_CODE;
+    if (empty && coap_pdu_get_type(response) != COAP_MESSAGE_ACK) return;  // nothing to send
+    // The copy gets every option; its payload and Message ID are set again below. An empty ACK
+    // carries no token (RFC 7252 4.1).
+    coap_pdu_t* copy = coap_pdu_duplicate(response, session, empty ? 0 : token.length,
+                                          empty ? nullptr : token.s, nullptr);
     if (!copy) return;  // out of memory: libcoap sends the response right away instead
     coap_pdu_set_mid(copy, coap_pdu_get_mid(response));
     size_t len = 0;
@@ -211,7 +247,8 @@ struct ServerCallbacks {
       coap_delete_pdu(copy);
       return;
     }
-    self->held_.push_back({coap_session_reference(session), copy, peer, requestMid});
+    self->held_.push_back({coap_session_reference(session), copy, peer, requestMid,
+                           std::vector<std::uint8_t>(token.s, token.s + token.length)});
     // libcoap drops an empty non-confirmable response instead of sending it (net.c
     // no_response(): "response is 0.00, and this is ... non-confirmable").
     coap_pdu_set_code(response, COAP_EMPTY_CODE);
@@ -255,6 +292,12 @@ struct ServerCallbacks {
   static coap_response_t onResponse(coap_session_t* session, const coap_pdu_t* sent,
                                     const coap_pdu_t* received, const coap_mid_t) {
     auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    if (auto client = ClientCallbacks::clientOf(session)) {
+      const bool wanted = ClientCallbacks::response(self, *client, received);
+      return wanted || coap_pdu_get_type(received) == COAP_MESSAGE_ACK ? COAP_RESPONSE_OK
+                                                                       : COAP_RESPONSE_FAIL;
+    }
+    if (coap_session_get_type(session) == COAP_SESSION_TYPE_CLIENT) return COAP_RESPONSE_OK;
     if (!self->onAnswer_) return COAP_RESPONSE_OK;
     Server::Answer a;
     a.peer = peerOf(session);
@@ -329,6 +372,12 @@ struct ServerCallbacks {
   static void onNack(coap_session_t* session, const coap_pdu_t* sent, coap_nack_reason_t reason,
                      const coap_mid_t) {
     auto* self = static_cast<Server*>(coap_get_app_data(coap_session_get_context(session)));
+    if (auto client = ClientCallbacks::clientOf(session)) {
+      ClientCallbacks::nack(self, *client, sent, reason);
+      return;
+    }
+    // A client session being closed: what it had pending is dropped on purpose.
+    if (coap_session_get_type(session) == COAP_SESSION_TYPE_CLIENT) return;
     if (!self->onFailure_ || !sent) return;
     const char* why = "no answer";
     switch (reason) {
@@ -718,6 +767,7 @@ Result<void> Server::sendRequest(const core::Peer& peer, const core::OutgoingReq
 }
 
 Server::~Server() {
+  while (!clients_.empty()) closeClient(clients_.begin()->first);
   wipe(pskBuffer_);
   for (auto& [key, session] : sessions_) coap_session_release(session);
   sessions_.clear();
@@ -737,12 +787,11 @@ void Server::failHeldResponses(const Error& error) {
   const core::Response failed = core::errorResponse(error);
   for (Held& h : held_) {
     dedup_.forget(h.peer, h.requestMid);
-    const coap_bin_const_t token = coap_pdu_get_token(h.pdu);
     coap_pdu_t* pdu = coap_pdu_init(coap_pdu_get_type(h.pdu), COAP_EMPTY_CODE,
                                     coap_pdu_get_mid(h.pdu), coap_session_max_pdu_size(h.session));
     coap_delete_pdu(h.pdu);
     h.pdu = nullptr;
-    if (pdu && coap_add_token(pdu, token.length, token.s)) {
+    if (pdu && coap_add_token(pdu, h.requestToken.size(), h.requestToken.data())) {
       ServerCallbacks::writeResponse(failed, pdu);
       h.pdu = pdu;
     } else if (pdu) {

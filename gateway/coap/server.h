@@ -4,6 +4,8 @@
 // the one place where libcoap's handles, options and errors become ours.
 // Threading: everything here runs on the main thread's event loop; process() is called when
 // fd() is readable (libcoap keeps its sockets and its retransmission timer in that epoll fd).
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -144,12 +146,107 @@ class Server {
     onFailure_ = std::move(onFailure);
   }
 
+  // ---- Upstream: client sessions to LwM2M servers (the bridge) ----
+  // Each is a libcoap client session with a UDP socket of its own (local port 0, so the kernel
+  // picks one): an upstream server addresses a device by the source address and port of its
+  // registration, so every bridged device needs one. They live in this context, so the event
+  // loop that serves the devices serves them too. Requests the server sends on them go to the
+  // client request handler, not to the device-side handler.
+  using ClientId = std::uint64_t;
+
+  struct SocketAddress {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    std::string text() const;  // "192.0.2.1:5683", "[2001:db8::1]:5683"
+  };
+  // getaddrinfo for UDP (blocking: call it once per server, not per device).
+  static Result<SocketAddress> resolveUdp(const std::string& host, std::uint16_t port);
+
+  Result<ClientId> openClient(const SocketAddress& server);
+  // Closes the socket; what was still pending on it is dropped without handler calls.
+  void closeClient(ClientId id);
+  std::optional<std::uint16_t> clientLocalPort(ClientId id) const;
+  std::size_t clientCount() const { return clients_.size(); }
+
+  // A confirmable request (Register, Update, De-register); its answer goes to the client answer
+  // handler with this token, its failure to the client failure handler.
+  Result<void> sendClientRequest(ClientId id, const core::OutgoingRequest& request,
+                                 const std::vector<std::uint8_t>& token);
+
+  // A response we owe the server: a separate response to one of its requests, or a
+  // notification. Returns the Message ID.
+  struct ClientResponse {
+    std::uint8_t code = 0x45;
+    std::vector<std::uint8_t> token;
+    std::optional<std::uint32_t> observe;
+    std::optional<std::uint16_t> contentFormat;
+    std::vector<std::uint8_t> payload;
+    bool confirmable = true;
+    std::string diagnostic;  // for error codes without a payload: RFC 7252 5.5.2
+  };
+  Result<std::uint16_t> sendClientResponse(ClientId id, const ClientResponse& response);
+  // A CoAP ping (an empty CON, RFC 7252 4.3): the server answers RST, which the failure
+  // handler reports with `pong` set. libcoap sends one confirmable message at a time per
+  // session (NSTART=1), so the pong also says every earlier CON on the session was
+  // acknowledged.
+  Result<std::uint16_t> sendClientPing(ClientId id);
+
+  struct ClientRequest {
+    ClientId client = 0;
+    core::Method method = core::Method::kGet;
+    std::vector<std::string> uriPath;
+    std::vector<std::string> uriQuery;
+    std::optional<std::uint16_t> contentFormat;
+    std::optional<std::uint16_t> accept;
+    std::optional<std::uint32_t> observe;
+    std::vector<std::uint8_t> token;
+    std::string payload;
+    bool confirmable = true;
+  };
+  // What to answer at once. nullopt answers later: an empty ACK goes now (for a CON request) and
+  // the caller sends the response with sendClientResponse() (RFC 7252 5.2.2, separate response).
+  struct ImmediateResponse {
+    std::uint8_t code = 0x45;
+    std::string payload;  // a diagnostic for error codes
+    std::optional<std::uint16_t> contentFormat;
+  };
+  using ClientRequestHandler =
+      std::function<std::optional<ImmediateResponse>(const ClientRequest& request)>;
+  struct ClientAnswer {
+    ClientId client = 0;
+    std::vector<std::uint8_t> token;
+    std::uint8_t code = 0;
+    std::vector<std::string> locationPath;
+    std::optional<std::uint16_t> contentFormat;
+    std::string payload;
+  };
+  // Returns whether the answer was wanted (else a CON one gets RST).
+  using ClientAnswerHandler = std::function<bool(const ClientAnswer& answer)>;
+  struct ClientFailure {
+    ClientId client = 0;
+    std::uint16_t messageId = 0;
+    std::vector<std::uint8_t> token;
+    bool request = false;  // it was one of our requests (else a response or a ping)
+    bool pong = false;     // the RST that answers our ping: the server is there
+    std::string why;
+  };
+  // A confirmable message got no acknowledgement after all retransmissions, or a RST. ICMP
+  // errors are not reported: libcoap keeps retransmitting after them, the final outcome follows.
+  using ClientFailureHandler = std::function<void(const ClientFailure& failure)>;
+  void setClientHandlers(ClientRequestHandler onRequest, ClientAnswerHandler onAnswer,
+                         ClientFailureHandler onFailure) {
+    onClientRequest_ = std::move(onRequest);
+    onClientAnswer_ = std::move(onAnswer);
+    onClientFailure_ = std::move(onFailure);
+  }
+
   // Routes libcoap's own log lines into ours, at `level` and more severe.
   static void routeLibraryLog(log::Level level);
 
  private:
   Server(const core::Clock& clock, ServerOptions options, Handler handler);
   friend struct ServerCallbacks;
+  friend struct ClientCallbacks;
 
   struct Held;
   void releaseHeld();
@@ -190,6 +287,11 @@ class Server {
   AnswerReassembler answers_;
   LogThrottle uploadRefusals_;
   LogThrottle answerFailures_;
+  std::map<ClientId, coap_session_t*> clients_;  // open client sessions, referenced
+  ClientId nextClient_ = 0;
+  ClientRequestHandler onClientRequest_;
+  ClientAnswerHandler onClientAnswer_;
+  ClientFailureHandler onClientFailure_;
 };
 
 }  // namespace lwgate::coap

@@ -22,6 +22,7 @@
 #include "gateway/core/registration_interface.h"
 #include "gateway/core/registry.h"
 #include "gateway/core/submission.h"
+#include "gateway/daemon/bridge.h"
 #include "gateway/daemon/downlink.h"
 #include "gateway/daemon/security.h"
 #include "gateway/daemon/sms.h"
@@ -97,6 +98,7 @@ class Daemon final : public core::RegistryListener,
     if (busRetrySource_) sd_event_source_unref(busRetrySource_);
     if (coapSource_) sd_event_source_unref(coapSource_);
     if (queueSource_) sd_event_source_unref(queueSource_);
+    if (bridgeSource_) sd_event_source_unref(bridgeSource_);
     if (modemSource_) sd_event_source_unref(modemSource_);
     if (wakeScanSource_) sd_event_source_unref(wakeScanSource_);
     if (smsTimerSource_) sd_event_source_unref(smsTimerSource_);
@@ -144,6 +146,7 @@ class Daemon final : public core::RegistryListener,
         r.queueMode() ? " queue-mode" : "", r.objects.links.size(),
         replaced ? " replaces=rd/" + replaced->location : "");
     downlink_->registered(r, replaced);
+    afterCommit([this, r] { bridge_->deviceRegistered(r); });
     if (sms_) sms_->deviceHeard(r.endpoint);
     toBus(
         [r, replaced = replaced != nullptr](dbus::Service& b) { b.deviceRegistered(r, replaced); });
@@ -152,18 +155,21 @@ class Daemon final : public core::RegistryListener,
     log::debug("LWG2003 updated endpoint={} location=rd/{} from={} lifetime={}s", r.endpoint,
                r.location, peerText(r.peer), r.lifetime);
     downlink_->updated(r, previousPeer);
+    afterCommit([this, r] { bridge_->deviceRegistered(r); });
     if (sms_) sms_->deviceHeard(r.endpoint);
     toBus([r](dbus::Service& b) { b.deviceUpdated(r); });
   }
   void deregistered(const core::Registration& r) override {
     log::info("LWG2004 de-registered endpoint={} location=rd/{}", r.endpoint, r.location);
     downlink_->gone(r);
+    afterCommit([this, r] { bridge_->deviceGone(r); });
     toBus([r](dbus::Service& b) { b.deviceRemoved(r, false); });
   }
   void expired(const core::Registration& r) override {
     log::info("LWG2005 registration expired endpoint={} location=rd/{} (no Update within {}s)",
               r.endpoint, r.location, r.lifetime);
     downlink_->gone(r);
+    afterCommit([this, r] { bridge_->deviceGone(r); });
     toBus([r](dbus::Service& b) { b.deviceRemoved(r, true); });
   }
 
@@ -180,6 +186,7 @@ class Daemon final : public core::RegistryListener,
   void deviceReachability(const std::string& endpoint, bool reachable) override {
     log::debug("LWG3007 {} is {}", endpoint, reachable ? "awake" : "asleep");
     if (bus_) bus_->deviceAwake(endpoint, reachable);
+    if (reachable && bridge_) bridge_->deviceWoke(endpoint);
     // Fell asleep with work left: perhaps an SMS should wake it (the policy decides).
     if (!reachable && sms_ && downlink_->queue().unfinished(endpoint) > 0) {
       sms_->wakeIfNeeded(endpoint);
@@ -491,6 +498,9 @@ class Daemon final : public core::RegistryListener,
     if (!restored) return restored.error();
     for (const auto& r : restored->expired) expired(r);
     registry_->forEach([this](const core::Registration& r) { downlink_->restored(r); });
+    bridge_ = std::make_unique<Bridge>(clock_, db_->connection(), *coap_, bridgeTiming());
+    if (auto opened = bridge_->open(config_.upstreams); !opened) return opened.error();
+    registry_->forEach([this](const core::Registration& r) { bridge_->restored(r); });
     log::notice("LWG1005 restored {} registrations from the database ({} expired while stopped)",
                 restored->active, restored->expired.size());
 
@@ -519,6 +529,11 @@ class Daemon final : public core::RegistryListener,
     if (rc < 0) return makeError(ErrorCode::kInternal, "cannot add the queue timer");
     sd_event_source_set_enabled(queueSource_, SD_EVENT_OFF);
     if (auto started = startSms(); !started) return started;
+    rc = sd_event_add_time(event_, &bridgeSource_, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                           &Daemon::onBridgeTimer, this);
+    if (rc < 0) return makeError(ErrorCode::kInternal, "cannot add the bridge timer");
+    sd_event_source_set_enabled(bridgeSource_, SD_EVENT_OFF);
+    bridge_->start();
     downlink_->flush();
     rearmTimers();
     return {};
@@ -662,7 +677,12 @@ class Daemon final : public core::RegistryListener,
     }
     std::vector<std::function<void(dbus::Service&)>> events;
     events.swap(busEvents_);
+    std::vector<std::function<void()>> bridgeEvents;
+    bridgeEvents.swap(committedEvents_);
     batchOpen_ = false;
+    if (committed) {
+      for (auto& e : bridgeEvents) e();
+    }
     if (committed && bus_) {
       for (auto& e : events) e(*bus_);
     }
@@ -988,7 +1008,8 @@ class Daemon final : public core::RegistryListener,
     downlink_->setObservationConfig(observationConfig());
     sms_->setConfig(smsConfig());
     smsTransport_->setConfig(smsTransportConfig());
-    armWakeScan();
+    bridge_->setServers(config_.upstreams);
+    rearmTimers();  // the wake scan's and the bridge's
     log::notice("LWG1008 configuration reloaded from {}",
                 source.empty() ? "built-in defaults" : source);
   }
@@ -1011,6 +1032,17 @@ class Daemon final : public core::RegistryListener,
   }
 
   // Device signals of a batch wait for its commit (a failed commit takes the changes back).
+  // What the bridge hears about devices waits for the batch's commit too: an upstream server
+  // must not learn of a registration a failed commit takes back.
+  void afterCommit(std::function<void()> event) {
+    if (!bridge_) return;  // start-up: the bridge learns the restored registrations itself
+    if (batchOpen_) {
+      committedEvents_.push_back(std::move(event));
+    } else {
+      event();
+    }
+  }
+
   void toBus(std::function<void(dbus::Service&)> event) {
     if (!bus_) return;
     if (batchOpen_) {
@@ -1047,7 +1079,12 @@ class Daemon final : public core::RegistryListener,
     }
     std::vector<std::function<void(dbus::Service&)>> events;
     events.swap(busEvents_);
+    std::vector<std::function<void()>> committed;
+    committed.swap(committedEvents_);
     batchOpen_ = false;
+    if (committedOrNoBatch) {
+      for (auto& e : committed) e();
+    }
     if (committedOrNoBatch && bus_) {
       for (auto& e : events) e(*bus_);
     }
@@ -1062,6 +1099,30 @@ class Daemon final : public core::RegistryListener,
     armTimer(queueSource_, downlink_->nextTimer(), &armedQueue_);
     if (smsTransport_) armTimer(smsTimerSource_, smsTransport_->nextTimer(), &armedSms_);
     armWakeScan();
+    if (bridge_) {
+      bridge_->flush();
+      armTimer(bridgeSource_, bridge_->nextTimer(), &armedBridge_);
+    }
+  }
+
+  static int onBridgeTimer(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<Daemon*>(userdata);
+    self->armedBridge_.reset();
+    self->bridge_->tick();
+    self->rearmTimers();
+    return 0;
+  }
+
+  // The bridge's exchanges with upstream servers: an answer may take MAX_TRANSMIT_WAIT (RFC
+  // 7252 4.8.2, with the configured ACK_TIMEOUT and MAX_RETRANSMIT) plus the server's own
+  // processing; Updates go out that long before the upstream lifetime ends.
+  bridge::RegistrationTiming bridgeTiming() const {
+    const double maxTransmitWait =
+        config_.ackTimeout * ((1u << (config_.maxRetransmit + 1)) - 1) * 1.5;
+    bridge::RegistrationTiming t;
+    t.updateMargin = core::Millis(static_cast<std::int64_t>(maxTransmitWait * 1000));
+    t.exchangeTimeout = t.updateMargin + core::Seconds(10);
+    return t;
   }
 
   static int onQueueTimer(sd_event_source*, uint64_t, void* userdata) {
@@ -1133,16 +1194,20 @@ class Daemon final : public core::RegistryListener,
   std::unique_ptr<SmsTransport> smsTransport_;  // after sms_ and downlink_: they point at it
   sd_event_source* smsTimerSource_ = nullptr;
   std::optional<core::SteadyTime> armedSms_;
+  std::unique_ptr<Bridge> bridge_;  // after coap_: its sessions close before the context
   sd_event_source* modemSource_ = nullptr;
   sd_event_source* wakeScanSource_ = nullptr;
   sd_event* event_ = nullptr;
   sd_event_source* coapSource_ = nullptr;
   sd_event_source* expirySource_ = nullptr;
   sd_event_source* queueSource_ = nullptr;
+  sd_event_source* bridgeSource_ = nullptr;
   std::optional<core::SteadyTime> armedExpiry_;
   std::optional<core::SteadyTime> armedQueue_;
   std::optional<core::SteadyTime> armedWakeScan_;
   core::SteadyTime lastWakeScan_{};
+  std::optional<core::SteadyTime> armedBridge_;
+  std::vector<std::function<void()>> committedEvents_;  // bridge events, after the commit
   std::unique_ptr<dbus::Service> bus_;
   modem::Health modemHealth_;
   bool batchOpen_ = false;

@@ -1,0 +1,23 @@
+#pragma once
+// Internal to the libcoap adapter: what server.cpp's libcoap callbacks hand over to client.cpp
+// when the session is one of the upstream client sessions.
+#include <coap3/coap.h>
+
+#include <optional>
+
+#include "gateway/coap/server.h"
+
+namespace lwgate::coap {
+
+struct ClientCallbacks {
+  // The client id of an open upstream session; nullopt for device-side (server) sessions and
+  // for client sessions being closed.
+  static std::optional<Server::ClientId> clientOf(const coap_session_t* session);
+  // A request from the upstream server: the handler's answer, code 0 for "later" (empty ACK).
+  static core::Response request(Server* self, Server::ClientId id, const coap_pdu_t* pdu);
+  static bool response(Server* self, Server::ClientId id, const coap_pdu_t* received);
+  static void nack(Server* self, Server::ClientId id, const coap_pdu_t* sent,
+                   coap_nack_reason_t reason);
+};
+
+}  // namespace lwgate::coap

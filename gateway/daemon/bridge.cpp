@@ -1,0 +1,274 @@
+#include "gateway/daemon/bridge.h"
+
+#include <sys/random.h>
+#include <sys/resource.h>
+
+#include <random>
+
+#include "gateway/lwm2m/link_format.h"
+#include "gateway/util/log.h"
+
+namespace lwgate::daemon {
+namespace {
+
+// A resolved server address is used this long before the name is looked up again.
+constexpr core::Seconds kResolveInterval{300};
+
+std::vector<std::uint8_t> randomToken() {
+  std::vector<std::uint8_t> token(8);
+  std::size_t got = 0;
+  while (got < token.size()) {
+    ssize_t n = getrandom(token.data() + got, token.size() - got, 0);
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  return token;
+}
+
+std::string joined(const std::vector<std::string>& segments) {
+  std::string out;
+  for (const auto& s : segments) (out += '/') += s;
+  return out;
+}
+
+const char* kindName(bridge::Outgoing::Kind kind) {
+  switch (kind) {
+    case bridge::Outgoing::Kind::kRegister:
+      return "Register";
+    case bridge::Outgoing::Kind::kUpdate:
+      return "Update";
+    case bridge::Outgoing::Kind::kDeregister:
+      return "De-register";
+  }
+  return "?";
+}
+
+std::string codeText(std::uint8_t code) {
+  return fmt::format("{}.{:02}", code >> 5, code & 0x1f);
+}
+
+// One socket per bridged device and server: thousands of descriptors. systemd starts services
+// with a soft limit of 1024 and a high hard limit, and asks programs that need more to raise
+// the soft limit themselves (systemd.exec(5), LimitNOFILE=). lwgated's loop is epoll-based.
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    log::debug("LWG6009 open file limit raised from {} to {} for the upstream sockets", before,
+               limit.rlim_cur);
+  }
+}
+
+}  // namespace
+
+Bridge::Bridge(const core::Clock& clock, db::Connection& connection, coap::Server& server,
+               bridge::RegistrationTiming timing)
+    : clock_(clock), connection_(connection), server_(server), timing_(timing) {
+  server_.setClientHandlers([this](const coap::Server::ClientRequest& r) { return onRequest(r); },
+                            [this](const coap::Server::ClientAnswer& a) { return onAnswer(a); },
+                            [this](const coap::Server::ClientFailure& f) { onFailure(f); });
+}
+
+Bridge::~Bridge() {
+  server_.setClientHandlers({}, {}, {});
+  for (const auto& [id, key] : keys_) server_.closeClient(id);
+}
+
+Result<void> Bridge::open(const std::vector<bridge::UpstreamConfig>& servers) {
+  auto store = db::SqliteUpstreamStore::create(connection_);
+  if (!store) return store.error();
+  store_ = std::move(*store);
+  std::random_device seed;
+  auto engine = std::make_shared<std::mt19937_64>(seed());
+  registrations_ = std::make_unique<bridge::UpstreamRegistrations>(
+      clock_, *store_, timing_,
+      [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); });
+  registrations_->setListener(this);
+  if (auto restored = registrations_->restore(servers); !restored) return restored.error();
+  if (!servers.empty()) raiseDescriptorLimit();
+  return {};
+}
+
+void Bridge::start() {
+  const auto& servers = registrations_->servers();
+  for (const auto& s : servers) {
+    log::notice(
+        "LWG6000 bridging {} to {} ({} mode, lifetime {}s, first Register after {}s, "
+        "{} per second)",
+        fmt::join(s.devices, ","), s.uri, bridge::queueModeName(s.queueMode), s.lifetime, s.holdOff,
+        s.registrationsPerSecond);
+  }
+  registrations_->start();
+}
+
+void Bridge::setServers(const std::vector<bridge::UpstreamConfig>& servers) {
+  if (servers == registrations_->servers()) return;
+  if (!servers.empty()) raiseDescriptorLimit();
+  registrations_->setServers(servers);
+  log::notice("LWG6008 bridge configuration changed: {} upstream server(s)", servers.size());
+}
+
+void Bridge::deviceRegistered(const core::Registration& reg) {
+  registrations_->deviceRegistered(
+      {reg.endpoint, reg.version, reg.queueMode(), lwm2m::formatObjectList(reg.objects)});
+}
+
+void Bridge::deviceGone(const core::Registration& reg) {
+  registrations_->deviceGone(reg.endpoint);
+}
+
+Result<coap::Server::SocketAddress> Bridge::resolve(const std::string& uri) {
+  const core::SteadyTime now = clock_.steadyNow();
+  auto it = resolved_.find(uri);
+  if (it != resolved_.end() && now - it->second.at < kResolveInterval) return it->second.address;
+  auto parsed = bridge::parseUpstreamUri(uri);
+  if (!parsed) return parsed.error();
+  auto address = coap::Server::resolveUdp(parsed->host, parsed->port);
+  if (!address) {
+    if (it != resolved_.end()) return it->second.address;  // the last good one, for now
+    return address.error();
+  }
+  resolved_[uri] = {*address, now};
+  return *address;
+}
+
+Result<coap::Server::ClientId> Bridge::session(const Key& key) {
+  if (auto it = sessions_.find(key); it != sessions_.end()) return it->second;
+  auto address = resolve(key.first);
+  if (!address) return address.error();
+  auto id = server_.openClient(*address);
+  if (!id) return id.error();
+  sessions_[key] = *id;
+  keys_[*id] = key;
+  return *id;
+}
+
+Result<void> Bridge::send(const bridge::Outgoing& m) {
+  const Key key{m.server, m.device};
+  auto id = session(key);
+  if (!id) return id.error();
+  core::OutgoingRequest r;
+  switch (m.kind) {
+    case bridge::Outgoing::Kind::kRegister:
+      r.method = core::Method::kPost;
+      r.uriPath = {"rd"};
+      break;
+    case bridge::Outgoing::Kind::kUpdate:
+      r.method = core::Method::kPost;
+      r.uriPath = m.location;
+      break;
+    case bridge::Outgoing::Kind::kDeregister:
+      r.method = core::Method::kDelete;
+      r.uriPath = m.location;
+      break;
+  }
+  r.uriQuery = m.query;
+  if (!m.payload.empty()) {
+    r.contentFormat = core::kFormatLinkFormat;
+    r.payload.assign(m.payload.begin(), m.payload.end());
+  }
+  const auto token = randomToken();
+  if (auto sent = server_.sendClientRequest(*id, r, token); !sent) return sent.error();
+  pending_[pendingKey(*id, token)] = {m.exchange, m.kind};
+  log::debug("LWG6010 {} of {} to {} from port {}: POST/DELETE {}{}{}", kindName(m.kind), m.device,
+             m.server, server_.clientLocalPort(*id).value_or(0),
+             m.location.empty() ? "/rd" : joined(m.location), m.query.empty() ? "" : "?",
+             fmt::join(m.query, "&"));
+  return {};
+}
+
+std::string Bridge::pendingKey(coap::Server::ClientId id, const std::vector<std::uint8_t>& token) {
+  std::string key = std::to_string(id) + "|";
+  key.append(token.begin(), token.end());
+  return key;
+}
+
+bool Bridge::onAnswer(const coap::Server::ClientAnswer& a) {
+  auto it = pending_.find(pendingKey(a.client, a.token));
+  if (it == pending_.end()) return false;
+  const Pending p = it->second;
+  pending_.erase(it);
+  auto k = keys_.find(a.client);
+  const std::string device = k == keys_.end() ? "?" : k->second.second;
+  const std::string server = k == keys_.end() ? "?" : k->second.first;
+  if (a.code >> 5 == 2) {
+    if (p.kind == bridge::Outgoing::Kind::kRegister) {
+      log::info("LWG6001 {} registered on {} at /{} (from port {})", device, server,
+                fmt::join(a.locationPath, "/"), server_.clientLocalPort(a.client).value_or(0));
+    } else if (p.kind == bridge::Outgoing::Kind::kDeregister) {
+      log::info("LWG6004 {} de-registered from {}", device, server);
+    } else {
+      log::debug("LWG6011 {} updated on {}", device, server);
+    }
+  } else {
+    log::warning("LWG6002 {} of {} on {} answered {}{}{}", kindName(p.kind), device, server,
+                 codeText(a.code), a.payload.empty() ? "" : ": ", a.payload.substr(0, 120));
+  }
+  registrations_->answered(p.exchange, a.code, a.locationPath);
+  return true;
+}
+
+void Bridge::onFailure(const coap::Server::ClientFailure& f) {
+  auto k = keys_.find(f.client);
+  if (k == keys_.end()) return;
+  if (f.request) {
+    auto it = pending_.find(pendingKey(f.client, f.token));
+    if (it == pending_.end()) return;
+    const Pending p = it->second;
+    pending_.erase(it);
+    log::debug("LWG6012 {} of {} to {}: {}", kindName(p.kind), k->second.second, k->second.first,
+               f.why);
+    registrations_->failed(p.exchange, f.why);
+    return;
+  }
+  if (f.pong) return;
+  registrations_->transportFailed(k->second.first, k->second.second, f.why);
+}
+
+std::optional<coap::Server::ImmediateResponse> Bridge::onRequest(
+    const coap::Server::ClientRequest&) {
+  // Requests from the upstream server are relayed to the device in the next step.
+  return coap::Server::ImmediateResponse{0xa1, "not implemented yet", std::nullopt};
+}
+
+void Bridge::registeredFresh(const std::string&, const std::string&) {}
+
+void Bridge::linkChanged(const std::string& server, const std::string& device, bool up) {
+  const auto st = registrations_->status(server, device);
+  if (up) {
+    if (st && st->failures == 0) log::debug("LWG6005 {} reachable through {}", device, server);
+    return;
+  }
+  if (st && !st->lastError.empty()) {
+    log::warning("LWG6003 {} is not registered on {} for now ({}); retrying with back-off", device,
+                 server, st->lastError);
+  }
+  // A new socket for the next attempt: after a NAT rebinding or a server restart the old
+  // mapping may be what failed. Closed after the callback that got us here has returned.
+  if (auto it = sessions_.find({server, device}); it != sessions_.end()) {
+    toClose_.push_back(it->second);
+    keys_.erase(it->second);
+    sessions_.erase(it);
+  }
+}
+
+void Bridge::linkRemoved(const std::string& server, const std::string& device) {
+  if (auto it = sessions_.find({server, device}); it != sessions_.end()) {
+    toClose_.push_back(it->second);
+    keys_.erase(it->second);
+    sessions_.erase(it);
+  }
+}
+
+void Bridge::flush() {
+  std::vector<coap::Server::ClientId> ids;
+  ids.swap(toClose_);
+  for (auto id : ids) {
+    std::erase_if(pending_,
+                  [&](const auto& p) { return p.first.starts_with(std::to_string(id) + "|"); });
+    server_.closeClient(id);
+  }
+}
+
+}  // namespace lwgate::daemon

@@ -1,0 +1,89 @@
+#pragma once
+// Wires the bridge (bridge/: the upstream registrations' state machine) to the rest of the
+// daemon: what the registry learns about devices decides what each upstream server is told;
+// each bridged device gets its own libcoap client session (its own UDP socket) per server, on
+// which its Register/Update/De-register go out and the server's requests come in; SQLite keeps
+// the upstream registrations across restarts.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bridge/registration.h"
+#include "db/upstream_store.h"
+#include "gateway/coap/server.h"
+#include "gateway/core/registration.h"
+
+namespace lwgate::daemon {
+
+class Bridge final : public bridge::UpstreamListener {
+ public:
+  Bridge(const core::Clock& clock, db::Connection& connection, coap::Server& server,
+         bridge::RegistrationTiming timing);
+  ~Bridge() override;
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  // Start-up: the configured servers and the stored upstream registrations. Then restored() for
+  // every registration the registry restored, then start().
+  Result<void> open(const std::vector<bridge::UpstreamConfig>& servers);
+  void restored(const core::Registration& reg) { deviceRegistered(reg); }
+  void start();
+  // SIGHUP with a changed [[upstream]] list.
+  void setServers(const std::vector<bridge::UpstreamConfig>& servers);
+
+  // From the registry (after the batch that made the change is committed).
+  void deviceRegistered(const core::Registration& reg);
+  void deviceGone(const core::Registration& reg);
+  // A queue-mode device woke (its queue became reachable).
+  void deviceWoke(std::string_view endpoint) { registrations_->deviceWoke(endpoint); }
+
+  void tick() { registrations_->tick(); }
+  std::optional<core::SteadyTime> nextTimer() const { return registrations_->nextTimer(); }
+  // Closes the sockets of links that went away (never from inside a libcoap callback).
+  void flush();
+
+  bridge::UpstreamRegistrations& registrations() { return *registrations_; }
+
+  // bridge::UpstreamListener
+  Result<void> send(const bridge::Outgoing& message) override;
+  void registeredFresh(const std::string& server, const std::string& device) override;
+  void linkChanged(const std::string& server, const std::string& device, bool up) override;
+  void linkRemoved(const std::string& server, const std::string& device) override;
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // server uri, device endpoint
+  struct Pending {
+    std::uint64_t exchange;
+    bridge::Outgoing::Kind kind;
+  };
+  struct Resolved {
+    coap::Server::SocketAddress address;
+    core::SteadyTime at;
+  };
+
+  Result<coap::Server::ClientId> session(const Key& key);
+  Result<coap::Server::SocketAddress> resolve(const std::string& uri);
+  std::optional<coap::Server::ImmediateResponse> onRequest(
+      const coap::Server::ClientRequest& request);
+  bool onAnswer(const coap::Server::ClientAnswer& answer);
+  void onFailure(const coap::Server::ClientFailure& failure);
+  static std::string pendingKey(coap::Server::ClientId id, const std::vector<std::uint8_t>& token);
+
+  const core::Clock& clock_;
+  db::Connection& connection_;
+  coap::Server& server_;
+  bridge::RegistrationTiming timing_;
+  std::unique_ptr<db::SqliteUpstreamStore> store_;
+  std::unique_ptr<bridge::UpstreamRegistrations> registrations_;
+  std::map<Key, coap::Server::ClientId> sessions_;
+  std::map<coap::Server::ClientId, Key> keys_;
+  std::map<std::string, Pending> pending_;  // client id + token of our requests in flight
+  std::map<std::string, Resolved, std::less<>> resolved_;
+  std::vector<coap::Server::ClientId> toClose_;
+};
+
+}  // namespace lwgate::daemon

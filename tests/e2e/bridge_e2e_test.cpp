@@ -1,0 +1,214 @@
+// The bridge end to end (issue 6): the real lwgated with an [[upstream]] section, lwgate-sim as
+// the local device, and npm lwm2m-node-lib's LwM2M server (tests/interop/node_server.js) as the
+// third-party upstream server, all over UDP on 127.0.0.1, with a real SQLite file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <regex>
+
+#include "tests/e2e/bridge_harness.h"
+#include "tests/e2e/harness.h"
+
+namespace lwgate::e2e::bridge_e2e {
+namespace {
+
+const std::string kInterop = std::string(LWGATE_SOURCE_DIR) + "/tests/interop";
+
+// One "T register EP ... port=P ..." line of the node server.
+struct Seen {
+  std::int64_t timeMs = 0;
+  std::string verb;
+  std::string endpoint;
+  std::string rest;
+  int port = 0;
+};
+
+std::vector<Seen> seen(const Interactive& node, const std::string& verb) {
+  std::vector<Seen> out;
+  static const std::regex line("^(\\d+) (\\S+) (\\S+)(.*)$");
+  static const std::regex port(" port=(\\d+)");
+  for (const auto& l : node.lines()) {
+    std::smatch m;
+    if (!std::regex_match(l, m, line) || m[2] != verb) continue;
+    Seen s{std::stoll(m[1]), m[2], m[3], m[4], 0};
+    std::smatch p;
+    if (std::regex_search(s.rest, p, port)) s.port = std::stoi(p[1]);
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class BridgeE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists(kInterop + "/node_modules/lwm2m-node-lib"))
+        << "run: npm ci --prefix tests/interop (scripts/test.sh does)";
+    upstreamPort = freeUdpPort();
+    gatewayPort = freeUdpPort();
+  }
+
+  void startUpstream() {
+    node =
+        std::make_unique<Interactive>(dir.path(), "node-" + std::to_string(++upstreamRuns),
+                                      std::vector<std::string>{"node", kInterop + "/node_server.js",
+                                                               std::to_string(upstreamPort)});
+    ASSERT_TRUE(node->waitFor("listening")) << node->out() << node->err();
+  }
+
+  // The gateway with one [[upstream]] (the node server) plus `upstreamKeys`, on a fixed port so
+  // devices find it again after a restart. Short CoAP timers so failures show quickly.
+  void startGateway(const std::string& upstreamKeys = "") {
+    writeFile(dir.file("lwgated.toml"),
+              "[coap]\nack_timeout = 0.5\nmax_retransmit = 1\n"
+              "[[upstream]]\nuri = \"coap://127.0.0.1:" +
+                  std::to_string(upstreamPort) + "\"\nendpoint_prefix = \"gw-\"\n" + upstreamKeys);
+    ASSERT_TRUE(gw.start({"--config", dir.file("lwgated.toml"), "--listen",
+                          "127.0.0.1:" + std::to_string(gatewayPort)}))
+        << gw.log();
+  }
+
+  // A device that registers and then takes actions from stdin.
+  std::unique_ptr<Interactive> startSim(const std::string& ep,
+                                        std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{LWGATE_SIM_PATH,
+                                  "--server",
+                                  "coap://127.0.0.1:" + std::to_string(gatewayPort),
+                                  "--ep",
+                                  ep,
+                                  "--lt",
+                                  "300",
+                                  "--ack-timeout",
+                                  "1",
+                                  "--max-retransmit",
+                                  "1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"register", "stdin"});
+    auto sim = std::make_unique<Interactive>(dir.path(), "sim-" + ep, argv);
+    EXPECT_TRUE(sim->waitFor("register 2.01")) << sim->out() << sim->err() << gw.log();
+    return sim;
+  }
+
+  std::int64_t rows(const std::string& sql) { return queryInt(gw.database(), sql); }
+
+  TempDir dir;
+  Lwgated gw{dir.path()};
+  std::uint16_t upstreamPort = 0;
+  std::uint16_t gatewayPort = 0;
+  int upstreamRuns = 0;
+  std::unique_ptr<Interactive> node;
+};
+
+TEST_F(BridgeE2E, LocalDeviceAppearsUpstreamAndLeavesWithIt) {
+  startUpstream();
+  startGateway("lifetime = 120\n");
+  auto sim = startSim("meter-1", {"--lwm2m", "1.0", "--objects", "</1/0>,</3/0>,</3303/0>"});
+  ASSERT_TRUE(node->waitFor("register gw-meter-1")) << node->out() << gw.log();
+  auto regs = seen(*node, "register");
+  ASSERT_EQ(regs.size(), 1u);
+  // Its own endpoint (with the prefix), version, object links; always reachable (gateway mode).
+  EXPECT_EQ(regs[0].rest, " lt=120 lwm2m=1.0 b=U port=" + std::to_string(regs[0].port) +
+                              " payload=</1/0>,</3/0>,</3303/0>");
+  // From a socket of its own, not the gateway's listening port.
+  EXPECT_NE(regs[0].port, gatewayPort);
+  EXPECT_TRUE(gw.waitForLog("LWG6001 meter-1 registered on coap://127.0.0.1:" +
+                            std::to_string(upstreamPort) + " at /rd/"))
+      << gw.log();
+  EXPECT_EQ(rows("SELECT count(*) FROM upstream_registrations WHERE endpoint = 'gw-meter-1' "
+                 "AND lifetime = 120 AND version = '1.0'"),
+            1);
+
+  // A second device gets a socket of its own.
+  auto other = startSim("meter-2");
+  ASSERT_TRUE(node->waitFor("register gw-meter-2")) << node->out();
+  EXPECT_NE(seen(*node, "register")[1].port, regs[0].port);
+
+  // De-registered locally: de-registered upstream.
+  sim->send("deregister");
+  ASSERT_TRUE(sim->waitFor("deregister 2.02")) << sim->out();
+  ASSERT_TRUE(node->waitFor("unregister gw-meter-1")) << node->out() << gw.log();
+  EXPECT_TRUE(waitUntil([&] {
+    return rows("SELECT count(*) FROM upstream_registrations WHERE endpoint = 'gw-meter-1'") == 0;
+  }));
+  node->send("devices");
+  ASSERT_TRUE(node->waitFor(" devices ")) << node->out();
+  EXPECT_TRUE(node->has(" devices gw-meter-2")) << node->out();
+}
+
+TEST_F(BridgeE2E, DevicesOutsideThePatternStayLocal) {
+  startUpstream();
+  startGateway("devices = [\"meter-*\"]\n");
+  auto pump = startSim("pump-1");
+  auto meter = startSim("meter-1");
+  ASSERT_TRUE(node->waitFor("register gw-meter-1")) << node->out() << gw.log();
+  EXPECT_FALSE(node->has("gw-pump-1")) << node->out();
+}
+
+// spec/cr-maintenance-upgrade-holdoff.txt: the first Register only after the hold-off, then
+// at most registrations_per_second, in the order the devices came.
+TEST_F(BridgeE2E, HoldOffAndRateAreRespected) {
+  startUpstream();
+  const std::int64_t started = nowMs();
+  startGateway("hold_off = 2\nregistrations_per_second = 4\n");
+  std::vector<std::unique_ptr<Interactive>> sims;
+  for (int k = 0; k < 6; ++k) sims.push_back(startSim("d" + std::to_string(k)));
+  ASSERT_TRUE(node->waitFor("register gw-d", 30s, 6)) << node->out() << gw.log();
+  auto regs = seen(*node, "register");
+  ASSERT_EQ(regs.size(), 6u);
+  EXPECT_GE(regs[0].timeMs - started, 2000) << node->out();
+  for (std::size_t k = 1; k < regs.size(); ++k) {
+    // 250 ms apart by the gateway's clock; the node server's timestamps add a little noise.
+    EXPECT_GE(regs[k].timeMs - regs[k - 1].timeMs, 200) << node->out();
+  }
+  // 6 Registers at 4 per second take at least 1.25 s.
+  EXPECT_GE(regs.back().timeMs - regs.front().timeMs, 1250 - 50) << node->out();
+}
+
+// After kill -9 the gateway comes back with new sockets: each remembered upstream registration
+// gets an Update from its new port (the server learns the new address), not a new Register.
+TEST_F(BridgeE2E, RestartUpdatesFromTheNewSocketInsteadOfRegisteringAgain) {
+  startUpstream();
+  startGateway();
+  auto sim = startSim("meter-1");
+  ASSERT_TRUE(node->waitFor("register gw-meter-1")) << node->out() << gw.log();
+  const int firstPort = seen(*node, "register")[0].port;
+  // The kill comes once the registration is stored (the server logs the Register before its
+  // answer reaches the gateway).
+  ASSERT_TRUE(waitUntil([&] {
+    return queryInt(gw.database(), "SELECT count(*) FROM upstream_registrations") == 1;
+  })) << gw.log();
+  gw.kill9();
+  startGateway();
+  ASSERT_TRUE(node->waitFor("update gw-meter-1")) << node->out() << gw.log();
+  auto updates = seen(*node, "update");
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_NE(updates[0].port, firstPort);
+  EXPECT_EQ(seen(*node, "register").size(), 1u) << node->out();
+  node->send("read gw-meter-1 /3/0/0");  // the server still has it
+  ASSERT_TRUE(node->waitFor("read gw-meter-1 /3/0/0 ")) << node->out();
+}
+
+// The upstream server goes away and comes back without its registrations (lwm2m-node-lib keeps
+// them in memory): the gateway backs off while it is gone, and its next Update, answered 4.04,
+// becomes a full Register.
+TEST_F(BridgeE2E, ServerRestartIsFollowedByAFreshRegister) {
+  startUpstream();
+  startGateway("lifetime = 6\nbackoff_min = 0.5\nbackoff_max = 2\n");
+  auto sim = startSim("meter-1");
+  ASSERT_TRUE(node->waitFor("register gw-meter-1")) << node->out() << gw.log();
+  ASSERT_TRUE(node->waitFor("update gw-meter-1", 10s)) << node->out() << gw.log();
+  node->kill9();
+  ASSERT_TRUE(gw.waitForLog("LWG6003 meter-1 is not registered on", 20s)) << gw.log();
+  startUpstream();
+  ASSERT_TRUE(node->waitFor("register gw-meter-1", 30s)) << node->out() << gw.log();
+  EXPECT_TRUE(gw.waitForLog("LWG6001 meter-1 registered on")) << gw.log();
+}
+
+}  // namespace
+}  // namespace lwgate::e2e::bridge_e2e
