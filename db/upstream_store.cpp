@@ -49,6 +49,18 @@ Result<std::unique_ptr<SqliteUpstreamStore>> SqliteUpstreamStore::create(Connect
        "u.queue_mode, u.object_links, u.updated_at FROM upstream_registrations u "
        "JOIN devices d ON d.id = u.device_id ORDER BY u.server, d.endpoint",
        "load the upstream registrations"},
+      // The Observe flag is the request's operation: no column of its own.
+      {&store->insertExchange_,
+       "INSERT INTO upstream_exchanges (request_id, server, token, answer_by) "
+       "VALUES (?1, ?2, ?3, ?4)",
+       "store an upstream exchange"},
+      {&store->deleteExchange_, "DELETE FROM upstream_exchanges WHERE request_id = ?1",
+       "delete an upstream exchange"},
+      {&store->loadExchanges_,
+       "SELECT x.request_id, x.server, d.endpoint, x.token, x.answer_by, r.operation "
+       "FROM upstream_exchanges x JOIN requests r ON r.id = x.request_id "
+       "JOIN devices d ON d.id = r.device_id ORDER BY x.request_id",
+       "load the upstream exchanges"},
   };
   for (const Spec& spec : specs) {
     auto stmt = c.prepare(spec.sql, spec.label);
@@ -101,6 +113,43 @@ Result<std::vector<bridge::StoredRegistration>> SqliteUpstreamStore::loadRegistr
     r.told.objectLinks = s.columnText(7);
     r.updatedAt = core::fromUnixMillis(s.columnInt(8));
     out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace lwgate::db
+
+namespace lwgate::db {
+
+Result<void> SqliteUpstreamStore::insertExchange(const bridge::Exchange& e) {
+  return insertExchange_.bindInt(1, e.requestId)
+      .bindText(2, e.server)
+      .bindBlob(3, e.token)
+      .bindInt(4, core::toUnixMillis(e.answerBy))
+      .run();
+}
+
+Result<void> SqliteUpstreamStore::deleteExchange(std::int64_t requestId) {
+  return deleteExchange_.bindInt(1, requestId).run();
+}
+
+Result<std::vector<bridge::Exchange>> SqliteUpstreamStore::loadExchanges() {
+  std::vector<bridge::Exchange> out;
+  ScopedReset reset(loadExchanges_);
+  for (;;) {
+    auto row = loadExchanges_.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const Statement& s = loadExchanges_;
+    bridge::Exchange e;
+    e.requestId = s.columnInt(0);
+    e.server = s.columnText(1);
+    e.device = s.columnText(2);
+    e.token = s.columnBlob(3);
+    e.answerBy = core::fromUnixMillis(s.columnInt(4));
+    const std::string op = s.columnText(5);
+    e.observe = op == "observe" || op == "observe-composite";
+    out.push_back(std::move(e));
   }
   return out;
 }

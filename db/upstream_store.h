@@ -1,16 +1,19 @@
 #pragma once
 // The bridge's state on SQLite (the upstream_* tables of db/migrations.cpp, schema 5): upstream
-// registrations (bridge::UpstreamRegistrationStore). One statement per call.
+// registrations (bridge::UpstreamRegistrationStore) and the exchanges waiting for the device's
+// answer (bridge::ExchangeStore). One statement per call.
 #include <memory>
 #include <string_view>
 #include <vector>
 
 #include "bridge/registration.h"
+#include "bridge/relay.h"
 #include "db/sqlite.h"
 
 namespace lwgate::db {
 
-class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore {
+class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore,
+                                  public bridge::ExchangeStore {
  public:
   static Result<std::unique_ptr<SqliteUpstreamStore>> create(Connection& connection);
 
@@ -20,12 +23,20 @@ class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore {
   Result<void> removeRegistration(std::string_view server, std::string_view device) override;
   Result<std::vector<bridge::StoredRegistration>> loadRegistrations() override;
 
+  // bridge::ExchangeStore. The exchange goes with its request (deleted with it).
+  Result<void> insertExchange(const bridge::Exchange& e) override;
+  Result<void> deleteExchange(std::int64_t requestId) override;
+  Result<std::vector<bridge::Exchange>> loadExchanges() override;
+
  private:
   SqliteUpstreamStore() = default;
   Connection* connection_ = nullptr;
   Statement saveRegistration_;
   Statement removeRegistration_;
   Statement loadRegistrations_;
+  Statement insertExchange_;
+  Statement deleteExchange_;
+  Statement loadExchanges_;
 };
 
 }  // namespace lwgate::db

@@ -5,6 +5,8 @@
 
 #include <random>
 
+#include "db/sqlite.h"
+#include "gateway/daemon/downlink.h"
 #include "gateway/lwm2m/link_format.h"
 #include "gateway/util/log.h"
 
@@ -90,7 +92,35 @@ Result<void> Bridge::open(const std::vector<bridge::UpstreamConfig>& servers) {
   return {};
 }
 
+void Bridge::reload() {
+  exchanges_.clear();
+  auto loaded = store_->loadExchanges();
+  if (!loaded) {
+    log::error("LWG6013 cannot load the upstream exchanges: {}", loaded.error().message);
+    return;
+  }
+  for (auto& e : *loaded) exchanges_.add(std::move(e));
+}
+
 void Bridge::start() {
+  // Exchanges from before a restart: answered now if their request finished meanwhile, else
+  // they wait on (their answer goes from the device's new socket; a server that matches by
+  // address drops it, one that matches by token takes it).
+  if (auto loaded = store_->loadExchanges(); loaded) {
+    for (auto& e : *loaded) {
+      if (downlink_ && !downlink_->queue().find(e.requestId)) {
+        auto stored = downlink_->store().findRequest(e.requestId);
+        if (stored && *stored && core::isFinal((*stored)->state)) {
+          answer(e, bridge::answerFor(**stored));
+          (void)store_->deleteExchange(e.requestId);
+          continue;
+        }
+      }
+      exchanges_.add(std::move(e));
+    }
+  } else {
+    log::error("LWG6013 cannot load the upstream exchanges: {}", loaded.error().message);
+  }
   const auto& servers = registrations_->servers();
   for (const auto& s : servers) {
     log::notice(
@@ -226,10 +256,126 @@ void Bridge::onFailure(const coap::Server::ClientFailure& f) {
   registrations_->transportFailed(k->second.first, k->second.second, f.why);
 }
 
+void Bridge::tick() {
+  registrations_->tick();
+  for (std::int64_t id : exchanges_.due()) {
+    auto e = exchanges_.take(id);
+    if (!e) continue;
+    // The queue may still hold it (asleep, no SMS budget): it goes, since nobody waits for its
+    // answer any more. One already sent to the device cannot be called back; its answer is
+    // dropped when it comes.
+    if (downlink_)
+      (void)downlink_->queue().cancel(id, "the upstream server's answer_timeout ran out");
+    log::info("LWG6020 request {} from {} to {} not answered within answer_timeout: 5.04", id,
+              e->server, e->device);
+    answer(*e, bridge::gatewayTimeout("the device did not answer in time"));
+    (void)store_->deleteExchange(id);
+  }
+}
+
+std::optional<core::SteadyTime> Bridge::nextTimer() const {
+  auto a = registrations_->nextTimer();
+  auto b = exchanges_.nextDeadline();
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+
+bool Bridge::track(const bridge::Exchange& e) {
+  if (auto stored = store_->insertExchange(e); !stored) {
+    log::error("LWG6013 cannot store an upstream exchange: {}", stored.error().message);
+    return false;
+  }
+  exchanges_.add(e);
+  return true;
+}
+
 std::optional<coap::Server::ImmediateResponse> Bridge::onRequest(
-    const coap::Server::ClientRequest&) {
-  // Requests from the upstream server are relayed to the device in the next step.
-  return coap::Server::ImmediateResponse{0xa1, "not implemented yet", std::nullopt};
+    const coap::Server::ClientRequest& in) {
+  using Immediate = coap::Server::ImmediateResponse;
+  auto k = keys_.find(in.client);
+  const core::Registration* reg =
+      k != keys_.end() && registry_ ? registry_->findByEndpoint(k->second.second) : nullptr;
+  const bridge::UpstreamConfig* config =
+      k != keys_.end() ? registrations_->server(k->second.first) : nullptr;
+  if (!reg || !config || !downlink_) {
+    return Immediate{static_cast<std::uint8_t>(core::Code::kNotFound),
+                     "the device is not registered at the gateway", std::nullopt};
+  }
+  const auto& [server, device] = k->second;
+  bridge::UpstreamRequest request{in.method, in.uriPath, in.uriQuery, in.contentFormat,
+                                  in.accept, in.observe, in.payload};
+  const core::WallTime now = clock_.wallNow();
+  const auto timeout = std::chrono::duration_cast<core::Millis>(
+      std::chrono::duration<double>(config->answerTimeout));
+  auto mapped = bridge::toDownlink(request, *reg, now, now + timeout);
+  auto refuse = [&](const Error& error) {
+    log::info("LWG6021 {} refused a request from {}: {}", device, server, error.message);
+    return Immediate{static_cast<std::uint8_t>(core::codeFor(error.code)), error.message,
+                     std::nullopt};
+  };
+  if (!mapped) return refuse(mapped.error());
+  if (mapped->operation == core::Operation::kObserve ||
+      mapped->operation == core::Operation::kCancelObserve ||
+      mapped->operation == core::Operation::kObserveComposite) {
+    return Immediate{0xa1, "Observe through the bridge is not available yet", std::nullopt};
+  }
+  const std::string what = std::string(core::operationName(mapped->operation)) + " " + mapped->path;
+  // The request and its exchange are stored together or not at all.
+  auto tx = db::Transaction::begin(connection_);
+  if (!tx) return refuse(tx.error());
+  auto submitted = downlink_->submit(std::move(*mapped));
+  if (!submitted) return refuse(submitted.error());
+  bridge::Exchange e{submitted->id, server, device, in.token, now + timeout, false};
+  if (!track(e) || !tx->commit()) {
+    exchanges_.take(e.requestId);
+    tx->rollback();
+    // The queue's memory holds what the rollback undid: the database is the truth.
+    if (auto reloaded = downlink_->discardAndReload(); !reloaded) {
+      log::error("LWG1097 cannot reload the downlink queue: {}", reloaded.error().message);
+    }
+    return refuse(makeError(ErrorCode::kStorage, "the gateway could not store the request"));
+  }
+  log::info("LWG6022 {} asked {} for {}: request {}", server, device, what, submitted->id);
+  return std::nullopt;  // an empty ACK now, the device's answer later
+}
+
+void Bridge::requestFinished(const core::DownlinkRequest& r) {
+  auto e = exchanges_.take(r.id);
+  if (!e) return;
+  answer(*e, bridge::answerFor(r));
+  (void)store_->deleteExchange(r.id);
+}
+
+void Bridge::answer(const bridge::Exchange& e, const bridge::UpstreamAnswer& a) {
+  auto id = session({e.server, e.device});
+  if (!id) {
+    log::warning("LWG6023 cannot answer {} for {} (request {}): {}", e.server, e.device,
+                 e.requestId, id.error().message);
+    return;
+  }
+  coap::Server::ClientResponse out;
+  out.code = a.code;
+  out.token = e.token;
+  out.contentFormat = a.contentFormat;
+  out.payload = a.payload;
+  out.diagnostic = a.diagnostic;
+  auto sent = server_.sendClientResponse(*id, out);
+  if (!sent && sent.error().code == ErrorCode::kTooLarge) {
+    // RFC 7252 5.9.3.3 Bad Gateway: what the device answered cannot be relayed.
+    out.code = 0xa2;
+    out.payload.clear();
+    out.contentFormat.reset();
+    out.diagnostic = sent.error().message;
+    sent = server_.sendClientResponse(*id, out);
+  }
+  if (!sent) {
+    log::warning("LWG6023 cannot answer {} for {} (request {}): {}", e.server, e.device,
+                 e.requestId, sent.error().message);
+    return;
+  }
+  log::info("LWG6024 answered {} for {} (request {}): {}", e.server, e.device, e.requestId,
+            codeText(out.code));
 }
 
 void Bridge::registeredFresh(const std::string&, const std::string&) {}

@@ -13,11 +13,15 @@
 #include <vector>
 
 #include "bridge/registration.h"
+#include "bridge/relay.h"
 #include "db/upstream_store.h"
 #include "gateway/coap/server.h"
 #include "gateway/core/registration.h"
+#include "gateway/core/registry.h"
 
 namespace lwgate::daemon {
+
+class Downlink;
 
 class Bridge final : public bridge::UpstreamListener {
  public:
@@ -30,8 +34,18 @@ class Bridge final : public bridge::UpstreamListener {
   // Start-up: the configured servers and the stored upstream registrations. Then restored() for
   // every registration the registry restored, then start().
   Result<void> open(const std::vector<bridge::UpstreamConfig>& servers);
+  // Where upstream requests go (the device's queue) and where devices are looked up. The
+  // registry is rebuilt after a failed commit: set again then.
+  void setDownlink(Downlink* downlink) { downlink_ = downlink; }
+  void setRegistry(core::Registry* registry) { registry_ = registry; }
   void restored(const core::Registration& reg) { deviceRegistered(reg); }
+  // Ends the start-up; answers what finished while lwgated was down.
   void start();
+  // After a failed commit: the exchanges the batch recorded are gone; reload them.
+  void reload();
+  // A downlink request reached its final state (after the commit): the answer goes upstream if
+  // a server asked for it.
+  void requestFinished(const core::DownlinkRequest& request);
   // SIGHUP with a changed [[upstream]] list.
   void setServers(const std::vector<bridge::UpstreamConfig>& servers);
 
@@ -41,8 +55,9 @@ class Bridge final : public bridge::UpstreamListener {
   // A queue-mode device woke (its queue became reachable).
   void deviceWoke(std::string_view endpoint) { registrations_->deviceWoke(endpoint); }
 
-  void tick() { registrations_->tick(); }
-  std::optional<core::SteadyTime> nextTimer() const { return registrations_->nextTimer(); }
+  // Registrations due, and exchanges past their answer_timeout (5.04, the request cancelled).
+  void tick();
+  std::optional<core::SteadyTime> nextTimer() const;
   // Closes the sockets of links that went away (never from inside a libcoap callback).
   void flush();
 
@@ -72,6 +87,11 @@ class Bridge final : public bridge::UpstreamListener {
   bool onAnswer(const coap::Server::ClientAnswer& answer);
   void onFailure(const coap::Server::ClientFailure& failure);
   static std::string pendingKey(coap::Server::ClientId id, const std::vector<std::uint8_t>& token);
+  // Sends an answer upstream on the device's socket for the server (best effort: a server that
+  // does not acknowledge it asks again).
+  void answer(const bridge::Exchange& e, const bridge::UpstreamAnswer& a);
+  // Records a relayed request: exchange row and memory; false when the store failed.
+  bool track(const bridge::Exchange& e);
 
   const core::Clock& clock_;
   db::Connection& connection_;
@@ -84,6 +104,9 @@ class Bridge final : public bridge::UpstreamListener {
   std::map<std::string, Pending> pending_;  // client id + token of our requests in flight
   std::map<std::string, Resolved, std::less<>> resolved_;
   std::vector<coap::Server::ClientId> toClose_;
+  Downlink* downlink_ = nullptr;
+  core::Registry* registry_ = nullptr;
+  bridge::Exchanges exchanges_{clock_};
 };
 
 }  // namespace lwgate::daemon

@@ -193,6 +193,7 @@ class Daemon final : public core::RegistryListener,
     }
   }
   void requestFinished(const core::DownlinkRequest& r) override {
+    if (bridge_) bridge_->requestFinished(r);
     if (bus_) bus_->requestFinished(r, core::renderResult(r, lwm2m::coreObjects()));
   }
 
@@ -500,6 +501,8 @@ class Daemon final : public core::RegistryListener,
     registry_->forEach([this](const core::Registration& r) { downlink_->restored(r); });
     bridge_ = std::make_unique<Bridge>(clock_, db_->connection(), *coap_, bridgeTiming());
     if (auto opened = bridge_->open(config_.upstreams); !opened) return opened.error();
+    bridge_->setDownlink(downlink_.get());
+    bridge_->setRegistry(registry_.get());
     registry_->forEach([this](const core::Registration& r) { bridge_->restored(r); });
     log::notice("LWG1005 restored {} registrations from the database ({} expired while stopped)",
                 restored->active, restored->expired.size());
@@ -1075,6 +1078,7 @@ class Daemon final : public core::RegistryListener,
         } else if (auto queue = downlink_->discardAndReload(); !queue) {
           log::error("LWG1097 cannot reload the downlink queue: {}", queue.error().message);
         }
+        bridge_->reload();
       }
     }
     std::vector<std::function<void(dbus::Service&)>> events;
@@ -1109,6 +1113,7 @@ class Daemon final : public core::RegistryListener,
     auto* self = static_cast<Daemon*>(userdata);
     self->armedBridge_.reset();
     self->bridge_->tick();
+    self->downlink_->flush();  // what tick cancelled: its D-Bus signals, the next request sent
     self->rearmTimers();
     return 0;
   }
@@ -1144,6 +1149,7 @@ class Daemon final : public core::RegistryListener,
     rd_ = std::make_unique<core::RegistrationInterface>(*registry_, registrationLimits());
     rd_->setCredentials(&security_->credentials());
     downlink_->setRegistry(registry_.get());
+    if (bridge_) bridge_->setRegistry(registry_.get());
     armedExpiry_.reset();
     return restored;
   }

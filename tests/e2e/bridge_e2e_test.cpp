@@ -70,7 +70,7 @@ class BridgeE2E : public ::testing::Test {
               "[[upstream]]\nuri = \"coap://127.0.0.1:" +
                   std::to_string(upstreamPort) + "\"\nendpoint_prefix = \"gw-\"\n" + upstreamKeys);
     ASSERT_TRUE(gw.start({"--config", dir.file("lwgated.toml"), "--listen",
-                          "127.0.0.1:" + std::to_string(gatewayPort)}))
+                          "127.0.0.1:" + std::to_string(gatewayPort), "--log-level", "debug"}))
         << gw.log();
   }
 
@@ -190,8 +190,12 @@ TEST_F(BridgeE2E, RestartUpdatesFromTheNewSocketInsteadOfRegisteringAgain) {
   ASSERT_EQ(updates.size(), 1u);
   EXPECT_NE(updates[0].port, firstPort);
   EXPECT_EQ(seen(*node, "register").size(), 1u) << node->out();
-  node->send("read gw-meter-1 /3/0/0");  // the server still has it
-  ASSERT_TRUE(node->waitFor("read gw-meter-1 /3/0/0 ")) << node->out();
+  // The server reaches the device at its new address (once the device talked to the restarted
+  // gateway, which has no session to it before).
+  sim->send("update");
+  ASSERT_TRUE(sim->waitFor("update 2.04")) << sim->out();
+  node->send("read gw-meter-1 /3/0/0");
+  ASSERT_TRUE(node->waitFor("read gw-meter-1 /3/0/0 ok lwgate-sim")) << node->out() << gw.log();
 }
 
 // The upstream server goes away and comes back without its registrations (lwm2m-node-lib keeps
@@ -208,6 +212,106 @@ TEST_F(BridgeE2E, ServerRestartIsFollowedByAFreshRegister) {
   startUpstream();
   ASSERT_TRUE(node->waitFor("register gw-meter-1", 30s)) << node->out() << gw.log();
   EXPECT_TRUE(gw.waitForLog("LWG6001 meter-1 registered on")) << gw.log();
+}
+
+// ---- Downlink from upstream ---------------------------------------------------------------------
+
+// The server's Read, Write and Execute go through the device's queue; each is acknowledged at
+// once and answered when the device answers (a separate response with the server's token).
+TEST_F(BridgeE2E, UpstreamReadWriteExecuteReachTheDeviceAndTheAnswersReturn) {
+  startUpstream();
+  startGateway();
+  auto sim = startSim("meter-1");
+  ASSERT_TRUE(node->waitFor("register gw-meter-1")) << node->out() << gw.log();
+  node->send("read gw-meter-1 /3/0/0");
+  ASSERT_TRUE(node->waitFor("read gw-meter-1 /3/0/0 ok lwgate-sim")) << node->out() << gw.log();
+  node->send("write gw-meter-1 /1/0/1 300");
+  ASSERT_TRUE(node->waitFor("write gw-meter-1 /1/0/1 ok")) << node->out() << gw.log();
+  node->send("read gw-meter-1 /1/0/1");
+  ASSERT_TRUE(node->waitFor("read gw-meter-1 /1/0/1 ok 300")) << node->out() << gw.log();
+  node->send("execute gw-meter-1 /3/0/4");
+  ASSERT_TRUE(node->waitFor("execute gw-meter-1 /3/0/4 ok")) << node->out() << gw.log();
+  EXPECT_TRUE(sim->waitFor("EXECUTED /3/0/4 count=1")) << sim->out();
+  // The device's own errors go back as they are.
+  node->send("read gw-meter-1 /3/0/77");
+  ASSERT_TRUE(node->waitFor("read gw-meter-1 /3/0/77 error")) << node->out();
+  // Each went through the queue once and is done there.
+  EXPECT_EQ(rows("SELECT count(*) FROM requests"), 5);
+  EXPECT_EQ(rows("SELECT count(*) FROM requests WHERE state = 'done'"), 5);
+  EXPECT_TRUE(waitUntil([&] { return rows("SELECT count(*) FROM upstream_exchanges") == 0; }));
+  EXPECT_EQ(sim->count("request PUT /1/0/1 ct=0 -> 2.04"), 1u) << sim->out();
+}
+
+// Gateway mode: the server sees an always-reachable device; a Read while the device sleeps
+// waits in the queue and is answered once the device wakes.
+TEST_F(BridgeE2E, SleepingDeviceIsAnsweredAfterItWakes) {
+  startUpstream();
+  startGateway("answer_timeout = 60\n[queue]\nawake_window = 1\n");
+  auto sim = startSim("sleepy", {"--queue"});
+  ASSERT_TRUE(node->waitFor("register gw-sleepy lt=86400 lwm2m=1.1 b=U ")) << node->out();
+  sim->send("sleep=5");
+  // Asleep for the gateway too once the awake window after its Register is over.
+  ASSERT_TRUE(gw.waitForLog("LWG3007 sleepy is asleep")) << gw.log();
+  node->send("read gw-sleepy /3/0/0");
+  ASSERT_TRUE(gw.waitForLog("LWG6022 coap://127.0.0.1:" + std::to_string(upstreamPort) +
+                            " asked sleepy for read /3/0/0"))
+      << gw.log();
+  ASSERT_TRUE(sim->waitFor("sleep 5000ms", 20s)) << sim->out();
+  EXPECT_FALSE(node->has("read gw-sleepy /3/0/0 ok")) << node->out();  // not before it woke
+  sim->send("update");
+  ASSERT_TRUE(node->waitFor("read gw-sleepy /3/0/0 ok lwgate-sim", 20s)) << node->out() << gw.log();
+  EXPECT_TRUE(sim->has("request GET /3/0/0 accept=0 -> 2.05")) << sim->out();
+  EXPECT_FALSE(gw.log().find("LWG6020") != std::string::npos) << gw.log();
+}
+
+// Gateway mode: no answer within answer_timeout -> 5.04 Gateway Timeout, and the request leaves
+// the queue (the device never executes what nobody waits for).
+TEST_F(BridgeE2E, UnansweredRequestGets504AndIsCancelled) {
+  startUpstream();
+  startGateway("answer_timeout = 2\n[queue]\nawake_window = 1\n");
+  auto sim = startSim("sleepy", {"--queue"});
+  ASSERT_TRUE(node->waitFor("register gw-sleepy")) << node->out();
+  sim->send("sleep=6");
+  ASSERT_TRUE(gw.waitForLog("LWG3007 sleepy is asleep")) << gw.log();
+  node->send("execute gw-sleepy /3/0/4");
+  ASSERT_TRUE(
+      node->waitFor("execute gw-sleepy /3/0/4 error Error code recieved from the client: "
+                    "5.04",
+                    20s))
+      << node->out() << gw.log();
+  // The queue expires it at answer_timeout, or the bridge cancels it (LWG6020): 5.04 either way.
+  EXPECT_TRUE(gw.waitForLog("(request 1): 5.04")) << gw.log();
+  ASSERT_TRUE(sim->waitFor("sleep 6000ms", 20s)) << sim->out();
+  sim->send("update");
+  ASSERT_TRUE(sim->waitFor("update 2.04")) << sim->out();
+  sim->send("wait=2");
+  ASSERT_TRUE(sim->waitFor("wait 2000ms")) << sim->out();
+  EXPECT_FALSE(sim->has("EXECUTED /3/0/4")) << sim->out();
+  EXPECT_EQ(rows("SELECT count(*) FROM requests WHERE operation = 'execute' AND state IN "
+                 "('cancelled', 'expired')"),
+            1);
+  EXPECT_EQ(rows("SELECT count(*) FROM upstream_exchanges"), 0);
+}
+
+// kill -9 while the server's request waits for a sleeping device: after the restart the request
+// is still queued, the device executes it once when it wakes, and the answer reaches the server.
+TEST_F(BridgeE2E, Kill9WhileARequestWaitsLosesNothing) {
+  startUpstream();
+  startGateway("answer_timeout = 120\n[queue]\nawake_window = 1\n");
+  auto sim = startSim("sleepy", {"--queue"});
+  ASSERT_TRUE(node->waitFor("register gw-sleepy")) << node->out();
+  sim->send("sleep=6");
+  ASSERT_TRUE(gw.waitForLog("LWG3007 sleepy is asleep")) << gw.log();
+  node->send("execute gw-sleepy /3/0/4");
+  ASSERT_TRUE(gw.waitForLog("asked sleepy for execute /3/0/4")) << gw.log();
+  EXPECT_TRUE(waitUntil([&] { return rows("SELECT count(*) FROM upstream_exchanges") == 1; }));
+  gw.kill9();
+  startGateway("answer_timeout = 120\n[queue]\nawake_window = 1\n");
+  ASSERT_TRUE(sim->waitFor("sleep 6000ms", 20s)) << sim->out();
+  sim->send("update");
+  ASSERT_TRUE(node->waitFor("execute gw-sleepy /3/0/4 ok", 20s)) << node->out() << gw.log();
+  EXPECT_EQ(sim->count("EXECUTED /3/0/4"), 1u) << sim->out();
+  EXPECT_TRUE(waitUntil([&] { return rows("SELECT count(*) FROM upstream_exchanges") == 0; }));
 }
 
 }  // namespace

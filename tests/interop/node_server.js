@@ -17,34 +17,46 @@
 
 // lwm2m-node-lib reaches devices through node-coap 0.22's proxy: its agent sends each request to
 // the server's own socket with a Proxy-Uri, and the server relays it to the device and the
-// device's answers back to the agent. The relay forgets the other direction: the agent's ACK of a
-// confirmable answer (a separate response, a notification) is dropped, so a device (here: the
-// bridge) never sees it acknowledged (RFC 7252 4.2). This shim relays those ACKs and RSTs back to
-// the device by Message ID; everything else is the library's own code.
+// device's answers back to the agent. The relay handles only messages with a token: the empty
+// ACK of a separate response (device -> agent) and the agent's ACK of a confirmable answer (a
+// separate response, a notification; agent -> device) are dropped, so neither side sees its
+// confirmable message acknowledged (RFC 7252 4.2). This shim relays those ACKs and RSTs by
+// Message ID; everything else is the library's own code.
 const middlewares = require('coap/lib/middlewares');
 const coapPacket = require('coap-packet');
-const relayed = new Map(); // "agentAddress:agentPort:mid" -> device rsinfo
+const relayed = new Map(); // "fromAddress:fromPort:mid" of an expected ACK -> where it goes
+function remember(from, mid, to) {
+  relayed.set(from.address + ':' + from.port + ':' + mid, to);
+  if (relayed.size > 10000) relayed.delete(relayed.keys().next().value);
+}
+const proxyRequest = middlewares.proxyRequest;
+middlewares.proxyRequest = function (request, next) {
+  proxyRequest(request, (err) => {
+    if (!err && request.proxy && request.packet.confirmable) {
+      const url = require('url').parse(request.proxy);
+      remember({ address: url.hostname, port: Number(url.port) }, request.packet.messageId,
+               request.rsinfo);
+    }
+    next(err);
+  });
+};
 const handleProxyResponse = middlewares.handleProxyResponse;
 middlewares.handleProxyResponse = function (request, next) {
   if (request.proxy) return handleProxyResponse(request, next);
   const p = request.packet;
   if (p.code === '0.00' && (p.ack || p.reset)) {
     const key = request.rsinfo.address + ':' + request.rsinfo.port + ':' + p.messageId;
-    const device = relayed.get(key);
-    if (device) {
+    const to = relayed.get(key);
+    if (to) {
       relayed.delete(key);
       const buf = coapPacket.generate(p);
-      request.server._sock.send(buf, 0, buf.length, device.port, device.address);
+      request.server._sock.send(buf, 0, buf.length, to.port, to.address);
       return next(null);
     }
     return handleProxyResponse(request, next);
   }
   const original = request.server._proxiedRequests[p.token.toString('hex')];
-  if (original && p.confirmable) {
-    const key = original.rsinfo.address + ':' + original.rsinfo.port + ':' + p.messageId;
-    relayed.set(key, request.rsinfo);
-    if (relayed.size > 10000) relayed.delete(relayed.keys().next().value);
-  }
+  if (original && p.confirmable) remember(original.rsinfo, p.messageId, request.rsinfo);
   return handleProxyResponse(request, next);
 };
 

@@ -100,5 +100,40 @@ TEST_F(UpstreamStoreTest, DeletingTheDeviceDeletesItsUpstreamRegistrations) {
   EXPECT_TRUE(store->loadRegistrations()->empty());
 }
 
+TEST_F(UpstreamStoreTest, ExchangesRoundTripAndGoWithTheirRequest) {
+  EXPECT_TRUE(store->loadExchanges()->empty());
+  core::DownlinkRequest observe;
+  observe.endpoint = "other";
+  observe.operation = core::Operation::kObserve;
+  observe.path = "/3/0/9";
+  auto observeId = requests->insertRequest(observe);
+  ASSERT_TRUE(observeId.ok());
+  const std::int64_t readId = addDevice("dev");
+  const bridge::Exchange a{readId, "coap://a:5683", "dev", {0xde, 0xad}, core::fromUnixMillis(5000),
+                           false};
+  const bridge::Exchange b{*observeId, "coap://a:5683", "other", {}, core::fromUnixMillis(6000),
+                           true};
+  ASSERT_TRUE(store->insertExchange(a).ok());
+  ASSERT_TRUE(store->insertExchange(b).ok());
+  EXPECT_FALSE(store->insertExchange(a).ok());  // one per request
+  auto loaded = store->loadExchanges();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 2u);
+  for (std::size_t k = 0; k < 2; ++k) {
+    const auto& want = k == 0 ? b : a;  // by request id
+    const auto& got = (*loaded)[k];
+    EXPECT_EQ(got.requestId, want.requestId);
+    EXPECT_EQ(got.server, want.server);
+    EXPECT_EQ(got.device, want.device);
+    EXPECT_EQ(got.token, want.token);
+    EXPECT_EQ(got.answerBy, want.answerBy);
+    EXPECT_EQ(got.observe, want.observe);
+  }
+  ASSERT_TRUE(store->deleteExchange(readId).ok());
+  EXPECT_EQ(store->loadExchanges()->size(), 1u);
+  ASSERT_TRUE(db->connection().exec("DELETE FROM requests", "t").ok());
+  EXPECT_TRUE(store->loadExchanges()->empty());
+}
+
 }  // namespace
 }  // namespace lwgate::db

@@ -1,0 +1,107 @@
+#pragma once
+// Requests from an upstream server, relayed to the device through its persistent downlink queue
+// (so ordering, NSTART=1, awake windows, the SMS wake-up and crash safety all apply), and the
+// device's answers relayed back with the server's token. Pure code: the CoAP request as the
+// adapter parsed it in, a core::DownlinkRequest out; a finished request in, the answer out; and
+// the table of exchanges waiting for their answer, with their deadlines (5.04 Gateway Timeout).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/core/clock.h"
+#include "gateway/core/downlink.h"
+#include "gateway/core/message.h"
+#include "gateway/core/registration.h"
+#include "gateway/util/result.h"
+
+namespace lwgate::bridge {
+
+using Token = std::vector<std::uint8_t>;
+
+// A request the upstream server sent on a device's upstream socket.
+struct UpstreamRequest {
+  core::Method method = core::Method::kGet;
+  std::vector<std::string> uriPath;
+  std::vector<std::string> uriQuery;
+  std::optional<std::uint16_t> contentFormat;
+  std::optional<std::uint16_t> accept;
+  std::optional<std::uint32_t> observe;  // 0 register, 1 deregister (RFC 7641 2)
+  std::string payload;
+};
+
+struct RelayLimits {
+  std::size_t maxPayload = 65536;
+};
+
+// The LwM2M operation the request is (TS Transport 6.4 tables, read backwards: GET is Read,
+// Discover with Accept: link-format, Observe/Cancel-Observe with the Observe option; PUT is
+// Write, or Write-Attributes when it carries only a query; POST is Execute on a resource,
+// Create on an object, a partial Write on an instance; DELETE; FETCH Read-/Observe-Composite;
+// iPATCH Write-Composite), as a DownlinkRequest for the device's queue: the server's payload and
+// formats untouched, the device's alternate path taken off the Uri-Path, due by `deadline`.
+// kBadRequest (4.00) for what is no LwM2M operation or no valid path, kTooLarge (4.13) over the
+// payload limit, kNotFound (4.04) for a path outside the alternate path. The CoAP mapping is
+// tried once with core::toCoapRequest so what the device could never be sent is refused now.
+Result<core::DownlinkRequest> toDownlink(const UpstreamRequest& request,
+                                         const core::Registration& reg, core::WallTime now,
+                                         core::WallTime deadline, const RelayLimits& limits = {});
+
+// What goes back upstream for a request that reached its final state: the device's code,
+// payload and format when it answered; 5.04 Gateway Timeout (with a diagnostic) when it did not
+// (no answer, expired, cancelled), since from the server's side the gateway did not get an
+// answer from the device in time (RFC 7252 5.9.3.5).
+struct UpstreamAnswer {
+  std::uint8_t code = 0x45;
+  std::vector<std::uint8_t> payload;
+  std::optional<std::uint16_t> contentFormat;
+  std::string diagnostic;
+};
+inline constexpr std::uint8_t kGatewayTimeout = 0xa4;  // 5.04
+UpstreamAnswer answerFor(const core::DownlinkRequest& finished);
+UpstreamAnswer gatewayTimeout(std::string why);
+
+// A request the server is waiting for an answer to.
+struct Exchange {
+  std::int64_t requestId = 0;  // in the device's queue
+  std::string server;
+  std::string device;
+  Token token;
+  core::WallTime answerBy{};
+  bool observe = false;  // an Observe: the answer starts an upstream observation
+};
+
+class ExchangeStore {
+ public:
+  virtual ~ExchangeStore() = default;
+  virtual Result<void> insertExchange(const Exchange& e) = 0;
+  virtual Result<void> deleteExchange(std::int64_t requestId) = 0;
+  virtual Result<std::vector<Exchange>> loadExchanges() = 0;
+};
+
+// The exchanges in memory, with their deadlines on the steady clock.
+class Exchanges {
+ public:
+  explicit Exchanges(const core::Clock& clock) : clock_(clock) {}
+  void clear();
+  void add(Exchange e);
+  std::optional<Exchange> take(std::int64_t requestId);  // found: removed
+  const Exchange* find(std::int64_t requestId) const;
+  // Request ids whose answerBy has passed (still in the table).
+  std::vector<std::int64_t> due() const;
+  std::optional<core::SteadyTime> nextDeadline() const;
+  std::size_t size() const { return byId_.size(); }
+  // The exchanges of one device on one server (to drop them when it de-registers).
+  std::vector<std::int64_t> of(const std::string& server, const std::string& device) const;
+
+ private:
+  core::SteadyTime steadyFor(core::WallTime t) const;
+  const core::Clock& clock_;
+  std::map<std::int64_t, std::pair<Exchange, core::SteadyTime>> byId_;
+  std::set<std::pair<core::SteadyTime, std::int64_t>> deadlines_;
+};
+
+}  // namespace lwgate::bridge
