@@ -314,5 +314,35 @@ TEST_F(BridgeE2E, Kill9WhileARequestWaitsLosesNothing) {
   EXPECT_TRUE(waitUntil([&] { return rows("SELECT count(*) FROM upstream_exchanges") == 0; }));
 }
 
+// Mirror mode: the sleeping device is registered upstream with Q, and each time it wakes the
+// server gets an Update from it (TS Core 6.5: the moment a queue-mode client can be reached).
+// lwm2m-node-lib has no queue of its own, so the test plays the server's queue: it sends the
+// Read once the mirrored Update arrived, and the device, awake, answers it.
+TEST_F(BridgeE2E, MirrorModeRegistersWithQAndUpdatesWhenTheDeviceWakes) {
+  startUpstream();
+  startGateway("queue_mode = \"mirror\"\n[queue]\nawake_window = 1\n");
+  auto sim = startSim("sleepy", {"--queue"});
+  auto awake = startSim("awake");
+  ASSERT_TRUE(node->waitFor("register gw-sleepy")) << node->out();
+  ASSERT_TRUE(node->waitFor("register gw-awake")) << node->out();
+  EXPECT_TRUE(gw.waitForLog("LWG6010 Register of sleepy to coap://127.0.0.1:" +
+                            std::to_string(upstreamPort)))
+      << gw.log();
+  EXPECT_NE(gw.log().find("/rd?ep=gw-sleepy&lt=86400&lwm2m=1.1&b=U&Q"), std::string::npos)
+      << gw.log();
+  EXPECT_NE(gw.log().find("/rd?ep=gw-awake&lt=86400&lwm2m=1.1&b=U\n"), std::string::npos)
+      << gw.log();
+  sim->send("sleep=2");
+  ASSERT_TRUE(gw.waitForLog("LWG3007 sleepy is asleep")) << gw.log();
+  EXPECT_EQ(node->count("update gw-sleepy"), 0u) << node->out();
+  ASSERT_TRUE(sim->waitFor("sleep 2000ms", 20s)) << sim->out();
+  sim->send("update");  // it wakes
+  ASSERT_TRUE(node->waitFor("update gw-sleepy")) << node->out() << gw.log();
+  node->send("read gw-sleepy /3/0/0");
+  ASSERT_TRUE(node->waitFor("read gw-sleepy /3/0/0 ok lwgate-sim")) << node->out() << gw.log();
+  // A device that is never asleep is never announced again.
+  EXPECT_EQ(node->count("update gw-awake"), 0u) << node->out();
+}
+
 }  // namespace
 }  // namespace lwgate::e2e::bridge_e2e
