@@ -42,7 +42,9 @@ findings=build-fuzz/findings/$target
 mkdir -p "$corpus" "$findings"
 log=build-fuzz/$target.log
 echo "fuzz.sh: fuzzing $target for ${seconds}s (log: $log)"
-# UBSan reports are fatal (-fno-sanitize-recover); ASan's leak check runs at exit of each crash.
+# UBSan reports are fatal (-fno-sanitize-recover). llvm-symbolizer (package llvm-14) turns the
+# addresses of a report into file:line.
+export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-14/bin/llvm-symbolizer}
 status=0
 UBSAN_OPTIONS=print_stacktrace=1 nice -n 19 "build-fuzz/tests/fuzz/fuzz_$target" \
   -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \

@@ -19,6 +19,9 @@ packages=(
   # package booted under a real systemd (systemd_boot_test.sh): the system bus's units (dbus),
   # unshare and nsenter (util-linux)
   systemd dbus-bin dpkg-dev man-db groff-base procps dbus util-linux
+  # fuzzing (scripts/fuzz.sh): clang, libFuzzer and clang's ASan/UBSan runtimes, llvm-symbolizer
+  # for readable stack traces. The sanitizer build of the tests uses g++'s own (libasan8, libubsan1)
+  clang libclang-rt-14-dev llvm-14
 )
 
 as_root() {

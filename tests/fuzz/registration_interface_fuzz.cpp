@@ -17,6 +17,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gateway/core/registration_interface.h"
@@ -90,7 +91,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const auto script = fuzz::lines(fuzz::asText(data, size), 64);
   std::uint16_t port = 40000;
+  bool failNext = false;
   for (std::string_view line : script) {
+    // "!" arms a failure for the request or adoption right after it; expiry never fails here
+    // (with a failing store its rows stay behind until the next start, by design).
+    const bool fail = std::exchange(failNext, false);
     if (line.empty()) continue;
     if (line.front() == '+') {
       unsigned seconds = 0;
@@ -100,9 +105,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(!expired.storeError, "expiry with a working store");
       if (auto next = registry.nextExpiry()) check(*next > clock.steadyNow(), "all due expired");
     } else if (line == "!") {
-      store.fail = true;
-      continue;  // for the next step only
+      failNext = true;
+      continue;
     } else if (line.front() == 'L') {
+      store.fail = fail;
       auto space = line.find(' ');
       std::uint32_t lifetime = 0;
       if (space != std::string_view::npos) {
@@ -130,9 +136,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       request.peer = {"udp", "127.0.0.1", port};
       port = static_cast<std::uint16_t>(40000 + (port - 40000 + 1) % 3);
 
+      store.fail = fail;
       const auto before = inMemory(registry);
-      if (!core::RegistrationInterface::handles(request)) continue;
-      const core::Response response = rd.handle(request);
+      // Not for /rd: the CoAP server answers it elsewhere; the step is a no-op here.
+      core::Response response;
+      response.code = core::Code::kNotFound;
+      response.payload = "not /rd";
+      if (core::RegistrationInterface::handles(request)) response = rd.handle(request);
       const auto code = static_cast<std::uint8_t>(response.code);
       if (code >= 0x80) {
         check(!response.payload.empty(), "an error carries a diagnostic");
