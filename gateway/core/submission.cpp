@@ -265,7 +265,9 @@ Result<DownlinkRequest> prepareRequest(const CallerRequest& caller, const Regist
       (o.idempotencyKey->empty() || o.idempotencyKey->size() > limits.maxKeyLength)) {
     return bad("idempotency_key must be 1 to " + std::to_string(limits.maxKeyLength) + " bytes");
   }
-  if (o.ttl && o.ttl->count() <= 0) return bad("ttl must be positive");
+  if (o.ttl && (o.ttl->count() <= 0 || *o.ttl > kMaxTtl)) {
+    return bad("ttl must be between 1 second and 10 years");
+  }
 
   // Without a registration: what every LwM2M 1.1 device accepts. The mapping below decides
   // with the device's real registration again when the request is sent.

@@ -18,9 +18,13 @@
 
 namespace lwgate::core {
 
+// The longest deadline a caller may give: a request nobody wants done within ten years is a
+// mistake, and the bound keeps now + ttl far from the clock type's range.
+inline constexpr Seconds kMaxTtl{10LL * 365 * 86400};
+
 struct SubmitOptions {
   std::optional<std::uint16_t> format;  // Accept, or the encoding of the payload
-  std::optional<Seconds> ttl;           // else the queue's default
+  std::optional<Seconds> ttl;           // 1 s .. kMaxTtl; else the queue's default
   std::optional<std::string> idempotencyKey;
   bool partial = false;                   // Write: partial update (POST) instead of replace
   std::optional<std::uint16_t> instance;  // Create: the new instance's id

@@ -139,7 +139,7 @@ core::SubmitOptions optionsOf(const Options& options, core::Operation op) {
       } else {
         invalid("option ttl: give seconds as d or u");
       }
-      if (!(seconds >= 1 && seconds <= 10.0 * 365 * 86400)) {
+      if (!(seconds >= 1 && seconds <= static_cast<double>(core::kMaxTtl.count()))) {
         invalid("option ttl: between 1 second and 10 years");
       }
       o.ttl = core::Seconds(static_cast<std::int64_t>(seconds));

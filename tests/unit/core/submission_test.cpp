@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "gateway/lwm2m/content_format.h"
 
 namespace lwgate::core {
@@ -59,6 +61,19 @@ TEST(Submission, ReadKeepsThePathAndTheOptions) {
   EXPECT_FALSE(r.urgent);
   c.options.urgent = true;
   EXPECT_TRUE(ok(c).urgent);
+}
+
+// Found by tests/fuzz/submission: now + ttl overflowed the clock's nanoseconds (undefined
+// behaviour) for a ttl of about 290 years or more; the D-Bus service bounded it, the core did not.
+TEST(Submission, TtlIsBetweenOneSecondAndTenYears) {
+  auto c = call(Operation::kRead, "/3/0");
+  c.options.ttl = kMaxTtl;
+  EXPECT_EQ(ok(c).deadline, kNow + kMaxTtl);
+  for (Seconds bad : {Seconds(0), Seconds(-1), kMaxTtl + Seconds(1), Seconds(673709551615),
+                      Seconds(std::numeric_limits<std::int64_t>::max())}) {
+    c.options.ttl = bad;
+    EXPECT_NE(refused(c).find("ttl must be between"), std::string::npos) << bad.count();
+  }
 }
 
 TEST(Submission, BadPathsAndOperationsAreRefusedWithTheReason) {
