@@ -53,14 +53,16 @@ class Checker {
              std::size_t max, std::size_t* out) {
     const toml::node* n = t ? t->get(key) : nullptr;
     if (!n) return;
-    auto v = n->value<std::int64_t>();
-    if (!n->is_integer() || !v || *v < static_cast<std::int64_t>(min) ||
-        static_cast<std::uint64_t>(*v) > max) {
+    // Only an integer node: node::value<int64_t>() would also convert a float, and toml++
+    // does that with a plain cast, undefined beyond int64's range (max_devices = 9e99).
+    const toml::value<std::int64_t>* i = n->as_integer();
+    if (!i || i->get() < static_cast<std::int64_t>(min) ||
+        static_cast<std::uint64_t>(i->get()) > max) {
       problem(n, name(section, key),
               fmt::format("expected a whole number from {} to {}", min, max));
       return;
     }
-    *out = static_cast<std::size_t>(*v);
+    *out = static_cast<std::size_t>(i->get());
   }
 
   void seconds(const toml::table* t, std::string_view section, std::string_view key, double min,

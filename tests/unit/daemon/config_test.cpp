@@ -182,6 +182,14 @@ TEST(ParseConfig, BadValuesNameFileLineAndKey) {
        "expected a whole number from 1 to 10000000"},
       {"[server]\nmax_devices = 10000001", "[server] max_devices",
        "expected a whole number from 1 to 10000000"},
+      // Found by tests/fuzz/config: a float far beyond int64 was converted with undefined
+      // behaviour (UBSan: "9e+123 is outside the range of representable values").
+      {"[server]\nmax_devices = 9e123", "[server] max_devices",
+       "expected a whole number from 1 to 10000000"},
+      {"[server]\nmax_devices = 5.0", "[server] max_devices",
+       "expected a whole number from 1 to 10000000"},
+      {"[queue]\nmax_per_device = -inf", "[queue] max_per_device",
+       "expected a whole number from 1 to 1000000"},
       {"[server]\nmax_devices = -1", "[server] max_devices",
        "expected a whole number from 1 to 10000000"},
       {"[server]\nmax_devices = 1.0", "[server] max_devices",
