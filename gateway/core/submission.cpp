@@ -249,6 +249,15 @@ Result<Value> coerceValue(const Value& value, const Path& path, const lwm2m::Obj
   if (info->executable) {
     return bad(path.toString() + " is executable: it takes Execute, not a value");
   }
+  // The decoders hold a device's payload to the same rules: a value the device could only
+  // refuse is refused here, at submission.
+  if (info->multiple && path.isResource()) {
+    return bad(path.toString() + " is multiple-instance: give the instance, e.g. " +
+               path.toString() + "/0");
+  }
+  if (!info->multiple && path.isResourceInstance()) {
+    return bad(path.parent().toString() + " is single-instance: no instance id");
+  }
   return convert(value, info->type, path.toString());
 }
 

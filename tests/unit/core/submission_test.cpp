@@ -76,6 +76,22 @@ TEST(Submission, TtlIsBetweenOneSecondAndTenYears) {
   }
 }
 
+// Found by tests/fuzz/submission: a Write of /3/0/1/5 (Model Number is single-instance) or of
+// /3/0/6 as one value (Available Power Sources is multiple-instance) was encoded and queued,
+// although every decoder, ours included, refuses such a payload.
+TEST(Submission, ValuesFollowTheModelsInstanceRules) {
+  EXPECT_NE(refused(call(Operation::kWrite, "/3/0", {{"1/5", Value::string("x")}}))
+                .find("/3/0/1 is single-instance"),
+            std::string::npos);
+  EXPECT_NE(refused(call(Operation::kWrite, "/3/0/6", {{"", Value::integer(1)}}))
+                .find("/3/0/6 is multiple-instance"),
+            std::string::npos);
+  auto r = ok(call(Operation::kWrite, "/3/0/6", {{"0", Value::integer(1)}}));
+  auto decoded = lwm2m::decode(*r.contentFormat, r.payload, *lwm2m::Path::parse("/3/0/6"),
+                               lwm2m::coreObjects());
+  EXPECT_TRUE(decoded.ok()) << decoded.error().message;
+}
+
 TEST(Submission, BadPathsAndOperationsAreRefusedWithTheReason) {
   EXPECT_NE(refused(call(Operation::kRead, "/3/x/0")).find("/3/x/0"), std::string::npos);
   EXPECT_NE(refused(call(Operation::kRead, "/")).find("read needs"), std::string::npos);
