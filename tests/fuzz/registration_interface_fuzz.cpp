@@ -92,6 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto script = fuzz::lines(fuzz::asText(data, size), 64);
   std::uint16_t port = 40000;
   bool failNext = false;
+  unsigned budget = 0xffffffffu;  // seconds the script may still move the clock
   for (std::string_view line : script) {
     // "!" arms a failure for the request or adoption right after it; expiry never fails here
     // (with a failing store its rows stay behind until the next start, by design).
@@ -100,7 +101,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (line.front() == '+') {
       unsigned seconds = 0;
       std::from_chars(line.data() + 1, line.data() + line.size(), seconds);
-      clock.advance(std::chrono::seconds(std::min(seconds, 1u << 30)));
+      // At most 2^30 s a step and 2^32 s in all: the test clock's nanoseconds stay in range.
+      const auto step = std::chrono::seconds(std::min({seconds, 1u << 30, budget}));
+      budget -= static_cast<unsigned>(step.count());
+      clock.advance(step);
       auto expired = registry.expire();
       check(!expired.storeError, "expiry with a working store");
       if (auto next = registry.nextExpiry()) check(*next > clock.steadyNow(), "all due expired");
