@@ -220,6 +220,18 @@ Result<std::vector<core::DownlinkRequest>> SqliteRequestStore::listRequests(cons
   return all(*query);
 }
 
+Result<std::optional<std::uint16_t>> SqliteRequestStore::lastMessageId() {
+  auto query = connection_->prepare(
+      "SELECT coap_mid FROM requests WHERE sent_at IS NOT NULL AND coap_mid IS NOT NULL "
+      "ORDER BY sent_at DESC, id DESC LIMIT 1",
+      "find the last Message ID");
+  if (!query) return query.error();
+  auto row = query->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::uint16_t>();
+  return std::optional<std::uint16_t>(static_cast<std::uint16_t>(query->columnInt(0)));
+}
+
 Result<bool> SqliteRequestStore::deviceKnown(std::string_view endpoint) {
   ScopedReset reset(findDevice_);
   auto row = findDevice_.bindText(1, endpoint).step();

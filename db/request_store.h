@@ -32,6 +32,9 @@ class SqliteRequestStore final : public core::RequestStore {
   Result<std::vector<core::DownlinkRequest>> listRequests(const Filter& filter);
   // Whether the endpoint ever registered (or had a request queued for it).
   Result<bool> deviceKnown(std::string_view endpoint);
+  // The Message ID of the exchange started last (the latest sent_at), if any: a restarted
+  // gateway counts on from there instead of reusing IDs a device still remembers.
+  Result<std::optional<std::uint16_t>> lastMessageId();
 
  private:
   explicit SqliteRequestStore(Connection& connection) : connection_(&connection) {}

@@ -51,6 +51,14 @@ Result<void> Downlink::open() {
   auto store = db::SqliteRequestStore::create(connection_);
   if (!store) return store.error();
   store_ = std::move(*store);
+  // Message IDs go on from the last exchange in the database (the random start is for a new
+  // one): a device remembers the IDs it saw for EXCHANGE_LIFETIME, and a random start after a
+  // restart could hit one of them, which the device would take for a repeat and answer with an
+  // old response. The margin covers exchanges started within the same millisecond.
+  constexpr std::uint16_t kMessageIdMargin = 256;
+  auto last = store_->lastMessageId();
+  if (!last) return last.error();
+  if (*last) nextMessageId_ = static_cast<std::uint16_t>(**last + kMessageIdMargin);
   queue_ = makeQueue();
   auto restored = queue_->restore();
   if (!restored) return restored.error();

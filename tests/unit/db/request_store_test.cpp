@@ -49,6 +49,30 @@ class RequestStoreTest : public ::testing::Test {
   std::unique_ptr<SqliteRequestStore> store;
 };
 
+TEST_F(RequestStoreTest, LastMessageIdIsTheExchangeStartedLast) {
+  auto none = store->lastMessageId();
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+  // Sent at 1000 with 65530, at 3000 with 7 (the counter wrapped), at 2000 with 65535; one
+  // queued without an exchange.
+  const std::vector<std::pair<std::int64_t, std::uint16_t>> sent{
+      {1000, 65530}, {3000, 7}, {2000, 65535}};
+  for (const auto& [ms, mid] : sent) {
+    auto id = store->insertRequest(fullRequest("dev-" + std::to_string(ms)));
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    core::DownlinkRequest r = fullRequest("dev-" + std::to_string(ms));
+    r.id = *id;
+    r.state = core::RequestState::kInFlight;
+    r.messageId = mid;
+    r.sentAt = at(ms);
+    ASSERT_TRUE(store->saveRequest(r).ok());
+  }
+  ASSERT_TRUE(store->insertRequest(fullRequest("dev-queued")).ok());
+  auto last = store->lastMessageId();
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_EQ(*last, std::optional<std::uint16_t>(7));
+}
+
 TEST_F(RequestStoreTest, EveryFieldRoundTrips) {
   auto id = store->insertRequest(fullRequest("dev"));
   ASSERT_TRUE(id.ok()) << id.error().message;
