@@ -59,6 +59,7 @@ struct UpstreamAnswer {
   std::vector<std::uint8_t> payload;
   std::optional<std::uint16_t> contentFormat;
   std::string diagnostic;
+  std::optional<std::uint32_t> observe;  // the answer to an Observe that started an observation
 };
 inline constexpr std::uint8_t kGatewayTimeout = 0xa4;  // 5.04
 UpstreamAnswer answerFor(const core::DownlinkRequest& finished);
@@ -80,6 +81,55 @@ class ExchangeStore {
   virtual Result<void> insertExchange(const Exchange& e) = 0;
   virtual Result<void> deleteExchange(std::int64_t requestId) = 0;
   virtual Result<std::vector<Exchange>> loadExchanges() = 0;
+};
+
+// An upstream server's observation of a device's resource, relayed to the device's own
+// observation (db upstream_observations). Notifications stay in the gateway's notifications
+// table; forwardedId is the newest one the server has acknowledged (RFC 7641 4.5: CON, so the
+// gateway knows), and what follows it is sent, in order, when the backhaul allows.
+struct UpstreamObservation {
+  std::int64_t id = 0;
+  std::string server;
+  std::string device;
+  Token token;
+  std::string path;
+  std::optional<std::int64_t> requestId;      // the Observe in the device's queue
+  std::optional<std::int64_t> observationId;  // the device's observation, once established
+  std::int64_t forwardedId = 0;
+};
+
+// A stored notification to forward.
+struct StoredNotification {
+  std::int64_t id = 0;
+  std::optional<std::uint16_t> contentFormat;
+  std::vector<std::uint8_t> payload;
+};
+
+// RFC 7641 3.4: the Observe option is 24 bits and compared with wrap-around; the gateway's
+// notification ids only grow, and two in flight are never 2^23 apart, so their low 24 bits are a
+// valid sequence for the server.
+inline std::uint32_t observeNumber(std::int64_t notificationId) {
+  return static_cast<std::uint32_t>(notificationId & 0xffffff);
+}
+
+class UpstreamObservationStore {
+ public:
+  virtual ~UpstreamObservationStore() = default;
+  // kNotFound when the device has no row. Returns the new id.
+  virtual Result<std::int64_t> insertObservation(const UpstreamObservation& o) = 0;
+  virtual Result<void> establishObservation(std::int64_t id, std::int64_t observationId,
+                                            std::int64_t forwardedId) = 0;
+  virtual Result<void> setForwarded(std::int64_t id, std::int64_t forwardedId) = 0;
+  virtual Result<void> deleteObservation(std::int64_t id) = 0;
+  virtual Result<std::vector<UpstreamObservation>> loadObservations() = 0;
+  // The device's observation an Observe request made, and its newest notification (the value
+  // that answered the Observe).
+  virtual Result<std::optional<std::pair<std::int64_t, std::int64_t>>> observationOf(
+      std::int64_t requestId) = 0;
+  // Notifications of an observation after `afterId`, oldest first, at most `limit`.
+  virtual Result<std::vector<StoredNotification>> notificationsAfter(std::int64_t observationId,
+                                                                     std::int64_t afterId,
+                                                                     std::size_t limit) = 0;
 };
 
 // The exchanges in memory, with their deadlines on the steady clock.

@@ -61,6 +61,31 @@ Result<std::unique_ptr<SqliteUpstreamStore>> SqliteUpstreamStore::create(Connect
        "FROM upstream_exchanges x JOIN requests r ON r.id = x.request_id "
        "JOIN devices d ON d.id = r.device_id ORDER BY x.request_id",
        "load the upstream exchanges"},
+      {&store->insertObservation_,
+       "INSERT INTO upstream_observations (server, device_id, token, path, request_id, "
+       "created_at) SELECT ?1, id, ?3, ?4, ?5, ?6 FROM devices WHERE endpoint = ?2",
+       "store an upstream observation"},
+      {&store->establishObservation_,
+       "UPDATE upstream_observations SET observation_id = ?2, forwarded_id = ?3 WHERE id = ?1",
+       "establish an upstream observation"},
+      {&store->setForwarded_,
+       "UPDATE upstream_observations SET forwarded_id = ?2 WHERE id = ?1 AND forwarded_id < ?2",
+       "advance an upstream observation"},
+      {&store->deleteObservation_, "DELETE FROM upstream_observations WHERE id = ?1",
+       "delete an upstream observation"},
+      {&store->loadObservations_,
+       "SELECT u.id, u.server, d.endpoint, u.token, u.path, u.request_id, u.observation_id, "
+       "u.forwarded_id FROM upstream_observations u JOIN devices d ON d.id = u.device_id "
+       "ORDER BY u.id",
+       "load the upstream observations"},
+      {&store->observationOf_,
+       "SELECT o.id, (SELECT max(n.id) FROM notifications n WHERE n.observation_id = o.id) "
+       "FROM observations o WHERE o.request_id = ?1 ORDER BY o.id DESC LIMIT 1",
+       "find the observation of a request"},
+      {&store->notificationsAfter_,
+       "SELECT id, content_format, payload FROM notifications WHERE observation_id = ?1 AND "
+       "id > ?2 ORDER BY id LIMIT ?3",
+       "load the notifications to forward"},
   };
   for (const Spec& spec : specs) {
     auto stmt = c.prepare(spec.sql, spec.label);
@@ -150,6 +175,94 @@ Result<std::vector<bridge::Exchange>> SqliteUpstreamStore::loadExchanges() {
     const std::string op = s.columnText(5);
     e.observe = op == "observe" || op == "observe-composite";
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace lwgate::db
+
+namespace lwgate::db {
+
+Result<std::int64_t> SqliteUpstreamStore::insertObservation(const bridge::UpstreamObservation& o) {
+  auto& st = insertObservation_.bindText(1, o.server)
+                 .bindText(2, o.device)
+                 .bindBlob(3, o.token)
+                 .bindText(4, o.path);
+  st.bindOptionalInt(5, o.requestId)
+      .bindInt(6, core::toUnixMillis(std::chrono::system_clock::now()));
+  if (auto ran = st.run(); !ran) return ran.error();
+  if (connection_->changes() == 0) {
+    return makeError(ErrorCode::kNotFound, "no device " + o.device);
+  }
+  return connection_->lastInsertRowid();
+}
+
+Result<void> SqliteUpstreamStore::establishObservation(std::int64_t id, std::int64_t observationId,
+                                                       std::int64_t forwardedId) {
+  return establishObservation_.bindInt(1, id)
+      .bindInt(2, observationId)
+      .bindInt(3, forwardedId)
+      .run();
+}
+
+Result<void> SqliteUpstreamStore::setForwarded(std::int64_t id, std::int64_t forwardedId) {
+  return setForwarded_.bindInt(1, id).bindInt(2, forwardedId).run();
+}
+
+Result<void> SqliteUpstreamStore::deleteObservation(std::int64_t id) {
+  return deleteObservation_.bindInt(1, id).run();
+}
+
+Result<std::vector<bridge::UpstreamObservation>> SqliteUpstreamStore::loadObservations() {
+  std::vector<bridge::UpstreamObservation> out;
+  ScopedReset reset(loadObservations_);
+  for (;;) {
+    auto row = loadObservations_.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const Statement& s = loadObservations_;
+    bridge::UpstreamObservation o;
+    o.id = s.columnInt(0);
+    o.server = s.columnText(1);
+    o.device = s.columnText(2);
+    o.token = s.columnBlob(3);
+    o.path = s.columnText(4);
+    if (!s.columnIsNull(5)) o.requestId = s.columnInt(5);
+    if (!s.columnIsNull(6)) o.observationId = s.columnInt(6);
+    o.forwardedId = s.columnInt(7);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+Result<std::optional<std::pair<std::int64_t, std::int64_t>>> SqliteUpstreamStore::observationOf(
+    std::int64_t requestId) {
+  ScopedReset reset(observationOf_);
+  observationOf_.bindInt(1, requestId);
+  auto row = observationOf_.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::pair<std::int64_t, std::int64_t>>();
+  const std::int64_t newest = observationOf_.columnIsNull(1) ? 0 : observationOf_.columnInt(1);
+  return std::optional(std::make_pair(observationOf_.columnInt(0), newest));
+}
+
+Result<std::vector<bridge::StoredNotification>> SqliteUpstreamStore::notificationsAfter(
+    std::int64_t observationId, std::int64_t afterId, std::size_t limit) {
+  std::vector<bridge::StoredNotification> out;
+  ScopedReset reset(notificationsAfter_);
+  notificationsAfter_.bindInt(1, observationId)
+      .bindInt(2, afterId)
+      .bindInt(3, static_cast<std::int64_t>(limit));
+  for (;;) {
+    auto row = notificationsAfter_.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const Statement& s = notificationsAfter_;
+    bridge::StoredNotification n;
+    n.id = s.columnInt(0);
+    if (!s.columnIsNull(1)) n.contentFormat = static_cast<std::uint16_t>(s.columnInt(1));
+    n.payload = s.columnBlob(2);
+    out.push_back(std::move(n));
   }
   return out;
 }

@@ -13,7 +13,8 @@
 namespace lwgate::db {
 
 class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore,
-                                  public bridge::ExchangeStore {
+                                  public bridge::ExchangeStore,
+                                  public bridge::UpstreamObservationStore {
  public:
   static Result<std::unique_ptr<SqliteUpstreamStore>> create(Connection& connection);
 
@@ -28,6 +29,19 @@ class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore,
   Result<void> deleteExchange(std::int64_t requestId) override;
   Result<std::vector<bridge::Exchange>> loadExchanges() override;
 
+  // bridge::UpstreamObservationStore.
+  Result<std::int64_t> insertObservation(const bridge::UpstreamObservation& o) override;
+  Result<void> establishObservation(std::int64_t id, std::int64_t observationId,
+                                    std::int64_t forwardedId) override;
+  Result<void> setForwarded(std::int64_t id, std::int64_t forwardedId) override;
+  Result<void> deleteObservation(std::int64_t id) override;
+  Result<std::vector<bridge::UpstreamObservation>> loadObservations() override;
+  Result<std::optional<std::pair<std::int64_t, std::int64_t>>> observationOf(
+      std::int64_t requestId) override;
+  Result<std::vector<bridge::StoredNotification>> notificationsAfter(std::int64_t observationId,
+                                                                     std::int64_t afterId,
+                                                                     std::size_t limit) override;
+
  private:
   SqliteUpstreamStore() = default;
   Connection* connection_ = nullptr;
@@ -37,6 +51,13 @@ class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore,
   Statement insertExchange_;
   Statement deleteExchange_;
   Statement loadExchanges_;
+  Statement insertObservation_;
+  Statement establishObservation_;
+  Statement setForwarded_;
+  Statement deleteObservation_;
+  Statement loadObservations_;
+  Statement observationOf_;
+  Statement notificationsAfter_;
 };
 
 }  // namespace lwgate::db

@@ -317,6 +317,7 @@ void ClientCallbacks::nack(Server* self, Server::ClientId id, const coap_pdu_t* 
   f.request = code != 0 && (code >> 5) == 0;
   const bool ping = code == 0;
   f.pong = ping && reason == COAP_NACK_RST;
+  f.reset = reason == COAP_NACK_RST;
   switch (reason) {
     case COAP_NACK_TOO_MANY_RETRIES:
       f.why = "no acknowledgement after all retransmissions";

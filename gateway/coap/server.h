@@ -228,6 +228,7 @@ class Server {
     std::vector<std::uint8_t> token;
     bool request = false;  // it was one of our requests (else a response or a ping)
     bool pong = false;     // the RST that answers our ping: the server is there
+    bool reset = false;    // answered RST (else no acknowledgement, or not sent)
     std::string why;
   };
   // A confirmable message got no acknowledgement after all retransmissions, or a RST. ICMP

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <random>
 
 #include "db/sqlite.h"
@@ -100,9 +101,23 @@ void Bridge::reload() {
     return;
   }
   for (auto& e : *loaded) exchanges_.add(std::move(e));
+  auto observations = store_->loadObservations();
+  if (!observations) {
+    log::error("LWG6013 cannot load the upstream observations: {}", observations.error().message);
+    return;
+  }
+  relayed_.clear();  // what was on its way goes again
+  for (auto& o : *observations) relayed_[o.id] = Relayed{std::move(o), {}, {}, {}, 0, {}};
 }
 
 void Bridge::start() {
+  // Upstream observations from before a restart: what the server has not acknowledged goes
+  // once the device's upstream registration is updated from its new socket.
+  if (auto loaded = store_->loadObservations(); loaded) {
+    for (auto& o : *loaded) relayed_[o.id] = Relayed{std::move(o), {}, {}, {}, 0, {}};
+  } else {
+    log::error("LWG6013 cannot load the upstream observations: {}", loaded.error().message);
+  }
   // Exchanges from before a restart: answered now if their request finished meanwhile, else
   // they wait on (their answer goes from the device's new socket; a server that matches by
   // address drops it, one that matches by token takes it).
@@ -111,8 +126,7 @@ void Bridge::start() {
       if (downlink_ && !downlink_->queue().find(e.requestId)) {
         auto stored = downlink_->store().findRequest(e.requestId);
         if (stored && *stored && core::isFinal((*stored)->state)) {
-          answer(e, bridge::answerFor(**stored));
-          (void)store_->deleteExchange(e.requestId);
+          finish(e, **stored);
           continue;
         }
       }
@@ -242,6 +256,45 @@ bool Bridge::onAnswer(const coap::Server::ClientAnswer& a) {
 void Bridge::onFailure(const coap::Server::ClientFailure& f) {
   auto k = keys_.find(f.client);
   if (k == keys_.end()) return;
+  if (!f.request) {
+    for (auto& [id, r] : relayed_) {
+      if (r.client != f.client) continue;
+      if (f.pong && r.pingMid == f.messageId) {
+        // Every notification before the ping was acknowledged (NSTART=1, none failed).
+        r.o.forwardedId = r.sendingUpTo;
+        if (auto saved = store_->setForwarded(id, r.sendingUpTo); !saved) {
+          log::error("LWG6013 cannot store an upstream observation: {}", saved.error().message);
+        }
+        r.pingMid.reset();
+        r.client.reset();
+        r.mids.clear();
+        r.unacknowledged = 0;
+        pump(r);
+        return;
+      }
+      if (!f.pong && r.mids.contains(f.messageId)) {
+        if (f.reset) {
+          // RFC 7641 3.6: the server is not interested any more.
+          endObservation(id, "the server answered a notification with RST");
+          return;
+        }
+        if (++r.unacknowledged >= kMaxUnacknowledged) {
+          endObservation(id, "the server did not acknowledge its notifications " +
+                                 std::to_string(kMaxUnacknowledged) + " times in a row");
+          break;  // the link's failure below all the same
+        }
+        // The backhaul is down: what was not acknowledged goes again, in order, once the link
+        // is back (linkChanged) or after a while (tick).
+        log::info("LWG6028 notifications of {} {} for {} wait: {}", r.o.device, r.o.path,
+                  r.o.server, f.why);
+        r.pingMid.reset();
+        r.client.reset();
+        r.mids.clear();
+        r.retryAt = clock_.steadyNow() + timing_.updateMargin;
+        break;
+      }
+    }
+  }
   if (f.request) {
     auto it = pending_.find(pendingKey(f.client, f.token));
     if (it == pending_.end()) return;
@@ -258,6 +311,13 @@ void Bridge::onFailure(const coap::Server::ClientFailure& f) {
 
 void Bridge::tick() {
   registrations_->tick();
+  const core::SteadyTime now = clock_.steadyNow();
+  for (auto& [id, r] : relayed_) {
+    if (r.retryAt && *r.retryAt <= now) {
+      r.retryAt.reset();
+      pump(r);
+    }
+  }
   for (std::int64_t id : exchanges_.due()) {
     auto e = exchanges_.take(id);
     if (!e) continue;
@@ -276,6 +336,9 @@ void Bridge::tick() {
 std::optional<core::SteadyTime> Bridge::nextTimer() const {
   auto a = registrations_->nextTimer();
   auto b = exchanges_.nextDeadline();
+  for (const auto& [id, r] : relayed_) {
+    if (r.retryAt && (!b || *r.retryAt < *b)) b = r.retryAt;
+  }
   if (!a) return b;
   if (!b) return a;
   return std::min(*a, *b);
@@ -315,10 +378,34 @@ std::optional<coap::Server::ImmediateResponse> Bridge::onRequest(
                      std::nullopt};
   };
   if (!mapped) return refuse(mapped.error());
-  if (mapped->operation == core::Operation::kObserve ||
-      mapped->operation == core::Operation::kCancelObserve ||
-      mapped->operation == core::Operation::kObserveComposite) {
-    return Immediate{0xa1, "Observe through the bridge is not available yet", std::nullopt};
+  if (mapped->operation == core::Operation::kObserveComposite) {
+    return Immediate{0xa1, "Observe-Composite through the bridge is not available yet",
+                     std::nullopt};
+  }
+  // RFC 7641 3.6: a GET with Observe 1 ends the server's observation of the path and is answered
+  // like a GET. The device's own observation ends with it (the gateway observes for the server).
+  if (mapped->operation == core::Operation::kCancelObserve) {
+    std::vector<std::int64_t> ending;
+    for (const auto& [id, r] : relayed_) {
+      if (r.o.server == server && r.o.device == device && r.o.path == mapped->path) {
+        ending.push_back(id);
+      }
+    }
+    for (std::int64_t id : ending) endObservation(id, "the server's Cancel-Observe");
+    mapped->operation = core::Operation::kRead;
+    mapped->payload.clear();
+  }
+  const bool observe = mapped->operation == core::Operation::kObserve;
+  const std::string path = mapped->path;
+  if (observe) {
+    // The same token again: the server re-registers its interest (RFC 7641 4.1).
+    std::vector<std::int64_t> ending;
+    for (const auto& [id, r] : relayed_) {
+      if (r.o.server == server && r.o.device == device && r.o.token == in.token) {
+        ending.push_back(id);
+      }
+    }
+    for (std::int64_t id : ending) endObservation(id, "replaced by the server's new Observe");
   }
   const std::string what = std::string(core::operationName(mapped->operation)) + " " + mapped->path;
   // The request and its exchange are stored together or not at all.
@@ -326,8 +413,20 @@ std::optional<coap::Server::ImmediateResponse> Bridge::onRequest(
   if (!tx) return refuse(tx.error());
   auto submitted = downlink_->submit(std::move(*mapped));
   if (!submitted) return refuse(submitted.error());
-  bridge::Exchange e{submitted->id, server, device, in.token, now + timeout, false};
-  if (!track(e) || !tx->commit()) {
+  bridge::Exchange e{submitted->id, server, device, in.token, now + timeout, observe};
+  std::optional<bridge::UpstreamObservation> upstream;
+  if (observe) {
+    upstream = bridge::UpstreamObservation{0,    server,      device,       in.token,
+                                           path, e.requestId, std::nullopt, 0};
+    auto id = store_->insertObservation(*upstream);
+    if (!id) {
+      log::error("LWG6013 cannot store an upstream observation: {}", id.error().message);
+      upstream.reset();
+    } else {
+      upstream->id = *id;
+    }
+  }
+  if ((observe && !upstream) || !track(e) || !tx->commit()) {
     exchanges_.take(e.requestId);
     tx->rollback();
     // The queue's memory holds what the rollback undid: the database is the truth.
@@ -336,6 +435,7 @@ std::optional<coap::Server::ImmediateResponse> Bridge::onRequest(
     }
     return refuse(makeError(ErrorCode::kStorage, "the gateway could not store the request"));
   }
+  if (upstream) relayed_[upstream->id] = Relayed{*upstream, {}, {}, {}, 0, {}};
   log::info("LWG6022 {} asked {} for {}: request {}", server, device, what, submitted->id);
   return std::nullopt;  // an empty ACK now, the device's answer later
 }
@@ -343,8 +443,119 @@ std::optional<coap::Server::ImmediateResponse> Bridge::onRequest(
 void Bridge::requestFinished(const core::DownlinkRequest& r) {
   auto e = exchanges_.take(r.id);
   if (!e) return;
-  answer(*e, bridge::answerFor(r));
+  finish(*e, r);
+}
+
+void Bridge::finish(const bridge::Exchange& e, const core::DownlinkRequest& r) {
+  bridge::UpstreamAnswer a = bridge::answerFor(r);
+  if (e.observe) {
+    auto rel = std::find_if(relayed_.begin(), relayed_.end(),
+                            [&](const auto& x) { return x.second.o.requestId == r.id; });
+    std::optional<std::pair<std::int64_t, std::int64_t>> observation;
+    if (rel != relayed_.end() && a.code >> 5 == 2) {
+      auto found = store_->observationOf(r.id);
+      if (!found) {
+        log::error("LWG6013 cannot read the observation of request {}: {}", r.id,
+                   found.error().message);
+      } else {
+        observation = *found;
+      }
+    }
+    if (rel != relayed_.end() && observation) {
+      // The answer carries the value that started the observation; its notification id is the
+      // first Observe number, and later ones follow it.
+      Relayed& x = rel->second;
+      x.o.observationId = observation->first;
+      x.o.forwardedId = observation->second;
+      if (auto saved =
+              store_->establishObservation(x.o.id, observation->first, observation->second);
+          !saved) {
+        log::error("LWG6013 cannot store an upstream observation: {}", saved.error().message);
+      }
+      a.observe = bridge::observeNumber(observation->second);
+      log::info("LWG6025 {} observes {} {} (upstream observation {}, the device's {})", e.server,
+                e.device, x.o.path, x.o.id, observation->first);
+    } else if (rel != relayed_.end()) {
+      // No observation on the device (an error, or a 2.05 without Observe): the server sees a
+      // plain answer and knows it is not observing (RFC 7641 3.1).
+      endObservation(rel->first, "the device did not accept the Observe");
+    }
+  }
+  answer(e, a);
   (void)store_->deleteExchange(r.id);
+}
+
+void Bridge::notification(const core::Notification& n) {
+  if (!n.observationId) return;
+  for (auto& [id, r] : relayed_) {
+    if (r.o.observationId == n.observationId) pump(r);
+  }
+}
+
+void Bridge::pump(Relayed& r) {
+  // Enough to keep the backhaul busy without holding much in libcoap's queue.
+  constexpr std::size_t kBatch = 16;
+  if (!r.o.observationId || r.pingMid) return;  // not established yet, or a batch on its way
+  if (r.retryAt && clock_.steadyNow() < *r.retryAt) return;
+  const auto st = registrations_->status(r.o.server, r.o.device);
+  if (!st || !st->registered || st->failures > 0) return;  // linkChanged(up) pumps again
+  auto batch = store_->notificationsAfter(*r.o.observationId, r.o.forwardedId, kBatch);
+  if (!batch) {
+    log::error("LWG6013 cannot read the notifications to forward: {}", batch.error().message);
+    return;
+  }
+  if (batch->empty()) return;
+  auto id = session({r.o.server, r.o.device});
+  if (!id) return;
+  r.mids.clear();
+  for (const auto& n : *batch) {
+    coap::Server::ClientResponse out;
+    out.code = 0x45;  // 2.05 Content, as the device's notifications are stored
+    out.token = r.o.token;
+    out.observe = bridge::observeNumber(n.id);
+    out.contentFormat = n.contentFormat;
+    out.payload = n.payload;
+    auto sent = server_.sendClientResponse(*id, out);
+    if (!sent) {
+      log::warning("LWG6023 cannot forward notification {} to {}: {}", n.id, r.o.server,
+                   sent.error().message);
+      break;
+    }
+    r.mids.insert(*sent);
+    r.sendingUpTo = n.id;
+  }
+  auto ping = r.mids.empty()
+                  ? Result<std::uint16_t>(makeError(ErrorCode::kInternal, "nothing sent"))
+                  : server_.sendClientPing(*id);
+  if (!ping) {
+    r.mids.clear();
+    r.retryAt = clock_.steadyNow() + timing_.updateMargin;
+    return;
+  }
+  r.client = *id;
+  r.pingMid = *ping;
+  r.retryAt.reset();
+  log::debug("LWG6026 forwarding {} notifications of {} {} to {} (up to {})", r.mids.size(),
+             r.o.device, r.o.path, r.o.server, r.sendingUpTo);
+}
+
+void Bridge::endObservation(std::int64_t id, std::string_view why) {
+  auto it = relayed_.find(id);
+  if (it == relayed_.end()) return;
+  const bridge::UpstreamObservation o = it->second.o;
+  relayed_.erase(it);
+  (void)store_->deleteObservation(id);
+  log::info("LWG6027 {} no longer observes {} {}: {}", o.server, o.device, o.path, why);
+  if (!o.observationId || !downlink_) return;
+  for (const auto& [other, r] : relayed_) {
+    if (r.o.observationId == o.observationId) return;  // another server still observes it
+  }
+  // Passive: the device's next notification is answered RST (RFC 7641 3.6), which also works
+  // while it sleeps.
+  if (auto forgot = downlink_->observations().forget(*o.observationId); !forgot) {
+    log::debug("LWG6027 the device's observation {} was already gone: {}", *o.observationId,
+               forgot.error().message);
+  }
 }
 
 void Bridge::answer(const bridge::Exchange& e, const bridge::UpstreamAnswer& a) {
@@ -360,6 +571,7 @@ void Bridge::answer(const bridge::Exchange& e, const bridge::UpstreamAnswer& a) 
   out.contentFormat = a.contentFormat;
   out.payload = a.payload;
   out.diagnostic = a.diagnostic;
+  out.observe = a.observe;
   auto sent = server_.sendClientResponse(*id, out);
   if (!sent && sent.error().code == ErrorCode::kTooLarge) {
     // RFC 7252 5.9.3.3 Bad Gateway: what the device answered cannot be relayed.
@@ -378,10 +590,28 @@ void Bridge::answer(const bridge::Exchange& e, const bridge::UpstreamAnswer& a) 
             codeText(out.code));
 }
 
-void Bridge::registeredFresh(const std::string&, const std::string&) {}
+void Bridge::registeredFresh(const std::string& server, const std::string& device) {
+  // TS Core 6.2.1: a new registration ends the server's observations of the client.
+  std::vector<std::int64_t> ending;
+  for (const auto& [id, r] : relayed_) {
+    if (r.o.server == server && r.o.device == device && r.o.observationId) ending.push_back(id);
+  }
+  for (std::int64_t id : ending) endObservation(id, "registered anew upstream");
+}
 
 void Bridge::linkChanged(const std::string& server, const std::string& device, bool up) {
   const auto st = registrations_->status(server, device);
+  for (auto& [id, r] : relayed_) {
+    if (r.o.server != server || r.o.device != device) continue;
+    if (!up) {
+      r.pingMid.reset();  // its socket closes: what was on its way goes again
+      r.client.reset();
+      r.mids.clear();
+    } else {
+      r.retryAt.reset();
+      pump(r);
+    }
+  }
   if (up) {
     if (st && st->failures == 0) log::debug("LWG6005 {} reachable through {}", device, server);
     return;

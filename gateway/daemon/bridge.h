@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "bridge/relay.h"
 #include "db/upstream_store.h"
 #include "gateway/coap/server.h"
+#include "gateway/core/observation.h"
 #include "gateway/core/registration.h"
 #include "gateway/core/registry.h"
 
@@ -46,6 +48,8 @@ class Bridge final : public bridge::UpstreamListener {
   // A downlink request reached its final state (after the commit): the answer goes upstream if
   // a server asked for it.
   void requestFinished(const core::DownlinkRequest& request);
+  // A notification was stored (after the commit): forwarded to the servers observing it.
+  void notification(const core::Notification& n);
   // SIGHUP with a changed [[upstream]] list.
   void setServers(const std::vector<bridge::UpstreamConfig>& servers);
 
@@ -92,6 +96,28 @@ class Bridge final : public bridge::UpstreamListener {
   void answer(const bridge::Exchange& e, const bridge::UpstreamAnswer& a);
   // Records a relayed request: exchange row and memory; false when the store failed.
   bool track(const bridge::Exchange& e);
+  // The answer to a relayed request; an Observe's starts the upstream observation.
+  void finish(const bridge::Exchange& e, const core::DownlinkRequest& r);
+
+  // An upstream observation being relayed, and what of it is on its way.
+  struct Relayed {
+    bridge::UpstreamObservation o;
+    std::optional<coap::Server::ClientId> client;  // of the batch in flight
+    std::set<std::uint16_t> mids;                  // its notifications' Message IDs
+    std::optional<std::uint16_t> pingMid;          // the ping after them
+    std::int64_t sendingUpTo = 0;
+    std::optional<core::SteadyTime> retryAt;  // after a failed batch
+    // Batches in a row that went unacknowledged although the server had just answered the
+    // registration: a server that dropped the observation without RST (RFC 7641 3.6 asks for
+    // one) would otherwise get the same notification for ever.
+    unsigned unacknowledged = 0;
+  };
+  static constexpr unsigned kMaxUnacknowledged = 3;
+  // Sends the notifications after forwardedId (a bounded batch, CON, in order, then a ping whose
+  // pong says they were all acknowledged: libcoap sends one CON at a time per session).
+  void pump(Relayed& r);
+  // Ends an upstream observation (the server cancelled it, or forgot it) and the device's one.
+  void endObservation(std::int64_t id, std::string_view why);
 
   const core::Clock& clock_;
   db::Connection& connection_;
@@ -107,6 +133,7 @@ class Bridge final : public bridge::UpstreamListener {
   Downlink* downlink_ = nullptr;
   core::Registry* registry_ = nullptr;
   bridge::Exchanges exchanges_{clock_};
+  std::map<std::int64_t, Relayed> relayed_;  // by upstream observation id
 };
 
 }  // namespace lwgate::daemon

@@ -482,6 +482,7 @@ class Daemon final : public core::RegistryListener,
                                            observationConfig());
     downlink_->setEvents(this);
     downlink_->observations().setNotificationHook([this](const core::Notification& n) {
+      if (bridge_) bridge_->notification(n);
       if (bus_) bus_->notification(n);
     });
     auto settingsStore = db::SqliteDeviceSettingsStore::create(db_->connection());

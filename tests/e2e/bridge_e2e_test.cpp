@@ -3,6 +3,7 @@
 // third-party upstream server, all over UDP on 127.0.0.1, with a real SQLite file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -342,6 +343,133 @@ TEST_F(BridgeE2E, MirrorModeRegistersWithQAndUpdatesWhenTheDeviceWakes) {
   ASSERT_TRUE(node->waitFor("read gw-sleepy /3/0/0 ok lwgate-sim")) << node->out() << gw.log();
   // A device that is never asleep is never announced again.
   EXPECT_EQ(node->count("update gw-awake"), 0u) << node->out();
+}
+
+// ---- Observe from upstream
+// -----------------------------------------------------------------------
+
+// The notifications of one upstream observation, in the order the server printed them.
+std::vector<std::string> notified(const Interactive& node, const std::string& what) {
+  std::vector<std::string> out;
+  const std::string prefix = "notify " + what + " ";
+  for (const auto& l : node.lines()) {
+    const auto at = l.find(prefix);
+    if (at != std::string::npos) out.push_back(l.substr(at + prefix.size()));
+  }
+  return out;
+}
+
+// The server's Observe becomes the device's observation; its answer and each notification go
+// upstream with the server's token and growing Observe numbers, and the server acknowledges
+// each (forwarded_id reaches the newest).
+TEST_F(BridgeE2E, UpstreamObserveForwardsEveryNotificationInOrder) {
+  startUpstream();
+  startGateway();
+  auto sim = startSim("obs-1", {"--sensor"});
+  ASSERT_TRUE(node->waitFor("register gw-obs-1")) << node->out();
+  node->send("observe gw-obs-1 /3303/0/5700");
+  ASSERT_TRUE(node->waitFor("observe gw-obs-1 /3303/0/5700 ok 21.5")) << node->out() << gw.log();
+  EXPECT_TRUE(sim->has("request GET /3303/0/5700 accept=0 observe=0 -> 2.05")) << sim->out();
+  for (int k = 0; k < 3; ++k) sim->send("notify=/3303/0/5700");
+  ASSERT_TRUE(node->waitFor("notify gw-obs-1 /3303/0/5700 23")) << node->out() << gw.log();
+  EXPECT_EQ(notified(*node, "gw-obs-1 /3303/0/5700"),
+            (std::vector<std::string>{"22", "22.5", "23"}))
+      << node->out();
+  EXPECT_TRUE(waitUntil([&] {
+    return rows(
+               "SELECT count(*) FROM upstream_observations u WHERE forwarded_id = "
+               "(SELECT max(id) FROM notifications n WHERE n.observation_id = u.observation_id)") ==
+           1;
+  })) << gw.log();
+}
+
+// The backhaul goes down (the server stops answering): notifications keep being stored, wait,
+// and reach the server in order once it answers again; none is lost.
+TEST_F(BridgeE2E, NotificationsDuringABackhaulOutageArriveInOrderAfterIt) {
+  startUpstream();
+  startGateway("backoff_min = 0.5\nbackoff_max = 1\n");
+  auto sim = startSim("obs-1", {"--sensor"});
+  ASSERT_TRUE(node->waitFor("register gw-obs-1")) << node->out();
+  node->send("observe gw-obs-1 /3303/0/5700");
+  ASSERT_TRUE(node->waitFor("observe gw-obs-1 /3303/0/5700 ok 21.5")) << node->out() << gw.log();
+  node->pause();
+  for (int k = 0; k < 4; ++k) sim->send("notify=/3303/0/5700");
+  ASSERT_TRUE(gw.waitForLog("LWG6028 notifications of obs-1 /3303/0/5700")) << gw.log();
+  EXPECT_TRUE(waitUntil([&] {
+    return rows(
+               "SELECT count(*) FROM notifications n JOIN upstream_observations u ON "
+               "u.observation_id = n.observation_id WHERE n.id > u.forwarded_id") == 4;
+  })) << gw.log();
+  node->resume();
+  ASSERT_TRUE(node->waitFor("notify gw-obs-1 /3303/0/5700 23.5", 30s)) << node->out() << gw.log();
+  // In order; a value the server got twice (a retransmission it saw late) only repeats.
+  auto got = notified(*node, "gw-obs-1 /3303/0/5700");
+  got.erase(std::unique(got.begin(), got.end()), got.end());
+  std::vector<std::string> firsts;
+  for (const auto& v : got) {
+    if (std::find(firsts.begin(), firsts.end(), v) == firsts.end()) firsts.push_back(v);
+  }
+  EXPECT_EQ(firsts, (std::vector<std::string>{"22", "22.5", "23", "23.5"})) << node->out();
+}
+
+// kill -9 of lwgated while notifications wait for the backhaul: they are in SQLite, and the
+// restarted gateway sends them from the device's new upstream socket once the server answers.
+TEST_F(BridgeE2E, Kill9WithNotificationsWaitingLosesNone) {
+  startUpstream();
+  const std::string keys = "backoff_min = 0.5\nbackoff_max = 1\n";
+  startGateway(keys);
+  auto sim = startSim("obs-1", {"--sensor"});
+  ASSERT_TRUE(node->waitFor("register gw-obs-1")) << node->out();
+  node->send("observe gw-obs-1 /3303/0/5700");
+  ASSERT_TRUE(node->waitFor("observe gw-obs-1 /3303/0/5700 ok 21.5")) << node->out() << gw.log();
+  node->pause();
+  for (int k = 0; k < 3; ++k) sim->send("notify=/3303/0/5700");
+  ASSERT_TRUE(waitUntil([&] {
+    return rows(
+               "SELECT count(*) FROM notifications n JOIN upstream_observations u ON "
+               "u.observation_id = n.observation_id WHERE n.id > u.forwarded_id") == 3;
+  })) << gw.log();
+  gw.kill9();
+  startGateway(keys);
+  node->resume();
+  ASSERT_TRUE(node->waitFor("notify gw-obs-1 /3303/0/5700 23", 30s)) << node->out() << gw.log();
+  // After the restart the device's observation goes on too.
+  sim->send("notify=/3303/0/5700");
+  ASSERT_TRUE(node->waitFor("notify gw-obs-1 /3303/0/5700 23.5", 30s)) << node->out() << gw.log();
+  auto got = notified(*node, "gw-obs-1 /3303/0/5700");
+  std::vector<std::string> firsts;
+  for (const auto& v : got) {
+    if (std::find(firsts.begin(), firsts.end(), v) == firsts.end()) firsts.push_back(v);
+  }
+  EXPECT_EQ(firsts, (std::vector<std::string>{"22", "22.5", "23", "23.5"})) << node->out();
+  EXPECT_EQ(seen(*node, "register").size(), 1u) << node->out();
+}
+
+// The server stops observing. lwm2m-node-lib's cancel only closes its stream: the next
+// notifications are neither acknowledged nor answered RST, while its registration answers. After
+// three such rounds the upstream observation ends, and so does the device's (passively: its next
+// notification is answered RST). No notification reaches the server after the cancel.
+TEST_F(BridgeE2E, AServerThatStopsAcknowledgingEndsTheRelayedObservation) {
+  startUpstream();
+  startGateway("backoff_min = 0.2\nbackoff_max = 1\n");
+  auto sim = startSim("obs-1", {"--sensor"});
+  ASSERT_TRUE(node->waitFor("register gw-obs-1")) << node->out();
+  node->send("observe gw-obs-1 /3303/0/5700");
+  ASSERT_TRUE(node->waitFor("observe gw-obs-1 /3303/0/5700 ok 21.5")) << node->out() << gw.log();
+  node->send("cancel gw-obs-1 /3303/0/5700");
+  ASSERT_TRUE(node->waitFor("cancel gw-obs-1 /3303/0/5700 ok")) << node->out();
+  sim->send("notify=/3303/0/5700");
+  ASSERT_TRUE(gw.waitForLog("LWG6027 coap://127.0.0.1:" + std::to_string(upstreamPort) +
+                                " no longer observes obs-1 /3303/0/5700: the server did not "
+                                "acknowledge its notifications 3 times in a row",
+                            30s))
+      << gw.log() << node->out();
+  EXPECT_TRUE(waitUntil([&] { return rows("SELECT count(*) FROM upstream_observations") == 0; }));
+  // The device's next notification is refused by the gateway too.
+  sim->send("notify=/3303/0/5700");
+  EXPECT_TRUE(waitUntil([&] { return rows("SELECT count(*) FROM observations") == 0; }))
+      << gw.log();
+  EXPECT_FALSE(node->has("notify gw-obs-1")) << node->out();
 }
 
 }  // namespace

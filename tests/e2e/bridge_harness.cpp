@@ -72,6 +72,14 @@ int Interactive::stop(std::chrono::milliseconds timeout) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+void Interactive::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void Interactive::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 void Interactive::kill9() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);

@@ -26,6 +26,9 @@ class Interactive {
   // SIGTERM, then SIGKILL after the timeout; returns the exit status (-1 if killed).
   int stop(std::chrono::milliseconds timeout = 5s);
   void kill9();
+  // SIGSTOP / SIGCONT: a server that stops answering (a backhaul outage) and comes back as it was.
+  void pause();
+  void resume();
   bool running();
   std::vector<std::string> lines() const;  // stdout so far
   std::string out() const;

@@ -232,5 +232,14 @@ TEST(ExchangesTest, DeadlinesInOrderAndTakenOnce) {
   EXPECT_EQ(x.nextDeadline(), clock.steadyNow() + 1s);
 }
 
+// RFC 7641 3.4 / 4.4: 24-bit Observe numbers from ids that only grow; a wrap stays "newer" for
+// the server because consecutive ones are close.
+TEST(ObserveNumber, LowTwentyFourBitsOfTheNotificationId) {
+  EXPECT_EQ(observeNumber(1), 1u);
+  EXPECT_EQ(observeNumber(0xffffff), 0xffffffu);
+  EXPECT_EQ(observeNumber(0x1000000), 0u);
+  EXPECT_EQ(observeNumber(0x1000005), 5u);
+}
+
 }  // namespace
 }  // namespace lwgate::bridge

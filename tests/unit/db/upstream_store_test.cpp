@@ -135,5 +135,61 @@ TEST_F(UpstreamStoreTest, ExchangesRoundTripAndGoWithTheirRequest) {
   EXPECT_TRUE(store->loadExchanges()->empty());
 }
 
+TEST_F(UpstreamStoreTest, ObservationsRoundTripAndFindTheirNotifications) {
+  const std::int64_t observeId = addDevice("dev");  // request 3 on device 1
+  bridge::UpstreamObservation o{0,         "coap://a:5683", "dev", {0x01, 0x02}, "/3303/0/5700",
+                                observeId, std::nullopt,    0};
+  auto id = store->insertObservation(o);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  o.device = "nobody";
+  auto unknown = store->insertObservation(o);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  // No observation on the device yet.
+  EXPECT_FALSE(store->observationOf(observeId)->has_value());
+  ASSERT_TRUE(db->connection()
+                  .exec("INSERT INTO observations (id, device_id, path, token, request_id, "
+                        "created_at) SELECT 9, device_id, '/3303/0/5700', x'aa', id, 0 FROM "
+                        "requests WHERE id = " +
+                            std::to_string(observeId) +
+                            ";"
+                            "INSERT INTO notifications (id, device_id, observation_id, "
+                            "received_at, content_format, payload) VALUES "
+                            "(20, 1, 9, 0, 0, '21.5'), (21, 1, 9, 0, NULL, '22'), "
+                            "(22, 1, NULL, 0, 0, 'x'), (23, 1, 9, 0, 0, '22.5');",
+                        "t")
+                  .ok());
+  auto found = store->observationOf(observeId);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ(**found, std::make_pair(std::int64_t{9}, std::int64_t{23}));
+  ASSERT_TRUE(store->establishObservation(*id, 9, 20).ok());
+  auto after = store->notificationsAfter(9, 20, 10);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 2u);  // another observation's (or a Send's) are not its
+  EXPECT_EQ((*after)[0].id, 21);
+  EXPECT_FALSE((*after)[0].contentFormat);
+  EXPECT_EQ((*after)[0].payload, (std::vector<std::uint8_t>{'2', '2'}));
+  EXPECT_EQ((*after)[1].id, 23);
+  EXPECT_EQ((*after)[1].contentFormat, std::optional<std::uint16_t>(0));
+  EXPECT_EQ(store->notificationsAfter(9, 20, 1)->size(), 1u);  // bounded
+  // forwarded_id only grows (a late acknowledgement never moves it back).
+  ASSERT_TRUE(store->setForwarded(*id, 23).ok());
+  ASSERT_TRUE(store->setForwarded(*id, 21).ok());
+  auto loaded = store->loadObservations();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  const auto& got = loaded->front();
+  EXPECT_EQ(got.id, *id);
+  EXPECT_EQ(got.server, "coap://a:5683");
+  EXPECT_EQ(got.device, "dev");
+  EXPECT_EQ(got.token, (bridge::Token{0x01, 0x02}));
+  EXPECT_EQ(got.path, "/3303/0/5700");
+  EXPECT_EQ(got.requestId, observeId);
+  EXPECT_EQ(got.observationId, std::optional<std::int64_t>(9));
+  EXPECT_EQ(got.forwardedId, 23);
+  ASSERT_TRUE(store->deleteObservation(*id).ok());
+  EXPECT_TRUE(store->loadObservations()->empty());
+}
+
 }  // namespace
 }  // namespace lwgate::db
