@@ -414,11 +414,27 @@ Result<Response> SimDevice::exchange(coap_pdu_t* pdu) {
   coap_bin_const_t token = coap_pdu_get_token(pdu);
   pending_ = Pending{};
   pending_.token.assign(token.s, token.s + token.length);
+  // libcoap ends an exchange at the first ICMP error (a server restarting has no socket for a
+  // moment), where a lost datagram would have been retransmitted. A device keeps trying: the
+  // copy is sent again (new Message ID, same token) after ACK_TIMEOUT, up to MAX_RETRANSMIT
+  // times, within the exchange's usual time.
+  std::unique_ptr<coap_pdu_t, decltype(&coap_delete_pdu)> copy(
+      coap_pdu_duplicate(pdu, session_.get(), token.length, token.s, nullptr), coap_delete_pdu);
   pending_.mid = coap_send(session_.get(), pdu);  // takes ownership of pdu
   if (pending_.mid == COAP_INVALID_MID) return transportError("coap_send failed");
 
   const auto deadline = Clock::now() + maxWait();
-  while (!pending_.response && !pending_.failure) {
+  unsigned icmpResends = 0;
+  auto resendAt = Clock::time_point::max();  // max: no resend due
+  while (!pending_.response && !pending_.failure.has_value()) {
+    if (Clock::now() >= resendAt) {
+      resendAt = Clock::time_point::max();
+      coap_pdu_t* again =
+          coap_pdu_duplicate(copy.get(), session_.get(), token.length, token.s, nullptr);
+      pending_.mid = again ? coap_send(session_.get(), again) : COAP_INVALID_MID;
+      if (pending_.mid == COAP_INVALID_MID) pending_.failure = "coap_send failed";
+      continue;
+    }
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       pending_.failure = "timeout: no response within " + std::to_string(maxWait().count()) + " ms";
@@ -430,6 +446,12 @@ Result<Response> SimDevice::exchange(coap_pdu_t* pdu) {
       pending_.failure = "coap_io_process failed";
     }
     service();
+    if (pending_.failure && pending_.icmp && copy && icmpResends < options_.maxRetransmit) {
+      ++icmpResends;
+      pending_.failure.reset();
+      pending_.icmp = false;
+      resendAt = Clock::now() + milliseconds(std::lround(options_.ackTimeoutSeconds * 1000.0));
+    }
   }
   if (pending_.failure) return transportError(*pending_.failure);
   return *pending_.response;
@@ -723,6 +745,7 @@ void SimDevice::onNack(coap_session_t* session, const coap_pdu_t* sent, coap_nac
   }
   if (mid != self->pending_.mid || self->pending_.response) return;
   self->pending_.failure = nackReasonText(reason);
+  self->pending_.icmp = reason == COAP_NACK_ICMP_ISSUE;
 }
 
 }  // namespace lwgate::sim

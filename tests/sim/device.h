@@ -210,6 +210,7 @@ class SimDevice {
     coap_mid_t mid = COAP_INVALID_MID;
     std::optional<Response> response;
     std::optional<std::string> failure;
+    bool icmp = false;  // the failure was an ICMP error (nobody listening on the port just then)
   };
   Pending pending_;
 };
