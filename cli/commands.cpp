@@ -352,12 +352,36 @@ int listCommand(const Globals& g) {
 int showCommand(const Globals& g, const std::string& endpoint) {
   Client client(g.bus);
   Dict p = client.device(endpoint);
+  std::vector<Dict> upstream;
+  for (const auto& l : client.gateway().ListUpstreamLinks(endpoint)) upstream.push_back(toDict(l));
   if (g.json) {
-    printJson(deviceJson(devicePath(endpoint), p));
+    Json device = deviceJson(devicePath(endpoint), p);
+    device["upstream"] = jsonArray(upstream, upstreamLinkJson);
+    printJson(device);
   } else {
-    std::cout << renderBlock(deviceBlock(p, nowMs()));
+    auto block = deviceBlock(p, nowMs());
+    for (auto& pair : upstreamBlock(upstream)) block.push_back(std::move(pair));
+    std::cout << renderBlock(block);
   }
   return kExitOk;
+}
+
+// --- upstream: the bridge's servers, or one device's upstream registrations ---
+
+int upstreamCommand(const Globals& g, const std::string& endpoint) {
+  Client client(g.bus);
+  if (endpoint.empty()) {
+    std::vector<Dict> servers;
+    for (const auto& u : client.gateway().ListUpstreamServers()) servers.push_back(toDict(u));
+    return printListing(
+        g, servers.size(), [&] { return jsonArray(servers, upstreamServerJson); },
+        upstreamServerTable(servers), "upstream server", "upstream servers");
+  }
+  std::vector<Dict> links;
+  for (const auto& l : client.gateway().ListUpstreamLinks(endpoint)) links.push_back(toDict(l));
+  return printListing(
+      g, links.size(), [&] { return jsonArray(links, upstreamLinkJson); }, upstreamLinkTable(links),
+      "upstream registration", "upstream registrations");
 }
 
 int requestsCommand(const Globals& g, const std::string& endpoint, const std::string& state,
@@ -682,6 +706,15 @@ int run(int argc, char** argv) {
                     examples({"lwgatectl show sensor-17", "lwgatectl show sensor-17 --json"}));
   show->add_option("endpoint", endpoint, "Endpoint client name")->required();
   show->callback([&] { action = [&] { return showCommand(g, endpoint); }; });
+
+  auto* upstream =
+      verb("upstream",
+           "List the bridge's upstream servers and their health, or ENDPOINT's upstream "
+           "registrations",
+           examples({"lwgatectl upstream", "lwgatectl upstream sensor-17",
+                     "lwgatectl upstream --json"}));
+  upstream->add_option("endpoint", endpoint, "Endpoint client name (its registrations)");
+  upstream->callback([&] { action = [&] { return upstreamCommand(g, endpoint); }; });
 
   auto* read = verb("read", "Read an object, instance or resource (TS Core 6.3.1)",
                     examples({"lwgatectl read sensor-17 /3/0 --wait",

@@ -772,4 +772,73 @@ Json eventJson(const Event& event, std::uint64_t unixMs) {
   return out;
 }
 
+Json upstreamServerJson(const Dict& u) {
+  return Json{{"uri", stringOrNull(u, "uri")},
+              {"devices", stringsField(u, "devices")},
+              {"queue_mode", stringOrNull(u, "queue_mode")},
+              {"lifetime", unsignedOrNull(u, "lifetime")},
+              {"hold_off", numberOrNull(u, "hold_off")},
+              {"links", unsignedOrNull(u, "links")},
+              {"registered", unsignedOrNull(u, "registered")},
+              {"failing", unsignedOrNull(u, "failing")},
+              {"last_error", stringOrNull(u, "last_error")}};
+}
+
+Table upstreamServerTable(const std::vector<Dict>& servers) {
+  Table table({"SERVER", "MODE", "DEVICES", "LINKS", "REGISTERED", "FAILING", "LAST-ERROR"});
+  for (const auto& u : servers) {
+    std::string devices;
+    for (const auto& d : stringsField(u, "devices")) (devices += devices.empty() ? "" : ",") += d;
+    table.addRow({orDash(stringField(u, "uri")), orDash(stringField(u, "queue_mode")),
+                  orDash(devices), numberOrDash(unsignedField(u, "links")),
+                  numberOrDash(unsignedField(u, "registered")),
+                  numberOrDash(unsignedField(u, "failing")), orDash(stringField(u, "last_error"))});
+  }
+  return table;
+}
+
+Json upstreamLinkJson(const Dict& l) {
+  return Json{{"server", stringOrNull(l, "server")},
+              {"endpoint", stringOrNull(l, "endpoint")},
+              {"upstream_endpoint", stringOrNull(l, "upstream_endpoint")},
+              {"state", stringOrNull(l, "state")},
+              {"registered", boolOrNull(l, "registered")},
+              {"location", stringOrNull(l, "location")},
+              {"failures", unsignedOrNull(l, "failures")},
+              {"last_error", stringOrNull(l, "last_error")},
+              {"updated", unsignedOrNull(l, "updated")}};
+}
+
+Table upstreamLinkTable(const std::vector<Dict>& links) {
+  Table table({"ENDPOINT", "SERVER", "UPSTREAM-EP", "STATE", "LOCATION", "FAILURES", "UPDATED",
+               "LAST-ERROR"});
+  for (const auto& l : links) {
+    const auto updated = unsignedField(l, "updated");
+    table.addRow({orDash(stringField(l, "endpoint")), orDash(stringField(l, "server")),
+                  orDash(stringField(l, "upstream_endpoint")), orDash(stringField(l, "state")),
+                  orDash(stringField(l, "location")), numberOrDash(unsignedField(l, "failures")),
+                  updated && *updated > 0 ? formatTimestamp(*updated) : "-",
+                  orDash(stringField(l, "last_error"))});
+  }
+  return table;
+}
+
+std::vector<Pair> upstreamBlock(const std::vector<Dict>& links) {
+  std::vector<Pair> out;
+  for (const auto& l : links) {
+    std::string text = orDash(stringField(l, "server")) + " " + orDash(stringField(l, "state"));
+    if (boolField(l, "registered").value_or(false)) {
+      text += " at " + orDash(stringField(l, "location")) + " as " +
+              orDash(stringField(l, "upstream_endpoint"));
+    }
+    const auto failures = unsignedField(l, "failures").value_or(0);
+    if (failures > 0) {
+      text += " (" + std::to_string(failures) +
+              " failures: " + orDash(stringField(l, "last_error")) + ")";
+    }
+    out.push_back({"Upstream", text});
+  }
+  return out;
+}
+
 }  // namespace lwgate::cli

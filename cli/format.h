@@ -109,6 +109,20 @@ nlohmann::json pskJson(const Dict& psk);
 // IDENTITY ENDPOINT KEY UPDATED; KEY is "set" or "-".
 Table pskTable(const std::vector<Dict>& psks);
 
+// --- The bridge (ListUpstreamServers / ListUpstreamLinks dictionaries) ---
+// JSON keys as the D-Bus dictionaries: uri s, devices [s], queue_mode s, lifetime n, hold_off n,
+// links n, registered n, failing n, last_error s.
+nlohmann::json upstreamServerJson(const Dict& server);
+// SERVER MODE DEVICES LINKS REGISTERED FAILING LAST-ERROR
+Table upstreamServerTable(const std::vector<Dict>& servers);
+// JSON keys: server s, endpoint s, upstream_endpoint s, state s, registered b, location s,
+// failures n, last_error s, updated n (Unix ms, 0 for never).
+nlohmann::json upstreamLinkJson(const Dict& link);
+// ENDPOINT SERVER UPSTREAM-EP STATE LOCATION FAILURES UPDATED LAST-ERROR
+Table upstreamLinkTable(const std::vector<Dict>& links);
+// "Upstream: coap://... registered at /rd/5 as gw-x", one line per server, for lwgatectl show.
+std::vector<Pair> upstreamBlock(const std::vector<Dict>& links);
+
 // --- Requests (GetRequest / ListRequests dictionaries) ---
 // JSON keys: id n, endpoint s, operation s, path s, state s, code s, reason s, created n,
 // deadline n, sent n, finished n (Unix ms), attempts n, urgent b, idempotency_key s, format n,

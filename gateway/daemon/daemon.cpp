@@ -389,6 +389,48 @@ class Daemon final : public core::RegistryListener,
     return Wake{woken->smsId, woken->decision.verdict, woken->decision.budget,
                 woken->decision.reason};
   }
+  std::vector<UpstreamServer> upstreamServers() override {
+    std::vector<UpstreamServer> out;
+    if (!bridge_) return out;
+    const auto links = bridge_->registrations().list();
+    for (const auto& c : bridge_->registrations().servers()) {
+      UpstreamServer u;
+      u.uri = c.uri;
+      u.devices = c.devices;
+      u.queueMode = std::string(bridge::queueModeName(c.queueMode));
+      u.lifetime = c.lifetime;
+      u.holdOff = c.holdOff;
+      for (const auto& l : links) {
+        if (l.server != c.uri) continue;
+        ++u.links;
+        if (l.registered) ++u.registered;
+        if (l.failures > 0) {
+          ++u.failing;
+          if (!l.lastError.empty()) u.lastError = l.lastError;
+        }
+      }
+      out.push_back(std::move(u));
+    }
+    return out;
+  }
+  std::vector<UpstreamLink> upstreamLinks(std::string_view endpoint) override {
+    std::vector<UpstreamLink> out;
+    if (!bridge_) return out;
+    for (const auto& l : bridge_->registrations().list(endpoint)) {
+      UpstreamLink u;
+      u.server = l.server;
+      u.endpoint = l.device;
+      u.upstreamEndpoint = l.upstreamEndpoint;
+      u.state = std::string(bridge::linkStateName(l.state));
+      u.registered = l.registered;
+      for (const auto& segment : l.location) (u.location += '/') += segment;
+      u.failures = l.failures;
+      u.lastError = l.lastError;
+      if (l.updatedAt) u.updatedMs = static_cast<std::uint64_t>(core::toUnixMillis(*l.updatedAt));
+      out.push_back(std::move(u));
+    }
+    return out;
+  }
   Result<std::vector<core::SmsLogEntry>> listSms(const core::SmsLogFilter& filter) override {
     if (filter.endpoint && !registry_->findByEndpoint(*filter.endpoint)) {
       if (auto known = requireKnownDevice(*filter.endpoint); !known) return known.error();

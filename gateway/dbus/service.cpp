@@ -749,6 +749,46 @@ class Service::Root final
     });
   }
 
+  std::vector<Options> ListUpstreamServers() override {
+    return guarded("ListUpstreamServers", [&] {
+      std::vector<Options> out;
+      for (const auto& u : backend_.upstreamServers()) {
+        Options o;
+        o["uri"] = sdbus::Variant(u.uri);
+        o["devices"] = sdbus::Variant(u.devices);
+        o["queue_mode"] = sdbus::Variant(u.queueMode);
+        o["lifetime"] = sdbus::Variant(u.lifetime);
+        o["hold_off"] = sdbus::Variant(u.holdOff);
+        o["links"] = sdbus::Variant(u.links);
+        o["registered"] = sdbus::Variant(u.registered);
+        o["failing"] = sdbus::Variant(u.failing);
+        o["last_error"] = sdbus::Variant(u.lastError);
+        out.push_back(std::move(o));
+      }
+      return out;
+    });
+  }
+  std::vector<Options> ListUpstreamLinks(const std::string& endpoint) override {
+    return guarded("ListUpstreamLinks", [&] {
+      std::vector<Options> out;
+      for (const auto& l : backend_.upstreamLinks(endpoint)) {
+        if (out.size() >= kMaxList) break;
+        Options o;
+        o["server"] = sdbus::Variant(l.server);
+        o["endpoint"] = sdbus::Variant(l.endpoint);
+        o["upstream_endpoint"] = sdbus::Variant(l.upstreamEndpoint);
+        o["state"] = sdbus::Variant(l.state);
+        o["registered"] = sdbus::Variant(l.registered);
+        o["location"] = sdbus::Variant(l.location);
+        o["failures"] = sdbus::Variant(l.failures);
+        o["last_error"] = sdbus::Variant(l.lastError);
+        o["updated"] = sdbus::Variant(l.updatedMs);
+        out.push_back(std::move(o));
+      }
+      return out;
+    });
+  }
+
   Options GetDeviceSettings(const std::string& ep) override {
     return guarded("GetDeviceSettings", [&] {
       const auto s = unwrap(backend_.deviceSettings(ep));

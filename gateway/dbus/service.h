@@ -80,6 +80,32 @@ class Backend {
   // ListSms. kNotFound for a filter endpoint that never registered here.
   virtual Result<std::vector<core::SmsLogEntry>> listSms(const core::SmsLogFilter& filter) = 0;
 
+  // The bridge (ListUpstreamServers, ListUpstreamLinks); empty without [[upstream]].
+  struct UpstreamServer {
+    std::string uri;
+    std::vector<std::string> devices;
+    std::string queueMode;
+    std::uint32_t lifetime = 0;
+    double holdOff = 0;
+    std::uint32_t links = 0;
+    std::uint32_t registered = 0;
+    std::uint32_t failing = 0;
+    std::string lastError;
+  };
+  struct UpstreamLink {
+    std::string server;
+    std::string endpoint;
+    std::string upstreamEndpoint;
+    std::string state;
+    bool registered = false;
+    std::string location;
+    std::uint32_t failures = 0;
+    std::string lastError;
+    std::uint64_t updatedMs = 0;
+  };
+  virtual std::vector<UpstreamServer> upstreamServers() { return {}; }
+  virtual std::vector<UpstreamLink> upstreamLinks(std::string_view /*endpoint*/) { return {}; }
+
   struct Totals {
     std::uint32_t devices = 0;
     std::uint32_t queued = 0;  // unfinished

@@ -65,14 +65,17 @@ class BridgeE2E : public ::testing::Test {
 
   // The gateway with one [[upstream]] (the node server) plus `upstreamKeys`, on a fixed port so
   // devices find it again after a restart. Short CoAP timers so failures show quickly.
-  void startGateway(const std::string& upstreamKeys = "") {
+  // `extra`: more lwgated arguments (--bus).
+  void startGateway(const std::string& upstreamKeys = "", std::vector<std::string> extra = {}) {
     writeFile(dir.file("lwgated.toml"),
               "[coap]\nack_timeout = 0.5\nmax_retransmit = 1\n"
               "[[upstream]]\nuri = \"coap://127.0.0.1:" +
                   std::to_string(upstreamPort) + "\"\nendpoint_prefix = \"gw-\"\n" + upstreamKeys);
-    ASSERT_TRUE(gw.start({"--config", dir.file("lwgated.toml"), "--listen",
-                          "127.0.0.1:" + std::to_string(gatewayPort), "--log-level", "debug"}))
-        << gw.log();
+    std::vector<std::string> args{"--config",    dir.file("lwgated.toml"),
+                                  "--listen",    "127.0.0.1:" + std::to_string(gatewayPort),
+                                  "--log-level", "debug"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(gw.start(args)) << gw.log();
   }
 
   // A device that registers and then takes actions from stdin.
@@ -470,6 +473,56 @@ TEST_F(BridgeE2E, AServerThatStopsAcknowledgingEndsTheRelayedObservation) {
   EXPECT_TRUE(waitUntil([&] { return rows("SELECT count(*) FROM observations") == 0; }))
       << gw.log();
   EXPECT_FALSE(node->has("notify gw-obs-1")) << node->out();
+}
+
+// ---- Visible state
+// -------------------------------------------------------------------------------
+
+// lwgatectl upstream lists the servers and their health; lwgatectl upstream EP and show EP give
+// the device's upstream registration (state, location, name upstream, last error).
+TEST_F(BridgeE2E, LwgatectlShowsTheServersAndEachDevicesUpstreamState) {
+  PrivateBus bus{dir.path()};
+  startUpstream();
+  startGateway("lifetime = 600\n", bus.lwgatedArgs());
+  auto sim = startSim("meter-1");
+  ASSERT_TRUE(node->waitFor("register gw-meter-1")) << node->out();
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {LWGATECTL_PATH, "--bus", bus.address()});
+    return run(args);
+  };
+  const std::string uri = "coap://127.0.0.1:" + std::to_string(upstreamPort);
+  RunResult servers;
+  ASSERT_TRUE(waitUntil([&] {
+    servers = ctl({"upstream", "--json"});
+    return servers.out.find("\"registered\":1") != std::string::npos;
+  })) << servers.out
+      << servers.err;
+  EXPECT_EQ(servers.exitCode, 0);
+  EXPECT_NE(servers.out.find("\"uri\":\"" + uri + "\""), std::string::npos) << servers.out;
+  EXPECT_NE(servers.out.find("\"queue_mode\":\"gateway\""), std::string::npos) << servers.out;
+  EXPECT_NE(servers.out.find("\"failing\":0"), std::string::npos) << servers.out;
+  RunResult table = ctl({"upstream"});
+  EXPECT_EQ(table.exitCode, 0) << table.err;
+  EXPECT_NE(table.out.find("SERVER"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("1 upstream server listed."), std::string::npos) << table.out;
+
+  RunResult links = ctl({"upstream", "meter-1"});
+  EXPECT_EQ(links.exitCode, 0) << links.err;
+  EXPECT_NE(links.out.find("gw-meter-1"), std::string::npos) << links.out;
+  EXPECT_NE(links.out.find("registered"), std::string::npos) << links.out;
+  EXPECT_NE(links.out.find("/rd/"), std::string::npos) << links.out;
+
+  RunResult show = ctl({"show", "meter-1"});
+  EXPECT_EQ(show.exitCode, 0) << show.err;
+  EXPECT_NE(show.out.find("Upstream: " + uri + " registered at /rd/"), std::string::npos)
+      << show.out;
+  EXPECT_NE(show.out.find(" as gw-meter-1"), std::string::npos) << show.out;
+  RunResult showJson = ctl({"show", "meter-1", "--json"});
+  EXPECT_NE(showJson.out.find("\"upstream_endpoint\":\"gw-meter-1\""), std::string::npos)
+      << showJson.out;
+  RunResult nobody = ctl({"upstream", "nobody"});  // not bridged: an empty list
+  EXPECT_EQ(nobody.exitCode, 0) << nobody.err;
+  EXPECT_NE(nobody.out.find("0 upstream registrations listed."), std::string::npos) << nobody.out;
 }
 
 }  // namespace
