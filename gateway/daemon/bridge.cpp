@@ -398,6 +398,16 @@ std::optional<coap::Server::ImmediateResponse> Bridge::onRequest(
   const bool observe = mapped->operation == core::Operation::kObserve;
   const std::string path = mapped->path;
   if (observe) {
+    // A server allocates rows here with every Observe: bounded per device and server.
+    const auto count = std::count_if(relayed_.begin(), relayed_.end(), [&](const auto& x) {
+      return x.second.o.server == server && x.second.o.device == device &&
+             x.second.o.token != in.token;
+    });
+    if (static_cast<std::size_t>(count) >= kMaxObservationsPerDevice) {
+      return refuse(makeError(ErrorCode::kLimitReached,
+                              "at most " + std::to_string(kMaxObservationsPerDevice) +
+                                  " upstream observations per device"));
+    }
     // The same token again: the server re-registers its interest (RFC 7641 4.1).
     std::vector<std::int64_t> ending;
     for (const auto& [id, r] : relayed_) {

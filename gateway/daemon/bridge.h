@@ -113,6 +113,9 @@ class Bridge final : public bridge::UpstreamListener {
     unsigned unacknowledged = 0;
   };
   static constexpr unsigned kMaxUnacknowledged = 3;
+  // Upstream observations one server may hold on one device (an LwM2M server observes a few
+  // resources; each is a row and a device observation).
+  static constexpr std::size_t kMaxObservationsPerDevice = 64;
   // Sends the notifications after forwardedId (a bounded batch, CON, in order, then a ping whose
   // pong says they were all acknowledged: libcoap sends one CON at a time per session).
   void pump(Relayed& r);
