@@ -330,6 +330,12 @@ void Bridge::tick() {
               e->server, e->device);
     answer(*e, bridge::gatewayTimeout("the device did not answer in time"));
     (void)store_->deleteExchange(id);
+    if (e->observe) {
+      // The server got no observation: its row goes (a late answer finds no exchange).
+      auto rel = std::find_if(relayed_.begin(), relayed_.end(),
+                              [&](const auto& x) { return x.second.o.requestId == id; });
+      if (rel != relayed_.end()) endObservation(rel->first, "the Observe was not answered in time");
+    }
   }
 }
 

@@ -475,6 +475,23 @@ TEST_F(BridgeE2E, AServerThatStopsAcknowledgingEndsTheRelayedObservation) {
   EXPECT_FALSE(node->has("notify gw-obs-1")) << node->out();
 }
 
+// Gateway mode: an Observe the sleeping device does not answer within answer_timeout gets 5.04
+// and leaves no upstream observation behind.
+TEST_F(BridgeE2E, UnansweredObserveGets504AndLeavesNoObservation) {
+  startUpstream();
+  startGateway("answer_timeout = 2\n[queue]\nawake_window = 1\n");
+  auto sim = startSim("sleepy", {"--queue", "--sensor"});
+  ASSERT_TRUE(node->waitFor("register gw-sleepy")) << node->out();
+  sim->send("sleep=6");
+  ASSERT_TRUE(gw.waitForLog("LWG3007 sleepy is asleep")) << gw.log();
+  node->send("observe gw-sleepy /3303/0/5700");
+  // lwm2m-node-lib reports no error answer to an Observe: the gateway's log says what it sent.
+  ASSERT_TRUE(gw.waitForLog("for sleepy (request 1): 5.04", 20s)) << gw.log();
+  EXPECT_TRUE(waitUntil([&] { return rows("SELECT count(*) FROM upstream_observations") == 0; }))
+      << gw.log();
+  EXPECT_EQ(rows("SELECT count(*) FROM upstream_exchanges"), 0);
+}
+
 // ---- Visible state
 // -------------------------------------------------------------------------------
 
