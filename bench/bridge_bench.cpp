@@ -5,6 +5,9 @@
 //     to it; each Read goes to the device's upstream socket, is acknowledged at once, queued,
 //     sent to the device, and its answer comes back as a separate response. One at a time.
 //  2. Directly: the same Reads from a plain libcoap client straight to the simulator.
+//  --registrations N instead: N devices register at lwgated during the upstream hold-off, then
+//  the bridge registers them all upstream at registrations_per_second = 100000; the rate is N
+//  over the time from the first upstream Register this server answered to the N-th.
 //
 // Prints p50/p90/p99 of both and the difference of the medians; never judges them (DESIGN.md,
 // Testing). Exit status 0 when every Read was answered 2.05, 1 when some were not, 2 on setup
@@ -43,6 +46,8 @@ struct State {
   bool answered = false;
   bool failed = false;
   std::uint8_t code = 0;
+  std::size_t registers = 0;  // upstream Registers answered
+  std::optional<SteadyClock::time_point> firstRegister, lastRegister;
 };
 State gState;
 
@@ -54,8 +59,11 @@ void onRegister(coap_resource_t*, coap_session_t* session, const coap_pdu_t* req
     std::smatch m;
     if (std::regex_search(q, m, std::regex("ep=([^&]+)"))) gState.registered = m[1];
   }
-  if (gState.upstream) coap_session_release(gState.upstream);
-  gState.upstream = coap_session_reference(session);
+  const auto now = SteadyClock::now();
+  if (!gState.firstRegister) gState.firstRegister = now;
+  gState.lastRegister = now;
+  ++gState.registers;
+  if (!gState.upstream) gState.upstream = coap_session_reference(session);
   coap_pdu_set_code(response, COAP_RESPONSE_CODE_CREATED);
   coap_add_option(response, COAP_OPTION_LOCATION_PATH, 2,
                   reinterpret_cast<const std::uint8_t*>("rd"));
@@ -144,12 +152,93 @@ void report(const char* name, const std::vector<double>& ms, std::size_t n) {
               percentile(ms, 0.5), percentile(ms, 0.9), percentile(ms, 0.99));
 }
 
+// Registers `n` endpoints at lwgated from one client session, one at a time.
+std::size_t registerLocally(coap_context_t* ctx, std::uint16_t gatewayPort, std::size_t n) {
+  coap_address_t gateway = loopback(gatewayPort);
+  coap_session_t* session = coap_new_client_session(ctx, nullptr, &gateway, COAP_PROTO_UDP);
+  if (!session) return 0;
+  std::size_t ok = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    gState.answered = gState.failed = false;
+    coap_pdu_t* pdu =
+        coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, coap_new_message_id(session),
+                      coap_session_max_pdu_size(session));
+    if (!pdu) break;
+    std::uint8_t token[8];
+    std::size_t tokenLength = 0;
+    coap_session_new_token(session, &tokenLength, token);
+    coap_add_token(pdu, tokenLength, token);
+    coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, reinterpret_cast<const std::uint8_t*>("rd"));
+    std::uint8_t buf[4];
+    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(buf, sizeof buf, 40),
+                    buf);
+    const std::string ep = "ep=dev-" + std::to_string(k);
+    for (const std::string& q : {ep, std::string("lt=86400"), std::string("lwm2m=1.1")}) {
+      coap_add_option(pdu, COAP_OPTION_URI_QUERY, q.size(),
+                      reinterpret_cast<const std::uint8_t*>(q.data()));
+    }
+    coap_add_data(pdu, 6, reinterpret_cast<const std::uint8_t*>("</3/0>"));
+    if (coap_send(session, pdu) == COAP_INVALID_MID) break;
+    const auto deadline = SteadyClock::now() + 30s;
+    while (!gState.answered && !gState.failed && SteadyClock::now() < deadline) {
+      coap_io_process(ctx, 100);
+    }
+    if (!gState.answered || gState.code != COAP_RESPONSE_CODE(201)) {
+      std::fprintf(stderr, "local Register %zu: answered %d failed %d code %d.%02d\n", k,
+                   gState.answered, gState.failed, gState.code >> 5, gState.code & 31);
+      break;
+    }
+    ++ok;
+  }
+  coap_session_release(session);
+  return ok;
+}
+
+int registrationRate(coap_context_t* ctx, std::uint16_t upstreamPort, std::size_t n,
+                     const std::string& logLevel) {
+  TempDir dir;
+  // The hold-off covers the local registrations, so the upstream ones are measured alone.
+  const double holdOff = 5.0 + static_cast<double>(n) / 2000.0;
+  e2e::writeFile(dir.file("lwgated.toml"),
+                 "[server]\nmax_devices = " + std::to_string(n + 10) +
+                     "\n[dbus]\nbus = \"none\"\n[registration]\nrate_limit = 0\n"
+                     "[[upstream]]\nuri = \"coap://127.0.0.1:" +
+                     std::to_string(upstreamPort) + "\"\nhold_off = " + std::to_string(holdOff) +
+                     "\nregistrations_per_second = 100000\n");
+  Lwgated gw(dir.path());
+  if (!gw.start({"--config", dir.file("lwgated.toml"), "--log-level", logLevel})) {
+    std::cerr << "lwgated did not start:\n" << gw.log();
+    return 2;
+  }
+  const auto t0 = SteadyClock::now();
+  const std::size_t local = registerLocally(ctx, gw.port(), n);
+  const double localSeconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  if (gState.registers > 0 || localSeconds >= holdOff) {
+    std::printf("warning: the hold-off ended before the local registrations (%.1f s)\n",
+                localSeconds);
+  }
+  const auto until = SteadyClock::now() + std::chrono::seconds(60 + n / 100);
+  while (gState.registers < local && SteadyClock::now() < until) coap_io_process(ctx, 100);
+  const double seconds =
+      gState.firstRegister && gState.lastRegister
+          ? std::chrono::duration<double>(*gState.lastRegister - *gState.firstRegister).count()
+          : 0;
+  std::printf("local_registrations %zu/%zu in %.2f s\n", local, n, localSeconds);
+  std::printf("upstream_registrations %zu/%zu in %.2f s: %.0f per second\n", gState.registers,
+              local, seconds, seconds > 0 ? static_cast<double>(gState.registers) / seconds : 0);
+  gw.stop();
+  return local == n && gState.registers == n ? 0 : 1;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"lwgate-bench-bridge: an upstream Read through lwgated vs straight to the device"};
   std::size_t n = 1000;
   std::string logLevel = "notice";
   app.add_option("-n", n, "Reads each way")->capture_default_str();
   app.add_option("--log-level", logLevel, "lwgated --log-level")->capture_default_str();
+  std::size_t registrations = 0;
+  app.add_option("--registrations", registrations,
+                 "Instead: upstream Registers per second for this many devices");
   CLI11_PARSE(app, argc, argv);
 
   coap_startup();
@@ -170,6 +259,13 @@ int run(int argc, char** argv) {
   coap_register_handler(location, COAP_REQUEST_POST, onLocation);
   coap_register_handler(location, COAP_REQUEST_DELETE, onLocation);
   coap_add_resource(ctx, location);
+  if (registrations > 0) {
+    const int status = registrationRate(ctx, upstreamPort, registrations, logLevel);
+    if (gState.upstream) coap_session_release(gState.upstream);
+    coap_free_context(ctx);
+    coap_cleanup();
+    return status;
+  }
 
   TempDir dir;
   e2e::writeFile(dir.file("lwgated.toml"),
