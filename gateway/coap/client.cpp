@@ -145,16 +145,9 @@ Result<void> Server::sendClientRequest(ClientId id, const core::OutgoingRequest&
       return fail("Uri-Query");
     }
   }
-  if (!request.payload.empty()) {
-    // A long object list goes with Block1 (RFC 7959); libcoap needs the data until then.
-    auto* copy = new std::vector<std::uint8_t>(request.payload);
-    if (!coap_add_data_large_request(
-            session, pdu, copy->size(), copy->data(),
-            [](coap_session_t*, void* p) { delete static_cast<std::vector<std::uint8_t>*>(p); },
-            copy)) {
-      delete copy;
-      return fail("the payload");
-    }
+  // A long object list goes with Block1.
+  if (!request.payload.empty() && !addRequestPayload(session, pdu, request.payload)) {
+    return fail("the payload");
   }
   if (coap_send(session, pdu) == COAP_INVALID_MID) {
     return makeError(ErrorCode::kInternal, "libcoap could not send the request");

@@ -3,7 +3,9 @@
 // when the session is one of the upstream client sessions.
 #include <coap3/coap.h>
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "gateway/coap/server.h"
 
@@ -19,5 +21,10 @@ struct ClientCallbacks {
   static void nack(Server* self, Server::ClientId id, const coap_pdu_t* sent,
                    coap_nack_reason_t reason);
 };
+
+// Puts a request's payload into pdu; libcoap sends one larger than a datagram with Block1
+// (RFC 7959) and needs the data until the transfer is done, so it gets a copy it frees.
+bool addRequestPayload(coap_session_t* session, coap_pdu_t* pdu,
+                       const std::vector<std::uint8_t>& payload);
 
 }  // namespace lwgate::coap

@@ -748,17 +748,8 @@ Result<void> Server::sendRequest(const core::Peer& peer, const core::OutgoingReq
                        coap_encode_var_safe(buf, sizeof buf, *request.accept), buf)) {
     return fail("Accept");
   }
-  if (!request.payload.empty()) {
-    // libcoap sends a payload larger than one datagram with Block1 and needs it until the
-    // transfer is done: give it a copy it frees.
-    auto* copy = new std::vector<std::uint8_t>(request.payload);
-    if (!coap_add_data_large_request(
-            session, pdu, copy->size(), copy->data(),
-            [](coap_session_t*, void* p) { delete static_cast<std::vector<std::uint8_t>*>(p); },
-            copy)) {
-      delete copy;
-      return fail("the payload");
-    }
+  if (!request.payload.empty() && !addRequestPayload(session, pdu, request.payload)) {
+    return fail("the payload");
   }
   if (coap_send(session, pdu) == COAP_INVALID_MID) {
     return makeError(ErrorCode::kInternal, "libcoap could not send the request");
@@ -880,6 +871,19 @@ void Server::routeLibraryLog(log::Level level) {
   coap_set_log_handler(&coapLogHandler);
   // Our levels are the syslog numbers libcoap uses too.
   coap_set_log_level(static_cast<coap_log_t>(level));
+}
+
+bool addRequestPayload(coap_session_t* session, coap_pdu_t* pdu,
+                       const std::vector<std::uint8_t>& payload) {
+  auto* copy = new std::vector<std::uint8_t>(payload);
+  if (coap_add_data_large_request(
+          session, pdu, copy->size(), copy->data(),
+          [](coap_session_t*, void* p) { delete static_cast<std::vector<std::uint8_t>*>(p); },
+          copy)) {
+    return true;
+  }
+  delete copy;
+  return false;
 }
 
 }  // namespace lwgate::coap
