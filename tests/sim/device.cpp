@@ -651,7 +651,16 @@ void SimDevice::onRequest(coap_resource_t* resource, coap_session_t* session,
       std::fprintf(stderr, "lwgate-sim: request handler failed: %s\n", e.what());
       out = ServerReply{COAP_RESPONSE_CODE(500), std::nullopt, {}};
     }
-    if (confirmable && self->answered_.size() < kMaxAnswered) {
+    if (confirmable) {
+      // Full: forget the oldest answer, not the newest. Refusing new entries (as before) ran a
+      // retransmitted Execute twice once more than kMaxAnswered requests came within
+      // EXCHANGE_LIFETIME (a 200-cycle crash bench did); the newest are the ones a restarted
+      // server resends.
+      if (self->answered_.size() >= kMaxAnswered) {
+        self->answered_.erase(std::min_element(
+            self->answered_.begin(), self->answered_.end(),
+            [](const auto& a, const auto& b) { return a.second.at < b.second.at; }));
+      }
       self->answered_[mid] = Answered{out, now};
     }
   }
