@@ -54,8 +54,10 @@ Result<void> Downlink::open() {
   // Message IDs go on from the last exchange in the database (the random start is for a new
   // one): a device remembers the IDs it saw for EXCHANGE_LIFETIME, and a random start after a
   // restart could hit one of them, which the device would take for a repeat and answer with an
-  // old response. The margin covers exchanges started within the same millisecond.
-  constexpr std::uint16_t kMessageIdMargin = 256;
+  // old response. The margin covers exchanges started within the same millisecond as the last
+  // one; it is small so that even many restarts within EXCHANGE_LIFETIME do not walk through
+  // all 65536 IDs.
+  constexpr std::uint16_t kMessageIdMargin = 32;
   auto last = store_->lastMessageId();
   if (!last) return last.error();
   if (*last) nextMessageId_ = static_cast<std::uint16_t>(**last + kMessageIdMargin);
