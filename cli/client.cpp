@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <climits>
 
+#include "gateway/dbus/connect.h"
+
 namespace lwgate::cli {
 namespace {
 
@@ -20,7 +22,7 @@ constexpr const char* kObjectManagerInterface = "org.freedesktop.DBus.ObjectMana
 std::unique_ptr<sdbus::IConnection> connectTo(const std::string& bus) {
   if (bus == "system") return sdbus::createSystemBusConnection();
   if (bus == "session") return sdbus::createSessionBusConnection();
-  return sdbus::createSessionBusConnectionWithAddress(bus);
+  return dbus::connectToAddress(bus);
 }
 
 VariantMap getAll(sdbus::IProxy& proxy, const std::string& interface) {

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "gateway/core/message.h"
+#include "gateway/dbus/connect.h"
 #include "gateway/lwm2m/diagnostic.h"
 #include "gateway/lwm2m/link_format.h"
 #include "gateway/lwm2m/registration_params.h"
@@ -896,7 +897,7 @@ Result<std::unique_ptr<Service>> Service::connect(const BusChoice& bus, Backend&
         st.connection = sdbus::createSessionBusConnection();
         break;
       case BusChoice::Kind::kAddress:
-        st.connection = sdbus::createSessionBusConnectionWithAddress(bus.address);
+        st.connection = connectToAddress(bus.address);
         break;
     }
     // Objects first, then the name: whoever sees the name appear finds them in place.
