@@ -22,9 +22,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,7 @@ struct State {
   std::uint8_t code = 0;
   std::size_t registers = 0;  // upstream Registers answered
   std::optional<SteadyClock::time_point> firstRegister, lastRegister;
+  std::vector<SteadyClock::time_point> registerTimes;  // of every upstream Register answered
 };
 State gState;
 
@@ -62,6 +65,7 @@ void onRegister(coap_resource_t*, coap_session_t* session, const coap_pdu_t* req
   const auto now = SteadyClock::now();
   if (!gState.firstRegister) gState.firstRegister = now;
   gState.lastRegister = now;
+  gState.registerTimes.push_back(now);
   ++gState.registers;
   if (!gState.upstream) gState.upstream = coap_session_reference(session);
   coap_pdu_set_code(response, COAP_RESPONSE_CODE_CREATED);
@@ -194,6 +198,22 @@ std::size_t registerLocally(coap_context_t* ctx, std::uint16_t gatewayPort, std:
   return ok;
 }
 
+// Udp RcvbufErrors of /proc/net/snmp: datagrams the kernel dropped because a socket's receive
+// buffer was full (-1 where it cannot be read).
+long long udpReceiveBufferErrors() {
+  std::ifstream snmp("/proc/net/snmp");
+  std::string header, values;
+  while (std::getline(snmp, header) && std::getline(snmp, values)) {
+    if (header.rfind("Udp:", 0) != 0) continue;
+    std::istringstream names(header), numbers(values);
+    std::string name, number;
+    while (names >> name && numbers >> number) {
+      if (name == "RcvbufErrors") return std::stoll(number);
+    }
+  }
+  return -1;
+}
+
 int registrationRate(coap_context_t* ctx, std::uint16_t upstreamPort, std::size_t n,
                      const std::string& logLevel) {
   TempDir dir;
@@ -210,6 +230,7 @@ int registrationRate(coap_context_t* ctx, std::uint16_t upstreamPort, std::size_
     std::cerr << "lwgated did not start:\n" << gw.log();
     return 2;
   }
+  const long long dropsBefore = udpReceiveBufferErrors();
   const auto t0 = SteadyClock::now();
   const std::size_t local = registerLocally(ctx, gw.port(), n);
   const double localSeconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
@@ -226,6 +247,20 @@ int registrationRate(coap_context_t* ctx, std::uint16_t upstreamPort, std::size_
   std::printf("local_registrations %zu/%zu in %.2f s\n", local, n, localSeconds);
   std::printf("upstream_registrations %zu/%zu in %.2f s: %.0f per second\n", gState.registers,
               local, seconds, seconds > 0 ? static_cast<double>(gState.registers) / seconds : 0);
+  // How the Registers spread over that time: a rate set by a few late ones (lost and
+  // retransmitted) looks different from a steady one. The kernel's count of UDP datagrams
+  // dropped for a full receive buffer (both ends are on this host) says whether any were lost.
+  if (!gState.registerTimes.empty()) {
+    std::printf("upstream_registers_answered_after");
+    for (double q : {0.5, 0.9, 0.99, 1.0}) {
+      const auto k = static_cast<std::size_t>(q * static_cast<double>(gState.registerTimes.size()));
+      const auto at = gState.registerTimes[std::min(k, gState.registerTimes.size() - 1)];
+      std::printf(" p%g=%.2fs", q * 100,
+                  std::chrono::duration<double>(at - *gState.firstRegister).count());
+    }
+    std::printf("\n");
+  }
+  std::printf("udp_receive_buffer_drops %lld\n", udpReceiveBufferErrors() - dropsBefore);
   gw.stop();
   return local == n && gState.registers == n ? 0 : 1;
 }

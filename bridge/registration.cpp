@@ -349,15 +349,16 @@ void UpstreamRegistrations::grantSlots(Server& s) {
   while (!s.queue.empty()) {
     // Slots are spaced exactly `interval` apart, and one that the loop reaches late (a timer
     // fires a little after its time, a coarse tick) is caught up, so the average rate is the
-    // configured one. After an idle spell the schedule starts from now: at most kCatchUp
+    // configured one. After an idle spell (or a timer that fired very late) at most kCatchUp
     // worth of Registers goes out in a burst.
     constexpr core::Millis kCatchUp{100};
-    if (s.nextSlot + kCatchUp < now) s.nextSlot = now;
+    if (s.nextSlot + kCatchUp < now) s.nextSlot = now - kCatchUp;
     const core::SteadyTime at = std::max(s.holdOffUntil, s.nextSlot);
     if (now < at) {
       armServer(at);
       return;
     }
+    if (s.inFlight >= s.config.registrationsInFlight) return;  // releaseSlot arms the timer
     const Key key{s.config.uri, s.queue.front()};
     s.queue.pop_front();
     auto it = links_.find(key);
@@ -375,7 +376,24 @@ void UpstreamRegistrations::grantSlots(Server& s) {
     } else {
       sendRegister(key, l);
     }
+    if (l.exchange) {
+      l.holdsSlot = true;
+      ++s.inFlight;
+    }
   }
+}
+
+void UpstreamRegistrations::releaseSlot(const Key& key, Link& l) {
+  if (!l.holdsSlot) return;
+  l.holdsSlot = false;
+  Server* s = findServer(key.first);
+  if (!s) return;
+  --s->inFlight;
+  if (s->queue.empty()) return;
+  const Key serverKey{s->config.uri, std::string()};
+  if (s->timer) timers_.erase({*s->timer, serverKey});
+  s->timer = clock_.steadyNow();
+  timers_.insert({*s->timer, serverKey});
 }
 
 bool UpstreamRegistrations::transmit(const Key& key, Link& l, Outgoing message) {
@@ -459,6 +477,7 @@ void UpstreamRegistrations::erase(const Key& key) {
   Link& l = it->second;
   schedule(key, l, std::nullopt);
   if (l.exchange) exchanges_.erase(*l.exchange);
+  releaseSlot(key, l);
   if (!l.location.empty()) (void)store_.removeRegistration(key.first, key.second);
   const bool wasUp = l.up;
   links_.erase(it);
@@ -483,6 +502,7 @@ void UpstreamRegistrations::answered(std::uint64_t exchange, std::uint8_t code,
   if (it == links_.end()) return;
   Link& l = it->second;
   l.exchange.reset();
+  releaseSlot(key, l);
   schedule(key, l, std::nullopt);
   const unsigned cls = code >> 5;
   auto succeeded = [&] {
@@ -544,6 +564,7 @@ void UpstreamRegistrations::failed(std::uint64_t exchange, std::string_view why)
   if (it == links_.end()) return;
   Link& l = it->second;
   l.exchange.reset();
+  releaseSlot(key, l);
   if (l.sentKind == Outgoing::Kind::kDeregister) {
     // One attempt: the server drops the registration when its lifetime runs out anyway.
     forget(key, l);

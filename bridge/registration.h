@@ -206,6 +206,7 @@ class UpstreamRegistrations {
     bool needsSlot = false;      // waits in its server's queue for a Register slot
     bool inQueue = false;        // is in that queue now
     bool restartUpdate = false;  // restored: the next Update (from a new socket) takes a slot
+    bool holdsSlot = false;      // its exchange in flight counts against registrationsInFlight
     bool updateNow = false;      // the device woke (mirror mode), or a probe after a failure
     bool up = false;             // what the listener was last told
     unsigned failures = 0;
@@ -221,6 +222,7 @@ class UpstreamRegistrations {
     core::SteadyTime holdOffUntil{};
     core::SteadyTime nextSlot{};
     std::deque<std::string> queue;  // devices waiting for a slot, in order
+    std::uint32_t inFlight = 0;     // links holding a slot (Link::holdsSlot)
     bool removed = false;           // no longer configured: its links De-register, then it goes
     std::optional<core::SteadyTime> timer;  // its entry in timers_ (device "")
   };
@@ -241,6 +243,9 @@ class UpstreamRegistrations {
   core::SteadyTime updateDue(const Link& link, const UpstreamConfig& c) const;
   core::Millis backoff(const UpstreamConfig& c, unsigned failures) const;
   void grantSlots(Server& s);
+  // The link's exchange ended (or the link goes): its slot is free for the next in the queue,
+  // which the server's timer, armed now, grants.
+  void releaseSlot(const Key& key, Link& link);
   Server* findServer(std::string_view uri);
   const Server* findServer(std::string_view uri) const;
   void removeServer(const std::string& uri);

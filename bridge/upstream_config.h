@@ -50,6 +50,9 @@ struct UpstreamConfig {
   std::uint32_t lifetime = 86400;      // seconds, the lt= of the upstream Register
   double holdOff = 0;                  // seconds after start or a config change
   double registrationsPerSecond = 50;  // Registers started per second, at most
+  // Registers (and the Updates after a restart, which take a slot too) sent and not yet
+  // answered, at most: what the server and the backhaul must buffer at once.
+  std::uint32_t registrationsInFlight = 32;
   QueueMode queueMode = QueueMode::kGateway;
   double answerTimeout = 60;  // gateway mode: seconds until 5.04 Gateway Timeout
   double backoffMin = 5;      // seconds before the first retry after a failure

@@ -75,7 +75,14 @@ Result<Server::ClientId> Server::openClient(const SocketAddress& server) {
   coap_address_init(&local);
   local.addr.sa.sa_family = server.storage.ss_family;
   local.size = server.storage.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  coap_session_t* session = coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
+  // With thousands of sessions open libcoap refused about one new client session in 1,000 as
+  // a duplicate ("already exists"; its sockets have SO_REUSEADDR, which lets Linux give a new
+  // socket an ephemeral port another one has). Each such device then waited out a back-off of
+  // seconds; another try gets another port.
+  coap_session_t* session = nullptr;
+  for (int attempt = 0; attempt < 4 && !session; ++attempt) {
+    session = coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
+  }
   if (!session) {
     return makeError(ErrorCode::kLimitReached,
                      "cannot open a UDP socket to " + server.text() + ": " + std::strerror(errno));

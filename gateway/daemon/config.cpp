@@ -162,7 +162,7 @@ void parseUpstream(Checker& ck, const toml::table& t, std::size_t n,
   ck.onlyKeys(
       t, "[" + section + "] ",
       {"uri", "devices", "endpoint_prefix", "lifetime", "hold_off", "registrations_per_second",
-       "queue_mode", "answer_timeout", "backoff_min", "backoff_max"});
+       "registrations_in_flight", "queue_mode", "answer_timeout", "backoff_min", "backoff_max"});
   bridge::UpstreamConfig u;
   const toml::node* uri = t.get("uri");
   ck.string(&t, section, "uri", &u.uri);
@@ -200,6 +200,9 @@ void parseUpstream(Checker& ck, const toml::table& t, std::size_t n,
   u.lifetime = static_cast<std::uint32_t>(lifetime);
   ck.seconds(&t, section, "hold_off", 0, 604'800, &u.holdOff);
   ck.number(&t, section, "registrations_per_second", 0.01, 100'000, &u.registrationsPerSecond);
+  std::size_t inFlight = u.registrationsInFlight;
+  ck.count(&t, section, "registrations_in_flight", 1, 10'000, &inFlight);
+  u.registrationsInFlight = static_cast<std::uint32_t>(inFlight);
   std::string mode = "gateway";
   ck.string(&t, section, "queue_mode", &mode);
   if (mode == "mirror") {

@@ -219,6 +219,49 @@ TEST_F(UpstreamRegistrationTest, HoldOffThenAtMostTheConfiguredRate) {
   EXPECT_EQ(regs->waiting(c.uri), 0u);
 }
 
+// However fast the rate, no more Registers wait for their answer at once than
+// registrations_in_flight: a burst of thousands would overflow the server's socket buffer, and
+// every Register lost there waits seconds for its retransmission. Each answer (or failure)
+// frees a slot for the next device in the queue, in order.
+TEST_F(UpstreamRegistrationTest, AtMostRegistrationsInFlightWaitForTheirAnswer) {
+  auto c = server();
+  c.registrationsPerSecond = 100'000;
+  c.registrationsInFlight = 3;
+  make({c});
+  regs->start();
+  for (int k = 0; k < 8; ++k) regs->deviceRegistered(device("d" + std::to_string(k)));
+  run(100ms);
+  auto first = rec.take();
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(regs->waiting(c.uri), 5u);
+  run(10s, 1s);  // nothing answered: nothing more goes, however long it takes
+  EXPECT_TRUE(rec.take().empty());
+
+  answer(first[1], kCreated, {"rd", "1"});
+  ASSERT_TRUE(regs->nextTimer());
+  EXPECT_EQ(*regs->nextTimer(), clock.steadyNow());  // the freed slot is granted at once
+  regs->tick();
+  auto next = rec.take();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].device, "d3");
+
+  // A failure frees its slot too (and backs off); so does a device that goes while its
+  // Register waits for the answer (its De-register is not slotted).
+  regs->failed(first[0].exchange, "no answer");
+  run(10ms);  // past the next slot of the rate (10 us)
+  next = rec.take();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].device, "d4");
+  regs->deviceGone("d2");
+  answer(first[2], kCreated, {"rd", "2"});  // d2's answer: a De-register follows
+  run(10ms);
+  next = rec.take();
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].kind, Kind::kDeregister);
+  EXPECT_EQ(next[1].device, "d5");
+  EXPECT_EQ(regs->waiting(c.uri), 2u);
+}
+
 TEST_F(UpstreamRegistrationTest, UpdateBeforeTheLifetimeRunsOut) {
   make({server()});
   regs->start();

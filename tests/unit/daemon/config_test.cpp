@@ -245,6 +245,7 @@ endpoint_prefix = "site7-"
 lifetime = 300
 hold_off = 12.5
 registrations_per_second = 0.5
+registrations_in_flight = 4
 queue_mode = "mirror"
 answer_timeout = 30
 backoff_min = 1
@@ -260,6 +261,7 @@ backoff_max = 60
   EXPECT_EQ(a.lifetime, 86400u);
   EXPECT_EQ(a.holdOff, 0.0);
   EXPECT_EQ(a.registrationsPerSecond, 50.0);
+  EXPECT_EQ(a.registrationsInFlight, 32u);
   EXPECT_EQ(a.queueMode, bridge::QueueMode::kGateway);
   EXPECT_EQ(a.answerTimeout, 60.0);
   EXPECT_EQ(a.backoffMin, 5.0);
@@ -273,6 +275,7 @@ backoff_max = 60
   EXPECT_EQ(b.lifetime, 300u);
   EXPECT_EQ(b.holdOff, 12.5);
   EXPECT_EQ(b.registrationsPerSecond, 0.5);
+  EXPECT_EQ(b.registrationsInFlight, 4u);
   EXPECT_EQ(b.queueMode, bridge::QueueMode::kMirror);
   EXPECT_EQ(b.answerTimeout, 30.0);
   EXPECT_EQ(b.backoffMin, 1.0);
@@ -313,6 +316,8 @@ TEST(ParseConfig, BadUpstreamValuesNameFileLineAndKey) {
       {"[[upstream]]\nhold_off = -1", "[upstream 1] hold_off", "expected seconds from 0 to 604800"},
       {"[[upstream]]\nregistrations_per_second = 0", "[upstream 1] registrations_per_second",
        "expected a number from 0.01 to 100000"},
+      {"[[upstream]]\nregistrations_in_flight = 0", "[upstream 1] registrations_in_flight",
+       "expected a whole number from 1 to 10000"},
       {"[[upstream]]\nqueue_mode = \"queue\"", "[upstream 1] queue_mode",
        "expected \"gateway\" or \"mirror\""},
       {"[[upstream]]\nanswer_timeout = 0", "[upstream 1] answer_timeout",
@@ -325,7 +330,9 @@ TEST(ParseConfig, BadUpstreamValuesNameFileLineAndKey) {
        "must not be below backoff_min"},
       {"[[upstream]]\nfoo = 1", "[upstream 1] foo",
        "unknown key (known: uri, devices, endpoint_prefix, lifetime, hold_off, "
-       "registrations_per_second, queue_mode, answer_timeout, backoff_min, backoff_max)"},
+       "registrations_per_second, registrations_in_flight, queue_mode, answer_timeout, "
+       "backoff_min, "
+       "backoff_max)"},
   };
   for (const auto& c : cases) {
     // The uri goes after the bad line, so the bad value is on line 3 either way.
