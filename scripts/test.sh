@@ -8,3 +8,8 @@ scripts/build.sh -DLWGATE_WERROR=ON
 # Third-party peers for the e2e tests, pinned by tests/interop/package-lock.json.
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 ctest --test-dir build --output-on-failure -j2 --timeout 300
+# The same suite again under AddressSanitizer and UndefinedBehaviorSanitizer (./build-asan);
+# any sanitizer report fails the run. LWGATE_SKIP_SANITIZERS=1 leaves it out for a quick local run.
+if [[ "${LWGATE_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  scripts/test-sanitizers.sh
+fi
