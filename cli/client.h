@@ -45,6 +45,8 @@ class GatewayCalls final : public org::lwgate::Gateway1_proxy {
   void onNotification(const uint64_t&, const std::string&, const std::string&, const uint64_t&,
                       const std::string&, const std::string&, const std::vector<uint8_t>&,
                       const uint16_t&) override {}
+  void onSend(const uint64_t&, const std::string&, const std::string&, const std::vector<uint8_t>&,
+              const uint16_t&) override {}
   void onRequestProgress(const uint64_t&, const std::string&, const std::string&) override {}
   void onWakeDecision(const std::string&, const bool&, const std::string&, const std::string&,
                       const uint64_t&) override {}
