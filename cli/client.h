@@ -88,7 +88,7 @@ class Client {
 
   enum class Signals { kRequests, kAll };
   // Subscribes to RequestCompleted and RequestProgress (kRequests), or to every signal of the
-  // root object (Notification, WakeDecision and the Device* ones too) plus ObjectManager's
+  // root object (Notification, Send, WakeDecision and the Device* ones too) plus ObjectManager's
   // InterfacesAdded/Removed (kAll). Returns when the bus has
   // the match rules, so a request submitted afterwards cannot finish unseen.
   void subscribe(Signals which, std::function<void(const Event&)> handler);
