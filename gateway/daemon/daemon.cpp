@@ -990,6 +990,7 @@ class Daemon final : public core::RegistryListener,
     }
     auto stored = downlink_->observations().storeSend(std::move(send));
     if (!stored) return core::errorResponse(stored.error());
+    if (bridge_) bridge_->sendStored(sender->endpoint, *stored);
     // A Send is a message from the device: a queue-mode device is awake (TS Core 6.5; DESIGN
     // "Queue": Register, Update, Notify, Send, any CON).
     downlink_->queue().deviceMessage(sender->endpoint);
