@@ -107,6 +107,8 @@ class Client final : public sdbus::ProxyInterfaces<org::lwgate::Gateway1_proxy> 
   void onNotification(const uint64_t&, const std::string&, const std::string&, const uint64_t&,
                       const std::string&, const std::string&, const std::vector<uint8_t>&,
                       const uint16_t&) override {}
+  void onSend(const uint64_t&, const std::string&, const std::string&, const std::vector<uint8_t>&,
+              const uint16_t&) override {}
   void onDeviceRegistered(const std::string&, const sdbus::ObjectPath&) override {}
   void onDeviceDeregistered(const std::string&, const sdbus::ObjectPath&) override {}
   void onDeviceExpired(const std::string&, const sdbus::ObjectPath&) override {}

@@ -203,4 +203,13 @@ std::vector<std::int64_t> Exchanges::of(const std::string& server,
   return out;
 }
 
+core::OutgoingRequest forwardedSend(const StoredNotification& send) {
+  core::OutgoingRequest r;
+  r.method = core::Method::kPost;
+  r.uriPath = {"dp"};
+  r.contentFormat = send.contentFormat;
+  r.payload = send.payload;
+  return r;
+}
+
 }  // namespace lwgate::bridge

@@ -9,12 +9,14 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "gateway/core/clock.h"
 #include "gateway/core/downlink.h"
 #include "gateway/core/message.h"
+#include "gateway/core/operation_mapping.h"
 #include "gateway/core/registration.h"
 #include "gateway/util/result.h"
 
@@ -130,6 +132,38 @@ class UpstreamObservationStore {
   virtual Result<std::vector<StoredNotification>> notificationsAfter(std::int64_t observationId,
                                                                      std::int64_t afterId,
                                                                      std::size_t limit) = 0;
+};
+
+// LwM2M 1.1 Send (POST /dp) of a bridged device, forwarded to an upstream server (TS Core
+// 6.4.6): the device's stored Sends (notifications of kind "send") go upstream in order, one at a
+// time, as CON POST /dp from the device's upstream socket; forwardedId is the newest one the
+// server answered. A cursor exists from the first Send the device made while bridged to the
+// server.
+struct SendCursor {
+  std::string server;
+  std::string device;
+  std::int64_t forwardedId = 0;
+};
+
+// The request that forwards a stored Send: POST /dp with its Content-Format and payload as the
+// device sent them.
+core::OutgoingRequest forwardedSend(const StoredNotification& send);
+
+class UpstreamSendStore {
+ public:
+  virtual ~UpstreamSendStore() = default;
+  // The cursor of (server, device), starting at forwardedId unless there is one already (the
+  // device's row must exist; nothing happens otherwise).
+  virtual Result<void> startSends(std::string_view server, std::string_view device,
+                                  std::int64_t forwardedId) = 0;
+  // kNotFound when there is no cursor.
+  virtual Result<void> setSendsForwarded(std::string_view server, std::string_view device,
+                                         std::int64_t forwardedId) = 0;
+  virtual Result<std::vector<SendCursor>> loadSendCursors() = 0;
+  // The device's Sends after afterId, oldest first, at most `limit`.
+  virtual Result<std::vector<StoredNotification>> sendsAfter(std::string_view device,
+                                                             std::int64_t afterId,
+                                                             std::size_t limit) = 0;
 };
 
 // The exchanges in memory, with their deadlines on the steady clock.

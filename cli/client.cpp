@@ -223,6 +223,17 @@ void Client::subscribe(Signals which, std::function<void(const Event&)> handler)
                       {"payload", payload},
                       {"format", std::uint64_t{format}}}});
         });
+    p.uponSignal("Send")
+        .onInterface(kGatewayInterface)
+        .call([h](const std::uint64_t& id, const std::string& endpoint, const std::string& json,
+                  const std::vector<std::uint8_t>& payload, const std::uint16_t& format) {
+          (*h)(Event{"Send",
+                     {{"id", id},
+                      {"endpoint", endpoint},
+                      {"json", json},
+                      {"payload", payload},
+                      {"format", std::uint64_t{format}}}});
+        });
     p.uponSignal("WakeDecision")
         .onInterface(kGatewayInterface)
         .call([h](const std::string& endpoint, const bool& sent, const std::string& kind,

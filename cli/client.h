@@ -45,6 +45,8 @@ class GatewayCalls final : public org::lwgate::Gateway1_proxy {
   void onNotification(const uint64_t&, const std::string&, const std::string&, const uint64_t&,
                       const std::string&, const std::string&, const std::vector<uint8_t>&,
                       const uint16_t&) override {}
+  void onSend(const uint64_t&, const std::string&, const std::string&, const std::vector<uint8_t>&,
+              const uint16_t&) override {}
   void onRequestProgress(const uint64_t&, const std::string&, const std::string&) override {}
   void onWakeDecision(const std::string&, const bool&, const std::string&, const std::string&,
                       const uint64_t&) override {}
@@ -86,7 +88,7 @@ class Client {
 
   enum class Signals { kRequests, kAll };
   // Subscribes to RequestCompleted and RequestProgress (kRequests), or to every signal of the
-  // root object (Notification, WakeDecision and the Device* ones too) plus ObjectManager's
+  // root object (Notification, Send, WakeDecision and the Device* ones too) plus ObjectManager's
   // InterfacesAdded/Removed (kAll). Returns when the bus has
   // the match rules, so a request submitted afterwards cannot finish unseen.
   void subscribe(Signals which, std::function<void(const Event&)> handler);

@@ -657,9 +657,11 @@ Json notificationJson(const Dict& n) {
   Json result = nullptr;
   if (auto text = stringField(n, "json")) result = parseResultJson(*text);
   auto payload = bytesField(n, "payload");
+  auto path = stringField(n, "path");
   return Json{{"id", unsignedOrNull(n, "id")},
+              {"kind", stringOrNull(n, "kind")},
               {"endpoint", stringOrNull(n, "endpoint")},
-              {"path", stringOrNull(n, "path")},
+              {"path", path && !path->empty() ? Json(*path) : Json(nullptr)},
               {"observation", unsignedOrNull(n, "observation")},
               {"observe_seq", unsignedOrNull(n, "observe_seq")},
               {"received", unsignedOrNull(n, "received")},
@@ -688,15 +690,16 @@ std::string resultLine(const Json& result) {
 }
 
 Table notificationsTable(const std::vector<Dict>& notifications) {
-  Table table({"ID", "PATH", "RECEIVED", "SEQ", "VALUE"});
+  Table table({"ID", "KIND", "PATH", "RECEIVED", "SEQ", "VALUE"});
   for (const auto& n : notifications) {
     std::string value = resultLine(parseResultJson(stringField(n, "json").value_or("")));
     if (auto error = stringField(n, "decode_error"); error && !error->empty()) {
       value = "(not decoded: " + *error + ")";
     }
-    table.addRow({numberOrDash(unsignedField(n, "id")), orDash(stringField(n, "path")),
-                  timestampOrDash(n, "received"), numberOrDash(unsignedField(n, "observe_seq")),
-                  value});
+    auto path = stringField(n, "path");
+    table.addRow({numberOrDash(unsignedField(n, "id")), orDash(stringField(n, "kind")),
+                  path && !path->empty() ? *path : "-", timestampOrDash(n, "received"),
+                  numberOrDash(unsignedField(n, "observe_seq")), value});
   }
   return table;
 }

@@ -228,6 +228,20 @@ CREATE INDEX upstream_observations_observation ON upstream_observations(observat
   WHERE observation_id IS NOT NULL;
 )sql";
 
+// LwM2M 1.1 Send (POST /dp) of bridged devices, forwarded to each upstream server in order. The
+// Sends themselves are rows of `notifications` (kind 'send'); forwarded_id is the newest of the
+// device's Sends the server answered, so what follows it goes when the backhaul allows, also
+// after a restart. The row is made in the transaction that stores a Send while the device is
+// bridged to the server (forwarded_id just below it), so no stored Send is left behind.
+constexpr std::string_view kSchema6 = R"sql(
+CREATE TABLE upstream_sends (
+  server TEXT NOT NULL,
+  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  forwarded_id INTEGER NOT NULL,
+  PRIMARY KEY (server, device_id)
+) WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "devices, registrations, requests, observations, notifications, sms_log",
               kSchema1},
@@ -235,6 +249,7 @@ constexpr std::array kMigrations = {
     Migration{3, "reserved for the bridge", kSchema3},
     Migration{4, "psk_credentials (DTLS pre-shared keys)", kSchema4},
     Migration{5, "upstream_registrations, upstream_exchanges, upstream_observations", kSchema5},
+    Migration{6, "upstream_sends (LwM2M Send forwarded by the bridge)", kSchema6},
 };
 
 }  // namespace

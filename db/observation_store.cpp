@@ -38,7 +38,7 @@ Result<std::unique_ptr<SqliteObservationStore>> SqliteObservationStore::create(C
        "load observations"},
       {&store->insertNotification_,
        "INSERT INTO notifications (device_id, kind, observation_id, path, token, observe_seq, "
-       "received_at, content_format, payload, decode_error) VALUES (?1, 'notify', (SELECT id FROM "
+       "received_at, content_format, payload, decode_error) VALUES (?1, ?10, (SELECT id FROM "
        "observations WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
        "insert notification"},
       // The (keep+1)-th newest and everything older: one walk down notifications_device.
@@ -48,8 +48,8 @@ Result<std::unique_ptr<SqliteObservationStore>> SqliteObservationStore::create(C
        "prune notifications"},
       {&store->listNotifications_,
        "SELECT n.id, d.endpoint, n.observation_id, n.path, n.token, n.observe_seq, n.received_at, "
-       "n.content_format, n.payload, n.decode_error FROM notifications n JOIN devices d ON d.id "
-       "= n.device_id WHERE d.endpoint = ?1 AND n.id > ?2 ORDER BY n.id LIMIT ?3",
+       "n.content_format, n.payload, n.decode_error, n.kind FROM notifications n JOIN devices d "
+       "ON d.id = n.device_id WHERE d.endpoint = ?1 AND n.id > ?2 ORDER BY n.id LIMIT ?3",
        "list notifications"},
   };
   for (const Spec& spec : specs) {
@@ -149,13 +149,14 @@ Result<std::int64_t> SqliteObservationStore::insertNotification(const core::Noti
   if (!device) return device.error();
   auto inserted = insertNotification_.bindInt(1, *device)
                       .bindOptionalInt(2, n.observationId)
-                      .bindText(3, n.path)
+                      .bindTextOrNull(3, n.path)
                       .bindBlob(4, n.token)
                       .bindOptionalInt(5, widen(n.observeSeq))
                       .bindInt(6, core::toUnixMillis(n.receivedAt))
                       .bindOptionalInt(7, widen(n.contentFormat))
                       .bindBlob(8, n.payload)
                       .bindTextOrNull(9, n.decodeError.value_or(""))
+                      .bindText(10, core::notificationKindName(n.kind))
                       .run();
   if (!inserted) return inserted.error();
   const std::int64_t id = connection_->lastInsertRowid();
@@ -192,6 +193,8 @@ Result<std::vector<core::Notification>> SqliteObservationStore::listNotification
     if (auto v = s.columnOptionalInt(7)) n.contentFormat = static_cast<std::uint16_t>(*v);
     n.payload = s.columnBlob(8);
     if (!s.columnIsNull(9)) n.decodeError = s.columnText(9);
+    n.kind = s.columnText(10) == "send" ? core::NotificationKind::kSend
+                                        : core::NotificationKind::kNotify;
     out.push_back(std::move(n));
   }
   return out;

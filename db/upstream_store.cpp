@@ -86,6 +86,24 @@ Result<std::unique_ptr<SqliteUpstreamStore>> SqliteUpstreamStore::create(Connect
        "SELECT id, content_format, payload FROM notifications WHERE observation_id = ?1 AND "
        "id > ?2 ORDER BY id LIMIT ?3",
        "load the notifications to forward"},
+      {&store->startSends_,
+       "INSERT OR IGNORE INTO upstream_sends (server, device_id, forwarded_id) SELECT ?1, id, ?3 "
+       "FROM devices WHERE endpoint = ?2",
+       "start forwarding Sends"},
+      {&store->setSendsForwarded_,
+       "UPDATE upstream_sends SET forwarded_id = max(forwarded_id, ?3) WHERE server = ?1 AND "
+       "device_id = (SELECT id "
+       "FROM devices WHERE endpoint = ?2)",
+       "save the forwarded Sends"},
+      {&store->loadSendCursors_,
+       "SELECT s.server, d.endpoint, s.forwarded_id FROM upstream_sends s JOIN devices d ON d.id "
+       "= s.device_id ORDER BY s.server, d.endpoint",
+       "load the forwarded Sends"},
+      {&store->sendsAfter_,
+       "SELECT n.id, n.content_format, n.payload FROM notifications n WHERE n.device_id = (SELECT "
+       "id FROM devices WHERE endpoint = ?1) AND n.id > ?2 AND n.kind = 'send' ORDER BY n.id "
+       "LIMIT ?3",
+       "load the Sends to forward"},
   };
   for (const Spec& spec : specs) {
     auto stmt = c.prepare(spec.sql, spec.label);
@@ -258,6 +276,58 @@ Result<std::vector<bridge::StoredNotification>> SqliteUpstreamStore::notificatio
     if (!row) return row.error();
     if (!*row) break;
     const Statement& s = notificationsAfter_;
+    bridge::StoredNotification n;
+    n.id = s.columnInt(0);
+    if (!s.columnIsNull(1)) n.contentFormat = static_cast<std::uint16_t>(s.columnInt(1));
+    n.payload = s.columnBlob(2);
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+Result<void> SqliteUpstreamStore::startSends(std::string_view server, std::string_view device,
+                                             std::int64_t forwardedId) {
+  auto started = startSends_.bindText(1, server).bindText(2, device).bindInt(3, forwardedId).run();
+  if (!started) return started.error();
+  return {};
+}
+
+Result<void> SqliteUpstreamStore::setSendsForwarded(std::string_view server,
+                                                    std::string_view device,
+                                                    std::int64_t forwardedId) {
+  auto saved =
+      setSendsForwarded_.bindText(1, server).bindText(2, device).bindInt(3, forwardedId).run();
+  if (!saved) return saved.error();
+  if (connection_->changes() == 0) {
+    return makeError(ErrorCode::kNotFound, "no forwarded Sends of " + std::string(device) +
+                                               " for " + std::string(server));
+  }
+  return {};
+}
+
+Result<std::vector<bridge::SendCursor>> SqliteUpstreamStore::loadSendCursors() {
+  std::vector<bridge::SendCursor> out;
+  ScopedReset reset(loadSendCursors_);
+  for (;;) {
+    auto row = loadSendCursors_.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const Statement& s = loadSendCursors_;
+    out.push_back({s.columnText(0), s.columnText(1), s.columnInt(2)});
+  }
+  return out;
+}
+
+Result<std::vector<bridge::StoredNotification>> SqliteUpstreamStore::sendsAfter(
+    std::string_view device, std::int64_t afterId, std::size_t limit) {
+  std::vector<bridge::StoredNotification> out;
+  ScopedReset reset(sendsAfter_);
+  sendsAfter_.bindText(1, device).bindInt(2, afterId).bindInt(3, static_cast<std::int64_t>(limit));
+  for (;;) {
+    auto row = sendsAfter_.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const Statement& s = sendsAfter_;
     bridge::StoredNotification n;
     n.id = s.columnInt(0);
     if (!s.columnIsNull(1)) n.contentFormat = static_cast<std::uint16_t>(s.columnInt(1));

@@ -1,7 +1,8 @@
 #pragma once
-// The bridge's state on SQLite (the upstream_* tables of db/migrations.cpp, schema 5): upstream
-// registrations (bridge::UpstreamRegistrationStore) and the exchanges waiting for the device's
-// answer (bridge::ExchangeStore). One statement per call.
+// The bridge's state on SQLite (the upstream_* tables of db/migrations.cpp, schemas 5 and 6):
+// upstream registrations (bridge::UpstreamRegistrationStore), the exchanges waiting for the
+// device's answer (bridge::ExchangeStore), upstream observations and the devices' Sends to
+// forward (bridge::UpstreamObservationStore, bridge::UpstreamSendStore). One statement per call.
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -14,7 +15,8 @@ namespace lwgate::db {
 
 class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore,
                                   public bridge::ExchangeStore,
-                                  public bridge::UpstreamObservationStore {
+                                  public bridge::UpstreamObservationStore,
+                                  public bridge::UpstreamSendStore {
  public:
   static Result<std::unique_ptr<SqliteUpstreamStore>> create(Connection& connection);
 
@@ -42,6 +44,16 @@ class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore,
                                                                      std::int64_t afterId,
                                                                      std::size_t limit) override;
 
+  // bridge::UpstreamSendStore.
+  Result<void> startSends(std::string_view server, std::string_view device,
+                          std::int64_t forwardedId) override;
+  Result<void> setSendsForwarded(std::string_view server, std::string_view device,
+                                 std::int64_t forwardedId) override;
+  Result<std::vector<bridge::SendCursor>> loadSendCursors() override;
+  Result<std::vector<bridge::StoredNotification>> sendsAfter(std::string_view device,
+                                                             std::int64_t afterId,
+                                                             std::size_t limit) override;
+
  private:
   SqliteUpstreamStore() = default;
   Connection* connection_ = nullptr;
@@ -58,6 +70,10 @@ class SqliteUpstreamStore final : public bridge::UpstreamRegistrationStore,
   Statement loadObservations_;
   Statement observationOf_;
   Statement notificationsAfter_;
+  Statement startSends_;
+  Statement setSendsForwarded_;
+  Statement loadSendCursors_;
+  Statement sendsAfter_;
 };
 
 }  // namespace lwgate::db

@@ -669,8 +669,8 @@ Result<std::unique_ptr<Server>> Server::create(const core::Clock& clock, ServerO
   coap_register_response_handler(self->ctx_, &ServerCallbacks::onResponse);
   coap_register_nack_handler(self->ctx_, &ServerCallbacks::onNack);
 
-  // Every path goes to one handler: the core decides what is a resource (/rd, /rd/<id>, later
-  // /dp and /bs) and answers 4.04 itself.
+  // Every path goes to one handler: the core decides what is a resource (/rd, /rd/<id>, /dp,
+  // later /bs) and answers 4.04 itself.
   coap_resource_t* any = coap_resource_unknown_init2(&ServerCallbacks::onRequest, 0);
   for (coap_request_t m : {COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
                            COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH}) {

@@ -21,6 +21,10 @@ bool isSuccess(std::uint8_t code) {
 
 }  // namespace
 
+std::string_view notificationKindName(NotificationKind kind) {
+  return kind == NotificationKind::kSend ? "send" : "notify";
+}
+
 void decodeNotification(Notification& n, std::optional<std::uint16_t> fallbackFormat) {
   n.records.clear();
   n.decodeError.reset();

@@ -46,11 +46,18 @@ struct Observation {
   std::optional<WallTime> lastNotificationAt;
 };
 
+// What brought a stored value: a notification of an observation (RFC 7641), or an LwM2M 1.1
+// Send (POST /dp, TS Core 6.4.6), which the device sends without being asked. Both are kept in
+// one table, bounded together per device (max_notifications_per_device).
+enum class NotificationKind : std::uint8_t { kNotify, kSend };
+std::string_view notificationKindName(NotificationKind kind);  // "notify", "send"
+
 struct Notification {
   std::int64_t id = 0;  // assigned by the store: arrival order
+  NotificationKind kind = NotificationKind::kNotify;
   std::string endpoint;
-  std::optional<std::int64_t> observationId;
-  std::string path;  // the observation's, copied so it outlives the observation
+  std::optional<std::int64_t> observationId;  // none for a Send
+  std::string path;  // the observation's, copied so it outlives the observation; "" for a Send
   Token token;
   std::optional<std::uint32_t> observeSeq;
   WallTime receivedAt{};

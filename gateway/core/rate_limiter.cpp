@@ -81,6 +81,9 @@ bool countsAgainstRateLimit(const Request& request, const Registry& registry) {
     const Registration* reg = registry.findByLocation(path[1]);
     return !reg || !(reg->peer == request.peer);
   }
+  // A Send (POST /dp) from where a registration was made is that device's own traffic; from
+  // anywhere else it names no registration.
+  if (path.size() == 1 && path[0] == "dp") return registry.findByPeer(request.peer) == nullptr;
   return true;
 }
 

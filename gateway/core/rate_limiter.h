@@ -74,7 +74,8 @@ class RateLimiter {
 };
 
 // Whether a request counts against its sender's rate limit: everything except a request on
-// the location of a registration made from the very same peer (transport, address, port).
+// the location of a registration made from the very same peer (transport, address, port), and a
+// Send (POST /dp) from the peer of a registration.
 bool countsAgainstRateLimit(const Request& request, const Registry& registry);
 
 // The 4.29 answer for a refused request.

@@ -162,6 +162,20 @@ const Registration* Registry::findByEndpoint(std::string_view endpoint) const {
   return it == locationByEndpoint_.end() ? nullptr : findByLocation(it->second);
 }
 
+const Registration* Registry::findByPeer(const Peer& peer) const {
+  const Registration* best = nullptr;
+  auto [first, last] = locationsByPeer_.equal_range(peerKey(peer));
+  for (auto it = first; it != last; ++it) {
+    const Registration* r = findByLocation(it->second);
+    if (!r || r->peer != peer) continue;
+    if (!best || r->updatedAt > best->updatedAt ||
+        (r->updatedAt == best->updatedAt && r->registeredAt > best->registeredAt)) {
+      best = r;
+    }
+  }
+  return best;
+}
+
 std::string Registry::freshLocation() {
   // The generator is random; the loop only guards against the astronomically unlikely repeat.
   for (;;) {
@@ -178,6 +192,7 @@ SteadyTime Registry::deadlineFor(const Registration& reg) const {
 void Registry::insertInMemory(Registration reg) {
   expiries_.emplace(reg.expiresAt, reg.location);
   locationByEndpoint_[reg.endpoint] = reg.location;
+  locationsByPeer_.emplace(peerKey(reg.peer), reg.location);
   std::string key = reg.location;
   byLocation_.emplace(std::move(key), std::move(reg));
 }
@@ -190,6 +205,13 @@ Registration Registry::eraseInMemory(std::string_view location) {
   expiries_.erase({reg.expiresAt, reg.location});
   auto ep = locationByEndpoint_.find(reg.endpoint);
   if (ep != locationByEndpoint_.end() && ep->second == reg.location) locationByEndpoint_.erase(ep);
+  auto [first, last] = locationsByPeer_.equal_range(peerKey(reg.peer));
+  for (auto p = first; p != last; ++p) {
+    if (p->second == reg.location) {
+      locationsByPeer_.erase(p);
+      break;
+    }
+  }
   return reg;
 }
 

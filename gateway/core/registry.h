@@ -96,6 +96,12 @@ class Registry {
 
   const Registration* findByLocation(std::string_view location) const;
   const Registration* findByEndpoint(std::string_view endpoint) const;
+  // The registration a message from `peer` belongs to, when the message itself names none (an
+  // LwM2M Send): the one made or last updated from that transport, address and port (TS Core
+  // 6.2.1: the server uses the source address for later interactions). Several can share a peer
+  // (one client socket registering several endpoints, or an endpoint re-registered under a new
+  // name): the most recently updated one, then the newest location.
+  const Registration* findByPeer(const Peer& peer) const;
   std::size_t size() const { return byLocation_.size(); }
   template <class F>
   void forEach(F&& f) const {
@@ -127,6 +133,7 @@ class Registry {
   };
   std::unordered_map<std::string, Registration, Hash, std::equal_to<>> byLocation_;
   std::unordered_map<std::string, std::string, Hash, std::equal_to<>> locationByEndpoint_;
+  std::unordered_multimap<std::string, std::string, Hash, std::equal_to<>> locationsByPeer_;
   std::set<std::pair<SteadyTime, std::string>> expiries_;
 };
 

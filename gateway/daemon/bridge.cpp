@@ -108,9 +108,36 @@ void Bridge::reload() {
   }
   relayed_.clear();  // what was on its way goes again
   for (auto& o : *observations) relayed_[o.id] = Relayed{std::move(o), {}, {}, {}, 0, {}};
+  loadSendCursors();
+}
+
+void Bridge::loadSendCursors() {
+  auto cursors = store_->loadSendCursors();
+  if (!cursors) {
+    log::error("LWG6013 cannot load the forwarded Sends: {}", cursors.error().message);
+    return;
+  }
+  // A Send in flight stays so (its answer moves the cursor on); the rest is as stored.
+  std::map<Key, Forward> fresh;
+  for (auto& c : *cursors) {
+    const Key key{c.server, c.device};
+    Forward f;
+    if (auto it = forwards_.find(key); it != forwards_.end()) f = std::move(it->second);
+    f.c = std::move(c);
+    fresh[key] = std::move(f);
+  }
+  for (const auto& [key, f] : forwards_) {
+    if (!fresh.contains(key) && f.client) {
+      std::erase_if(pendingSends_, [&](const auto& p) { return p.second == key; });
+    }
+  }
+  forwards_ = std::move(fresh);
 }
 
 void Bridge::start() {
+  // Sends from before a restart that no server answered go once the device's upstream
+  // registration is updated from its new socket (linkChanged).
+  loadSendCursors();
   // Upstream observations from before a restart: what the server has not acknowledged goes
   // once the device's upstream registration is updated from its new socket.
   if (auto loaded = store_->loadObservations(); loaded) {
@@ -229,6 +256,12 @@ std::string Bridge::pendingKey(coap::Server::ClientId id, const std::vector<std:
 }
 
 bool Bridge::onAnswer(const coap::Server::ClientAnswer& a) {
+  if (auto s = pendingSends_.find(pendingKey(a.client, a.token)); s != pendingSends_.end()) {
+    const Key key = s->second;
+    pendingSends_.erase(s);
+    sendAnswered(key, a);
+    return true;
+  }
   auto it = pending_.find(pendingKey(a.client, a.token));
   if (it == pending_.end()) return false;
   const Pending p = it->second;
@@ -296,6 +329,18 @@ void Bridge::onFailure(const coap::Server::ClientFailure& f) {
     }
   }
   if (f.request) {
+    if (auto s = pendingSends_.find(pendingKey(f.client, f.token)); s != pendingSends_.end()) {
+      const Key key = s->second;
+      pendingSends_.erase(s);
+      if (auto fw = forwards_.find(key); fw != forwards_.end()) {
+        fw->second.client.reset();
+        fw->second.retryAt = clock_.steadyNow() + timing_.updateMargin;
+        log::info("LWG6028 Sends of {} for {} wait: {}", key.second, key.first, f.why);
+      }
+      // The backhaul is down: the link backs off, and its next Update tells when it is back.
+      registrations_->transportFailed(key.first, key.second, f.why);
+      return;
+    }
     auto it = pending_.find(pendingKey(f.client, f.token));
     if (it == pending_.end()) return;
     const Pending p = it->second;
@@ -316,6 +361,12 @@ void Bridge::tick() {
     if (r.retryAt && *r.retryAt <= now) {
       r.retryAt.reset();
       pump(r);
+    }
+  }
+  for (auto& [key, f] : forwards_) {
+    if (f.retryAt && *f.retryAt <= now) {
+      f.retryAt.reset();
+      pumpSends(key, f);
     }
   }
   for (std::int64_t id : exchanges_.due()) {
@@ -344,6 +395,9 @@ std::optional<core::SteadyTime> Bridge::nextTimer() const {
   auto b = exchanges_.nextDeadline();
   for (const auto& [id, r] : relayed_) {
     if (r.retryAt && (!b || *r.retryAt < *b)) b = r.retryAt;
+  }
+  for (const auto& [key, f] : forwards_) {
+    if (f.retryAt && (!b || *f.retryAt < *b)) b = f.retryAt;
   }
   if (!a) return b;
   if (!b) return a;
@@ -502,6 +556,12 @@ void Bridge::finish(const bridge::Exchange& e, const core::DownlinkRequest& r) {
 }
 
 void Bridge::notification(const core::Notification& n) {
+  if (n.kind == core::NotificationKind::kSend) {
+    for (auto& [key, f] : forwards_) {
+      if (key.second == n.endpoint) pumpSends(key, f);
+    }
+    return;
+  }
   if (!n.observationId) return;
   for (auto& [id, r] : relayed_) {
     if (r.o.observationId == n.observationId) pump(r);
@@ -553,6 +613,74 @@ void Bridge::pump(Relayed& r) {
   r.retryAt.reset();
   log::debug("LWG6026 forwarding {} notifications of {} {} to {} (up to {})", r.mids.size(),
              r.o.device, r.o.path, r.o.server, r.sendingUpTo);
+}
+
+void Bridge::sendStored(const std::string& device, std::int64_t id) {
+  if (!registrations_) return;
+  for (const auto& link : registrations_->list(device)) {
+    const Key key{link.server, device};
+    if (forwards_.contains(key)) continue;
+    if (auto started = store_->startSends(link.server, device, id - 1); !started) {
+      log::error("LWG6013 cannot store the forwarded Sends of {} for {}: {}", device, link.server,
+                 started.error().message);
+      continue;
+    }
+    Forward f;
+    f.c = {link.server, device, id - 1};
+    forwards_[key] = std::move(f);
+  }
+}
+
+void Bridge::pumpSends(const Key& key, Forward& f) {
+  if (f.client) return;  // one at a time: the answer sends the next
+  if (f.retryAt && clock_.steadyNow() < *f.retryAt) return;
+  const auto st = registrations_->status(key.first, key.second);
+  if (!st || !st->registered || st->failures > 0) return;  // linkChanged(up) pumps again
+  auto next = store_->sendsAfter(key.second, f.c.forwardedId, 1);
+  if (!next) {
+    log::error("LWG6013 cannot read the Sends to forward: {}", next.error().message);
+    return;
+  }
+  if (next->empty()) return;
+  auto id = session(key);
+  if (!id) return;
+  const auto token = randomToken();
+  const bridge::StoredNotification& send = next->front();
+  if (auto sent = server_.sendClientRequest(*id, bridge::forwardedSend(send), token); !sent) {
+    log::warning("LWG6023 cannot forward Send {} of {} to {}: {}", send.id, key.second, key.first,
+                 sent.error().message);
+    f.retryAt = clock_.steadyNow() + timing_.updateMargin;
+    return;
+  }
+  f.client = *id;
+  f.token = token;
+  f.sendingId = send.id;
+  f.retryAt.reset();
+  pendingSends_[pendingKey(*id, token)] = key;
+  log::debug("LWG6029 forwarding Send {} of {} to {} (POST /dp, {} bytes)", send.id, key.second,
+             key.first, send.payload.size());
+}
+
+void Bridge::sendAnswered(const Key& key, const coap::Server::ClientAnswer& a) {
+  auto it = forwards_.find(key);
+  if (it == forwards_.end() || !it->second.client) return;
+  Forward& f = it->second;
+  f.client.reset();
+  f.c.forwardedId = f.sendingId;
+  if (auto saved = store_->setSendsForwarded(key.first, key.second, f.sendingId); !saved) {
+    log::error("LWG6013 cannot store the forwarded Sends of {}: {}", key.second,
+               saved.error().message);
+  }
+  if (a.code >> 5 == 2) {
+    log::info("LWG6030 Send {} of {} forwarded to {}: {}", f.sendingId, key.second, key.first,
+              codeText(a.code));
+  } else {
+    // The server has it and refused it: sending it again would get the same answer.
+    log::warning("LWG6031 {} answered Send {} of {} with {}{}{}; not sending it again", key.first,
+                 f.sendingId, key.second, codeText(a.code), a.payload.empty() ? "" : ": ",
+                 a.payload.substr(0, 120));
+  }
+  pumpSends(key, f);
 }
 
 void Bridge::endObservation(std::int64_t id, std::string_view why) {
@@ -617,6 +745,16 @@ void Bridge::registeredFresh(const std::string& server, const std::string& devic
 
 void Bridge::linkChanged(const std::string& server, const std::string& device, bool up) {
   const auto st = registrations_->status(server, device);
+  if (auto fw = forwards_.find({server, device}); fw != forwards_.end()) {
+    if (up) {
+      fw->second.retryAt.reset();
+      pumpSends(fw->first, fw->second);
+    } else if (fw->second.client) {
+      // Its socket closes: the Send in flight goes again from the next one.
+      std::erase_if(pendingSends_, [&](const auto& p) { return p.second == fw->first; });
+      fw->second.client.reset();
+    }
+  }
   for (auto& [id, r] : relayed_) {
     if (r.o.server != server || r.o.device != device) continue;
     if (!up) {
@@ -646,6 +784,10 @@ void Bridge::linkChanged(const std::string& server, const std::string& device, b
 }
 
 void Bridge::linkRemoved(const std::string& server, const std::string& device) {
+  if (auto fw = forwards_.find({server, device}); fw != forwards_.end() && fw->second.client) {
+    std::erase_if(pendingSends_, [&](const auto& p) { return p.second == fw->first; });
+    fw->second.client.reset();
+  }
   if (auto it = sessions_.find({server, device}); it != sessions_.end()) {
     toClose_.push_back(it->second);
     keys_.erase(it->second);

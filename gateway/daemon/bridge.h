@@ -48,8 +48,13 @@ class Bridge final : public bridge::UpstreamListener {
   // A downlink request reached its final state (after the commit): the answer goes upstream if
   // a server asked for it.
   void requestFinished(const core::DownlinkRequest& request);
-  // A notification was stored (after the commit): forwarded to the servers observing it.
+  // A notification was stored (after the commit): forwarded to the servers observing it. A Send
+  // (kind send) goes to every server the device is bridged to, in order.
   void notification(const core::Notification& n);
+  // A Send of `device` was stored as `id`, in the transaction that stores it (before the
+  // commit): every server the device is bridged to gets a cursor just below it, if it has none,
+  // so a committed Send is forwarded even when lwgated stops right after the commit.
+  void sendStored(const std::string& device, std::int64_t id);
   // SIGHUP with a changed [[upstream]] list.
   void setServers(const std::vector<bridge::UpstreamConfig>& servers);
 
@@ -122,6 +127,18 @@ class Bridge final : public bridge::UpstreamListener {
   // Ends an upstream observation (the server cancelled it, or forgot it) and the device's one.
   void endObservation(std::int64_t id, std::string_view why);
 
+  // A device's Sends on their way to one server: one CON POST /dp at a time, in order; the
+  // server's answer (any code: a 4.xx would come again) moves the cursor on.
+  struct Forward {
+    bridge::SendCursor c;
+    std::optional<coap::Server::ClientId> client;  // of the Send in flight
+    std::vector<std::uint8_t> token;
+    std::int64_t sendingId = 0;
+    std::optional<core::SteadyTime> retryAt;  // after a Send went unanswered
+  };
+  void pumpSends(const Key& key, Forward& f);
+  void sendAnswered(const Key& key, const coap::Server::ClientAnswer& a);
+  void loadSendCursors();
   const core::Clock& clock_;
   db::Connection& connection_;
   coap::Server& server_;
@@ -137,6 +154,8 @@ class Bridge final : public bridge::UpstreamListener {
   core::Registry* registry_ = nullptr;
   bridge::Exchanges exchanges_{clock_};
   std::map<std::int64_t, Relayed> relayed_;  // by upstream observation id
+  std::map<Key, Forward> forwards_;
+  std::map<std::string, Key> pendingSends_;  // client id + token of a forwarded Send in flight
 };
 
 }  // namespace lwgate::daemon

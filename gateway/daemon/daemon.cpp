@@ -21,6 +21,7 @@
 #include "gateway/coap/server.h"
 #include "gateway/core/registration_interface.h"
 #include "gateway/core/registry.h"
+#include "gateway/core/send.h"
 #include "gateway/core/submission.h"
 #include "gateway/daemon/bridge.h"
 #include "gateway/daemon/downlink.h"
@@ -961,6 +962,8 @@ class Daemon final : public core::RegistryListener,
     core::Response response;
     if (core::RegistrationInterface::handles(request)) {
       response = rd_->handle(request);
+    } else if (core::isSendRequest(request)) {
+      response = handleSend(request);
     } else {
       response.code = core::Code::kNotFound;
       response.payload = "no such resource on this LwM2M server";
@@ -970,6 +973,35 @@ class Daemon final : public core::RegistryListener,
                 peerText(request.peer), core::codeText(response.code), response.payload);
     }
     return response;
+  }
+
+  // LwM2M 1.1 Send (POST /dp, core/send.h). The sender is who the request came from: the
+  // registration made or updated from its transport, address and port (its DTLS session's, for
+  // coaps), as notifications are matched to their device; by SMS, the device of the number (as
+  // the SMS binding tells its messages' senders apart). Stored in the batch's transaction, so the
+  // 2.04 goes out only once it is committed; the D-Bus signal and the bridge follow the commit.
+  core::Response handleSend(const core::Request& request) {
+    const core::Registration* sender = registry_->findByPeer(request.peer);
+    if (!sender && request.peer.transport == "sms") {
+      const std::string endpoint = smsEndpointFor(request.peer.address);
+      if (!endpoint.empty()) sender = registry_->findByEndpoint(endpoint);
+    }
+    core::Notification send;
+    if (auto refused = core::checkSend(request, sender, clock_.wallNow(),
+                                       {.maxPayload = config_.maxPayload}, &send)) {
+      return *refused;
+    }
+    auto stored = downlink_->observations().storeSend(std::move(send));
+    if (!stored) return core::errorResponse(stored.error());
+    if (bridge_) bridge_->sendStored(sender->endpoint, *stored);
+    // A Send is a message from the device: a queue-mode device is awake (TS Core 6.5; DESIGN
+    // "Queue": Register, Update, Notify, Send, any CON).
+    downlink_->queue().deviceMessage(sender->endpoint);
+    registry_->touch(sender->location, clock_.wallNow());
+    if (sms_) sms_->deviceHeard(sender->endpoint);
+    core::Response ok;
+    ok.code = core::Code::kChanged;
+    return ok;
   }
 
   core::RegistryLimits registryLimits() const { return {.maxDevices = config_.maxDevices}; }

@@ -145,6 +145,18 @@ bool Observations::unsolicited(const coap::Server::Answer& answer) {
   return true;
 }
 
+Result<std::int64_t> Observations::storeSend(core::Notification send) {
+  auto id = store_->insertNotification(send, config_.maxNotificationsPerDevice);
+  if (!id) {
+    log::warning("LWG3107 cannot store a Send of {}: {}", send.endpoint, id.error().message);
+    return makeError(ErrorCode::kStorage, "the gateway could not store this; try again later");
+  }
+  send.id = *id;
+  log::debug("LWG3112 Send {} of {}: {} values", send.id, send.endpoint, send.records.size());
+  pending_.push_back(std::move(send));
+  return *id;
+}
+
 void Observations::finished(const core::DownlinkRequest& request) {
   report(table_->requestFinished(request), "request " + std::to_string(request.id));
 }

@@ -61,6 +61,9 @@ class Observations {
   // An answer outside any request in flight: a notification if it is on an observation's token
   // and comes from that device's registered address. Returns false (answer RST) otherwise.
   bool unsolicited(const coap::Server::Answer& answer);
+  // A Send (core/send.h) checked and decoded: stored, bounded like notifications. Its hook runs
+  // after the batch is committed (flush()). kStorage when the database refused it.
+  Result<std::int64_t> storeSend(core::Notification send);
   // A request reached its final state.
   void finished(const core::DownlinkRequest& request);
   // Register (newRegistration) or Update: queues the re-observes that are due.

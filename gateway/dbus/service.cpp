@@ -284,6 +284,7 @@ std::string notificationJson(const core::Notification& n) {
 Options notificationDictionary(const core::Notification& n) {
   Options d;
   d["id"] = sdbus::Variant(static_cast<std::uint64_t>(n.id));
+  d["kind"] = sdbus::Variant(std::string(core::notificationKindName(n.kind)));
   d["endpoint"] = sdbus::Variant(n.endpoint);
   d["path"] = sdbus::Variant(n.path);
   if (n.observationId)
@@ -1041,6 +1042,13 @@ void Service::requestProgress(std::int64_t id, std::string_view endpoint, std::s
 }
 
 void Service::notification(const core::Notification& n) {
+  if (n.kind == core::NotificationKind::kSend) {
+    emitSafely("Send", [&] {
+      state_->root->emitSend(static_cast<std::uint64_t>(n.id), n.endpoint, notificationJson(n),
+                             n.payload, n.contentFormat.value_or(65535));
+    });
+    return;
+  }
   emitSafely("Notification", [&] {
     state_->root->emitNotification(static_cast<std::uint64_t>(n.id), n.endpoint, n.path,
                                    static_cast<std::uint64_t>(n.observationId.value_or(0)),

@@ -162,6 +162,7 @@ class Service {
   void deviceRemoved(const core::Registration& reg, bool expired);
   void requestFinished(const core::DownlinkRequest& request, const core::RenderedResult& result);
   void requestProgress(std::int64_t id, std::string_view endpoint, std::string_view stage);
+  // Notification, or Send for a value the device reported with POST /dp.
   void notification(const core::Notification& n);
   // The device's queue or reachability changed: its QueuedRequests/Awake and the totals are
   // announced (by flushChanges()).

@@ -70,6 +70,8 @@ class Client final
     std::lock_guard lock(mutex_);
     notifications_.push_back({id, endpoint, path, std::to_string(observation), json, decodeError});
   }
+  void onSend(const uint64_t&, const std::string&, const std::string&, const std::vector<uint8_t>&,
+              const uint16_t&) override {}
   void onRequestProgress(const uint64_t& id, const std::string&,
                          const std::string& stage) override {
     std::lock_guard lock(mutex_);

@@ -161,13 +161,22 @@ TEST_F(DtlsE2E, SimOverDtlsRegistersAndAnswersDownlinkOnItsSession) {
   startGateway(/*noSec=*/true);
   addPsk("sim-id", "sim-dtls");
   Background sim(dir.path(), "sim");
-  sim.start(
-      {LWGATE_SIM_PATH, "--server", gw.dtlsUrl(), "--ep", "sim-dtls", "--psk-identity", "sim-id",
-       "--psk-key", keyHex(kKeyText), "--sensor", "register", "awake=60", "deregister"},
-      {"GNUTLS_SYSTEM_PRIORITY_FILE=" + dir.file("only-ccm8.conf"),
-       "GNUTLS_SYSTEM_PRIORITY_FAIL_ON_INVALID=1"});
+  sim.start({LWGATE_SIM_PATH, "--server", gw.dtlsUrl(), "--ep", "sim-dtls", "--psk-identity",
+             "sim-id", "--psk-key", keyHex(kKeyText), "--sensor", "register", "send=/3/0/9",
+             "awake=60", "deregister"},
+            {"GNUTLS_SYSTEM_PRIORITY_FILE=" + dir.file("only-ccm8.conf"),
+             "GNUTLS_SYSTEM_PRIORITY_FAIL_ON_INVALID=1"});
   ASSERT_TRUE(sim.waitForOut("register 2.01")) << sim.out() << sim.err() << gw.log();
   EXPECT_TRUE(gw.waitForLog("TLS_PSK_WITH_AES_128_CCM_8")) << gw.log();
+  // A Send on the DTLS session is the device's: stored under its endpoint.
+  ASSERT_TRUE(sim.waitForOut("send 2.04")) << sim.out() << gw.log();
+  EXPECT_EQ(count("SELECT count(*) FROM notifications n JOIN devices d ON d.id = n.device_id "
+                  "WHERE n.kind = 'send' AND d.endpoint = 'sim-dtls'"),
+            1);
+  // A Send over NoSec from anywhere else (Debian's coap-client) names no registration.
+  CoapReply stranger = coapClient("post", gw.url() + "/dp", "[]");
+  EXPECT_EQ(stranger.code, "4.04") << stranger.raw;
+  EXPECT_EQ(count("SELECT count(*) FROM notifications"), 1);
 
   // A Read goes out on the device's DTLS session and its answer comes back through it.
   RunResult read = ctl({"read", "sim-dtls", "/3/0/0", "--wait", "--timeout", "20"});

@@ -410,6 +410,37 @@ Result<Response> SimDevice::deregister() {
   return exchange(pdu);
 }
 
+Result<Response> SimDevice::send(const std::vector<std::string>& paths) {
+  auto payload = store_.senmlJson(paths);
+  if (!payload) return makeError(ErrorCode::kNotFound, "no values at the paths to send");
+  return sendRaw(kFormatSenmlJson, *payload);
+}
+
+Result<Response> SimDevice::sendRaw(std::optional<unsigned> contentFormat,
+                                    const std::string& payload) {
+  coap_pdu_t* pdu = newRequest(COAP_REQUEST_CODE_POST);
+  if (!pdu) return transportError("cannot allocate a PDU");
+  coap_optlist_t* options = nullptr;
+  addOption(&options, COAP_OPTION_URI_PATH, "dp");
+  if (contentFormat) {
+    std::uint8_t buf[4];
+    coap_insert_optlist(
+        &options, coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
+                                   coap_encode_var_safe(buf, sizeof buf, *contentFormat), buf));
+  }
+  int added = coap_add_optlist_pdu(pdu, &options);
+  coap_delete_optlist(options);
+  if (!added) {
+    coap_delete_pdu(pdu);
+    return transportError("cannot add options to the Send request");
+  }
+  if (!payload.empty()) {
+    // Copied: a Send may be sent again after this call returns (ICMP resend in exchange()).
+    coap_add_data(pdu, payload.size(), reinterpret_cast<const std::uint8_t*>(payload.data()));
+  }
+  return exchange(pdu);
+}
+
 Result<Response> SimDevice::exchange(coap_pdu_t* pdu) {
   coap_bin_const_t token = coap_pdu_get_token(pdu);
   pending_ = Pending{};

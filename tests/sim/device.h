@@ -107,6 +107,11 @@ class SimDevice {
   Result<Response> update(std::optional<std::uint32_t> lifetime = std::nullopt);
   // DELETE /<location>. The location stays set, so a following Update can check for 4.04.
   Result<Response> deregister();
+  // LwM2M 1.1 Send (TS Core 6.4.6): POST /dp with the current values of `paths` in SenML JSON.
+  // kNotFound when a path names nothing this device has.
+  Result<Response> send(const std::vector<std::string>& paths);
+  // POST /dp with any Content-Format (none when nullopt) and payload, for the server's refusals.
+  Result<Response> sendRaw(std::optional<unsigned> contentFormat, const std::string& payload);
   // Serves the context for a bounded time (answers the server, ACKs separate responses).
   Result<void> runFor(std::chrono::milliseconds duration);
   // Sleeps like a queue-mode device with its radio off (TS Core, Queue Mode Operation): no I/O at

@@ -56,11 +56,24 @@ struct StaleAction {
   bool malformed = false;  // malformed=PATH: a fresh one whose payload does not decode
 };
 struct RogueAction {};
+// send=PATH[,PATH...]: an LwM2M 1.1 Send (POST /dp) of the current values in SenML JSON;
+// send-raw=FORMAT:HEX: POST /dp with Content-Format FORMAT ("none" leaves it out) and the payload
+// in hex (may be empty), for the server's refusals.
+struct SendAction {
+  std::vector<std::string> paths;
+};
+struct SendRawAction {
+  std::optional<unsigned> format;
+  std::string payload;
+};
 // stdin: reads further actions from standard input, one per line, serving the server between
 // them, until end of file: a test can drive a running device step by step.
 struct StdinAction {};
-using Action = std::variant<RegisterAction, UpdateAction, DeregisterAction, WaitAction, SleepAction,
-                            NotifyAction, StaleAction, RogueAction, StdinAction>;
+using Action =
+    std::variant<RegisterAction, UpdateAction, DeregisterAction, WaitAction, SleepAction,
+                 NotifyAction, StaleAction, RogueAction, SendAction, SendRawAction, StdinAction>;
+
+std::optional<std::vector<std::uint8_t>> parseHex(const std::string& hex);
 
 std::optional<double> parseSeconds(const std::string& number) {
   try {
@@ -88,6 +101,40 @@ std::optional<Action> parseAction(const std::string& text) {
     }
     if (prefix == "notify=") return NotifyAction{text.substr(prefix.size())};
     return StaleAction{text.substr(prefix.size()), prefix == "malformed="};
+  }
+  if (text.rfind("send=/", 0) == 0) {
+    SendAction send;
+    std::string rest = text.substr(5);
+    for (std::size_t at = 0; at <= rest.size();) {
+      std::size_t comma = rest.find(',', at);
+      if (comma == std::string::npos) comma = rest.size();
+      std::string path = rest.substr(at, comma - at);
+      if (path.empty() || path[0] != '/') return std::nullopt;
+      send.paths.push_back(std::move(path));
+      at = comma + 1;
+    }
+    return send;
+  }
+  const std::string rawPrefix = "send-raw=";
+  if (text.rfind(rawPrefix, 0) == 0) {
+    const std::string rest = text.substr(rawPrefix.size());
+    const std::size_t colon = rest.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    const std::string format = rest.substr(0, colon);
+    SendRawAction raw;
+    if (format != "none") {
+      unsigned number = 0;
+      auto [end, ec] = std::from_chars(format.data(), format.data() + format.size(), number);
+      if (ec != std::errc() || end != format.data() + format.size() || format.empty() ||
+          number > 65535) {
+        return std::nullopt;
+      }
+      raw.format = number;
+    }
+    auto bytes = parseHex(rest.substr(colon + 1));
+    if (!bytes) return std::nullopt;
+    raw.payload.assign(bytes->begin(), bytes->end());
+    return raw;
   }
   const std::string ltPrefix = "update-lt=";
   if (text.rfind(ltPrefix, 0) == 0) {
@@ -337,6 +384,10 @@ int perform(const Action& action, SimDevice& device) {
     } else {
       printLine(*rejected ? "rogue rst" : "rogue no-rst");
     }
+  } else if (auto* send = std::get_if<SendAction>(&action)) {
+    rc = report("send", device.send(send->paths), device);
+  } else if (auto* raw = std::get_if<SendRawAction>(&action)) {
+    rc = report("send-raw", device.sendRaw(raw->format, raw->payload), device);
   } else if (std::holds_alternative<StdinAction>(action)) {
     rc = performFromStdin(device);
   }
@@ -402,9 +453,10 @@ int run(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Log libcoap packet dumps to stderr");
   app.add_option("actions", actionTexts,
                  "register | update | update-lt=SECS | deregister | wait=SECS | awake=SECS | "
-                 "sleep=SECS | notify=PATH | stale=PATH | malformed=PATH | rogue | stdin, run in "
-                 "order; all but "
-                 "sleep answer the server's requests and send due notifications")
+                 "sleep=SECS | notify=PATH | stale=PATH | malformed=PATH | rogue | "
+                 "send=PATH[,PATH...] (LwM2M 1.1 Send, POST /dp in SenML JSON) | "
+                 "send-raw=FORMAT:HEX (POST /dp, FORMAT a number or none) | stdin, run in "
+                 "order; all but sleep answer the server's requests and send due notifications")
       ->required();
 
   try {

@@ -516,6 +516,24 @@ void ObjectStore::senmlRecords(const std::vector<std::uint16_t>& ids, std::strin
   }
 }
 
+std::optional<std::string> ObjectStore::senmlJson(const std::vector<std::string>& paths) const {
+  std::string out = "[";
+  for (const auto& path : paths) {
+    auto ids = parsePathText(path);
+    if (!ids || ids->empty() || ids->size() > 3) return std::nullopt;
+    auto object = objects_.find((*ids)[0]);
+    if (object == objects_.end()) return std::nullopt;
+    if (ids->size() >= 2) {
+      auto instance = object->second.find((*ids)[1]);
+      if (instance == object->second.end()) return std::nullopt;
+      if (ids->size() == 3 && !instance->second.contains((*ids)[2])) return std::nullopt;
+    }
+    senmlRecords(*ids, out);
+  }
+  if (out.size() == 1) return std::nullopt;  // only executables: nothing to send
+  return out + "]";
+}
+
 ServerReply ObjectStore::readSenml(const std::vector<std::uint16_t>& ids) const {
   std::string payload = "[";
   senmlRecords(ids, payload);

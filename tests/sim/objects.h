@@ -159,6 +159,11 @@ class ObjectStore {
   // ("/3/0/9", token) of every observation, in token order.
   std::vector<std::pair<std::string, std::string>> observations() const;
 
+  // The current values of `paths` ("/3/0/9", "/3303/0", ...) as one SenML JSON array, each record
+  // with its full name (what an LwM2M 1.1 Send carries); nullopt when a path is malformed or
+  // names nothing this device has.
+  std::optional<std::string> senmlJson(const std::vector<std::string>& paths) const;
+
   // /1/0/1, what Register and Update send as "lt".
   std::uint32_t lifetime() const;
   void setLifetime(std::uint32_t lifetime);

@@ -241,5 +241,18 @@ TEST(ObserveNumber, LowTwentyFourBitsOfTheNotificationId) {
   EXPECT_EQ(observeNumber(0x1000005), 5u);
 }
 
+// A stored Send goes upstream as the device sent it: POST /dp, its format and payload.
+TEST(ForwardedSend, PostToDpWithTheDevicesFormatAndPayload) {
+  StoredNotification send{41, std::uint16_t{112}, {0x81, 0xa2}};
+  core::OutgoingRequest r = forwardedSend(send);
+  EXPECT_EQ(r.method, core::Method::kPost);
+  EXPECT_EQ(r.uriPath, std::vector<std::string>{"dp"});
+  EXPECT_TRUE(r.uriQuery.empty());
+  EXPECT_EQ(r.contentFormat, std::optional<std::uint16_t>(112));
+  EXPECT_FALSE(r.accept);
+  EXPECT_FALSE(r.observe);
+  EXPECT_EQ(r.payload, send.payload);
+}
+
 }  // namespace
 }  // namespace lwgate::bridge

@@ -339,6 +339,7 @@ TEST(Observations, JsonAndTable) {
 
 TEST(Notifications, JsonTableAndOneLineValues) {
   Dict n{{"id", std::uint64_t{9}},
+         {"kind", std::string("notify")},
          {"endpoint", std::string("sensor")},
          {"path", std::string("/3303/0/5700")},
          {"observation", std::uint64_t{3}},
@@ -351,10 +352,26 @@ TEST(Notifications, JsonTableAndOneLineValues) {
   EXPECT_EQ(j["result"][0]["value"], 21.5);
   EXPECT_EQ(j["payload"], "eA==");
   EXPECT_TRUE(j["decode_error"].is_null());
-  EXPECT_EQ(j.size(), 10u);
+  EXPECT_EQ(j["kind"], "notify");
+  EXPECT_EQ(j.size(), 11u);
   EXPECT_EQ(notificationsTable({n}).render(true),
-            "ID PATH         RECEIVED                SEQ VALUE\n"
-            "9  /3303/0/5700 2023-11-14 22:13:20 UTC 12  21.5\n");
+            "ID KIND   PATH         RECEIVED                SEQ VALUE\n"
+            "9  notify /3303/0/5700 2023-11-14 22:13:20 UTC 12  21.5\n");
+  // A Send (POST /dp): no path, observation or sequence number; its records name the paths.
+  Dict send{{"id", std::uint64_t{10}},
+            {"kind", std::string("send")},
+            {"endpoint", std::string("sensor")},
+            {"path", std::string("")},
+            {"received", std::uint64_t{kNow}},
+            {"format", std::uint64_t{110}},
+            {"payload", Bytes{'y'}},
+            {"json", std::string(R"([{"path":"/3/0/9","type":"integer","value":95}])")}};
+  Json s = notificationJson(send);
+  EXPECT_EQ(s["kind"], "send");
+  EXPECT_TRUE(s["path"].is_null());
+  EXPECT_TRUE(s["observation"].is_null());
+  EXPECT_EQ(s["result"][0]["path"], "/3/0/9");
+  EXPECT_EQ(notificationsTable({send}).render(false), "10 send - 2023-11-14 22:13:20 UTC - 95\n");
   Dict broken = n;
   broken["json"] = std::string("");
   broken["decode_error"] = std::string("bad CBOR");

@@ -141,6 +141,11 @@ TEST(RateLimiter, OnlyRequestsOnTheSendersOwnRegistrationAreFree) {
   EXPECT_TRUE(countsAgainstRateLimit(r, registry));  // a Register
   r.uriPath = {"elsewhere"};
   EXPECT_TRUE(countsAgainstRateLimit(r, registry));  // an unknown resource
+  r.uriPath = {"dp"};
+  EXPECT_FALSE(countsAgainstRateLimit(r, registry));  // its own Send
+  r.peer.port = 5999;
+  EXPECT_TRUE(countsAgainstRateLimit(r, registry));  // a Send from nobody registered
+  r.peer = device;
   r.uriPath = {"rd", "loc1"};
   r.peer.port = 5999;  // someone else on the same host, or the device after a NAT rebinding
   EXPECT_TRUE(countsAgainstRateLimit(r, registry));

@@ -263,3 +263,45 @@ TEST_F(RegistryTest, TouchOnlyMovesLastSeenForward) {
 
 }  // namespace
 }  // namespace lwgate::core
+
+namespace lwgate::core {
+namespace {
+
+TEST_F(RegistryTest, FindByPeerFollowsUpdatesAndRemovals) {
+  Registry reg = makeRegistry();
+  const Peer other{"udp", "127.0.0.1", 40001};
+  const Peer dtls{"dtls", "127.0.0.1", 40000};
+  ASSERT_TRUE(reg.registerClient(params("dev1"), {}, kPeer).ok());  // loc1
+  ASSERT_TRUE(reg.registerClient(params("dev2"), {}, other).ok());  // loc2
+  ASSERT_NE(reg.findByPeer(kPeer), nullptr);
+  EXPECT_EQ(reg.findByPeer(kPeer)->endpoint, "dev1");
+  EXPECT_EQ(reg.findByPeer(other)->endpoint, "dev2");
+  // The transport is part of who sent it: the same address and port over DTLS is someone else.
+  EXPECT_EQ(reg.findByPeer(dtls), nullptr);
+
+  // dev1 moves (an Update from its new address): the old address names nobody any more.
+  const Peer moved{"udp", "127.0.0.1", 40002};
+  ASSERT_TRUE(reg.update("loc1", {}, std::nullopt, moved).ok());
+  EXPECT_EQ(reg.findByPeer(kPeer), nullptr);
+  EXPECT_EQ(reg.findByPeer(moved)->endpoint, "dev1");
+
+  // Two registrations at one peer: the one updated last.
+  clock.advance(seconds(5));
+  ASSERT_TRUE(reg.registerClient(params("dev3"), {}, moved).ok());  // loc3
+  EXPECT_EQ(reg.findByPeer(moved)->endpoint, "dev3");
+  clock.advance(seconds(5));
+  ASSERT_TRUE(reg.update("loc1", {}, std::nullopt, moved).ok());
+  EXPECT_EQ(reg.findByPeer(moved)->endpoint, "dev1");
+
+  ASSERT_TRUE(reg.deregister("loc1").ok());
+  EXPECT_EQ(reg.findByPeer(moved)->endpoint, "dev3");
+  ASSERT_TRUE(reg.deregister("loc3").ok());
+  EXPECT_EQ(reg.findByPeer(moved), nullptr);
+  // Expiry removes it from the index too.
+  clock.advance(seconds(301));
+  reg.expire();
+  EXPECT_EQ(reg.findByPeer(other), nullptr);
+}
+
+}  // namespace
+}  // namespace lwgate::core

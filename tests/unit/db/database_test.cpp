@@ -183,6 +183,16 @@ const std::array kFixtures = {
                    "  (SELECT count(*) FROM upstream_exchanges) + (SELECT count(*) FROM "
                    "upstream_observations)",
                    11},
+    // Version 6 added upstream_sends; the bridge's tables and a stored Send are kept.
+    VersionFixture{"INSERT INTO devices (id, endpoint, created_at) VALUES (1, 'dev', 0);"
+                   "INSERT INTO upstream_registrations VALUES ('coap://up', 1, 'gw-dev', 'rd/1', "
+                   "  60, '1.1', 0, '</3/0>', 0);"
+                   "INSERT INTO notifications (device_id, kind, received_at, content_format, "
+                   "  payload) VALUES (1, 'send', 0, 110, '[]');",
+                   "SELECT (SELECT count(*) FROM upstream_registrations) * 10 + "
+                   "  (SELECT count(*) FROM notifications WHERE kind = 'send') + "
+                   "  (SELECT count(*) FROM upstream_sends) * 100",
+                   11},
 };
 
 TEST(DatabaseTest, FixturesCoverEveryEarlierVersion) {

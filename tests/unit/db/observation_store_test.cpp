@@ -250,3 +250,41 @@ TEST_F(ObservationStoreTest, TheRealTableOnTopSurvivesARestart) {
 
 }  // namespace
 }  // namespace lwgate::db
+
+namespace lwgate::db {
+namespace {
+
+// A Send (POST /dp) has no observation, path, token or sequence number; it shares the table and
+// the per-device bound with notifications and keeps its kind.
+TEST_F(ObservationStoreTest, SendsKeepTheirKindAndShareTheBound) {
+  auto obs = store->insertObservation(observation("dev", {1}));
+  ASSERT_TRUE(store->insertNotification(notification("dev", *obs, 1), 3).ok());
+  core::Notification send;
+  send.kind = core::NotificationKind::kSend;
+  send.endpoint = "dev";
+  send.receivedAt = at(1'790'000'000'100);
+  send.contentFormat = 110;
+  const std::string json = R"([{"n":"/3/0/9","v":95}])";
+  send.payload.assign(json.begin(), json.end());
+  for (int k = 0; k < 3; ++k) ASSERT_TRUE(store->insertNotification(send, 3).ok());
+  auto listed = store->listNotifications("dev", 10, 0);
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->size(), 3u);  // the notification was the oldest: pruned
+  for (const auto& n : *listed) {
+    EXPECT_EQ(n.kind, core::NotificationKind::kSend);
+    EXPECT_EQ(n.observationId, std::nullopt);
+    EXPECT_EQ(n.path, "");
+    EXPECT_TRUE(n.token.empty());
+    EXPECT_EQ(n.observeSeq, std::nullopt);
+    EXPECT_EQ(n.contentFormat, 110);
+    EXPECT_EQ(n.payload, send.payload);
+  }
+  ASSERT_TRUE(store->insertNotification(notification("dev", *obs, 2), 3).ok());
+  listed = store->listNotifications("dev", 10, 0);
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ(listed->back().kind, core::NotificationKind::kNotify);
+  EXPECT_EQ(listed->back().path, "/3303/0/5700");
+}
+
+}  // namespace
+}  // namespace lwgate::db

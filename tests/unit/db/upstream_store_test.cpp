@@ -191,5 +191,51 @@ TEST_F(UpstreamStoreTest, ObservationsRoundTripAndFindTheirNotifications) {
   EXPECT_TRUE(store->loadObservations()->empty());
 }
 
+// The cursors of the bridge's Send forwarding: started once (a second start keeps the first),
+// moved on only forward, the device's Sends after it in order (not its notifications, not
+// another device's), gone with the device.
+TEST_F(UpstreamStoreTest, SendCursorsRoundTripAndFindTheDevicesSends) {
+  ASSERT_TRUE(db->connection()
+                  .exec("INSERT INTO notifications (id, device_id, kind, received_at, "
+                        "content_format, payload) VALUES "
+                        "(30, 1, 'send', 0, 110, 'a'), (31, 1, 'notify', 0, 0, 'n'), "
+                        "(32, 2, 'send', 0, 110, 'o'), (33, 1, 'send', 0, 112, 'b'), "
+                        "(34, 1, 'send', 0, 11544, 'c');",
+                        "t")
+                  .ok());
+  ASSERT_TRUE(store->startSends("coap://a", "dev", 29).ok());
+  ASSERT_TRUE(store->startSends("coap://a", "dev", 33).ok());  // kept at 29
+  ASSERT_TRUE(store->startSends("coap://b", "dev", 33).ok());
+  ASSERT_TRUE(store->startSends("coap://a", "nobody", 1).ok());  // no device: nothing
+  auto cursors = store->loadSendCursors();
+  ASSERT_TRUE(cursors.ok()) << cursors.error().message;
+  ASSERT_EQ(cursors->size(), 2u);
+  EXPECT_EQ((*cursors)[0].server, "coap://a");
+  EXPECT_EQ((*cursors)[0].device, "dev");
+  EXPECT_EQ((*cursors)[0].forwardedId, 29);
+  EXPECT_EQ((*cursors)[1].server, "coap://b");
+  EXPECT_EQ((*cursors)[1].forwardedId, 33);
+
+  auto sends = store->sendsAfter("dev", 29, 10);
+  ASSERT_TRUE(sends.ok()) << sends.error().message;
+  ASSERT_EQ(sends->size(), 3u);
+  EXPECT_EQ((*sends)[0].id, 30);
+  EXPECT_EQ((*sends)[0].contentFormat, std::optional<std::uint16_t>(110));
+  EXPECT_EQ((*sends)[0].payload, (std::vector<std::uint8_t>{'a'}));
+  EXPECT_EQ((*sends)[1].id, 33);
+  EXPECT_EQ((*sends)[2].id, 34);
+  EXPECT_EQ((*sends)[2].contentFormat, std::optional<std::uint16_t>(11544));
+  EXPECT_EQ(store->sendsAfter("dev", 29, 1)->size(), 1u);  // bounded
+  EXPECT_TRUE(store->sendsAfter("dev", 34, 10)->empty());
+
+  ASSERT_TRUE(store->setSendsForwarded("coap://a", "dev", 33).ok());
+  ASSERT_TRUE(store->setSendsForwarded("coap://a", "dev", 30).ok());  // never back
+  EXPECT_EQ(store->loadSendCursors()->front().forwardedId, 33);
+  EXPECT_EQ(store->setSendsForwarded("coap://c", "dev", 1).error().code, ErrorCode::kNotFound);
+
+  ASSERT_TRUE(db->connection().exec("DELETE FROM devices WHERE endpoint = 'dev'", "t").ok());
+  EXPECT_TRUE(store->loadSendCursors()->empty());
+}
+
 }  // namespace
 }  // namespace lwgate::db
