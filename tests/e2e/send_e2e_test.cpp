@@ -114,8 +114,10 @@ TEST_F(SendE2E, SendsAreStoredSignalledAndListed) {
   startGateway("[queue]\nmax_notifications_per_device = 4\n");
   Background monitor(dir.path(), "monitor");
   monitor.start({clitest::lwgatectlPath(), "--bus", bus.address(), "monitor", "--json"});
+  // Printed once the match rules are on the bus.
+  ASSERT_TRUE(waitUntil([&] { return monitor.err().find("Monitoring") != std::string::npos; }))
+      << monitor.err();
   auto sim = startSim("meter-1");
-  // The monitor is subscribed once it has seen the registration.
   ASSERT_TRUE(monitor.waitForOut("\"DeviceRegistered\"")) << monitor.out() << monitor.err();
 
   sim->send("send=/3/0/9,/3303/0/5700");
