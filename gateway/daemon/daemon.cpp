@@ -128,6 +128,9 @@ class Daemon final : public core::RegistryListener,
     notifyStatus("READY=1\n");
     int rc = sd_event_loop(event_);
     sd_notify(0, "STOPPING=1");
+    // Answers held for a group commit: persisted, so a clean stop sends none of them again.
+    downlink_->persistHeld();
+    downlink_->flush();
     if (rc < 0) {
       log::error("LWG1092 event loop failed: {}", std::strerror(-rc));
       return 1;
@@ -272,6 +275,9 @@ class Daemon final : public core::RegistryListener,
   }
 
   Result<core::DownlinkRequest> request(std::int64_t id) override {
+    // A caller reads what a crash would leave: answers held for a group commit are persisted
+    // first (their signals follow at the flush after this call).
+    downlink_->persistHeld();
     if (const auto* r = downlink_->queue().find(id)) return *r;
     auto stored = downlink_->store().findRequest(id);
     if (!stored) return stored.error();
@@ -281,6 +287,7 @@ class Daemon final : public core::RegistryListener,
 
   Result<std::vector<core::DownlinkRequest>> listRequests(
       const core::RequestFilter& filter) override {
+    downlink_->persistHeld();  // as request()
     auto listed = downlink_->store().listRequests(filter);
     if (!listed) return listed.error();
     // The store has what was committed; attempts of requests in flight live in memory too.
@@ -1104,7 +1111,11 @@ class Daemon final : public core::RegistryListener,
     coap_->setDeferResponses(batch.ok());
     batchOpen_ = batch.ok();
     for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
-      if (coap_->process() == 0) break;
+      const auto handled = coap_->process();
+      // Idempotent requests the answers freed go out now; the commit below (of the answers, and
+      // of other requests before they are sent) overlaps with the devices' work on them.
+      downlink_->sendUnsaved();
+      if (handled == 0) break;
     }
     bool committedOrNoBatch = true;
     if (batch) {

@@ -87,7 +87,15 @@ class Downlink final : public core::QueueListener {
   // After a failed commit: nothing decided in the batch goes out and the queue reloads.
   Result<void> discardAndReload();
 
-  void tick() { queue_->tick(); }
+  // Transmissions of idempotent requests that need not wait for a commit
+  // (core::QueueListener::sendUnsaved): the daemon sends them as soon as the CoAP messages that
+  // led to them are handled, before it commits.
+  void sendUnsaved();
+  // Answers held for a group commit (core::QueueConfig::maxUnsavedSends) persisted now, in a
+  // transaction of their own unless one is open; their signals go out at the next flush().
+  void persistHeld();
+
+  void tick();
   std::optional<core::SteadyTime> nextTimer() const { return queue_->nextTimer(); }
   core::DownlinkQueue& queue() { return *queue_; }
   // queue().submit(), except that a Cancel-Observe without a token gets the token of the
@@ -99,6 +107,7 @@ class Downlink final : public core::QueueListener {
 
   // QueueListener
   void send(const core::DownlinkRequest& request) override;
+  void sendUnsaved(const core::DownlinkRequest& request) override;
   void finished(const core::DownlinkRequest& request) override;
   void reachabilityChanged(std::string_view endpoint, bool reachable) override;
 
@@ -112,6 +121,8 @@ class Downlink final : public core::QueueListener {
   static std::string exchangeKey(const core::Peer& peer, const std::vector<std::uint8_t>& token);
   // Several registrations can share one peer address (endpoints behind one NAT mapping, or a
   // device re-registering from the same port): its session is let go with the last of them.
+  // Sends the request in flight (from flush() or sendUnsaved()).
+  void transmit(std::int64_t id);
   void usePeer(const core::Peer& peer);
   void releasePeer(const core::Peer& peer);
 
@@ -124,6 +135,7 @@ class Downlink final : public core::QueueListener {
   std::unique_ptr<core::DownlinkQueue> queue_;
   std::unique_ptr<Observations> observations_;
   std::vector<std::int64_t> pending_;  // decided, not yet transmitted
+  std::vector<std::int64_t> unsaved_;  // the same, not waiting for a commit (sendUnsaved())
   // Told to events_ at the next flush(), after the commit: finished requests, and ids back in
   // the queue after a failed transmission (id, endpoint).
   std::vector<core::DownlinkRequest> completed_;
