@@ -1106,10 +1106,11 @@ class Daemon final : public core::RegistryListener,
   }
 
   void processCoap() {
-    auto batch = db::Transaction::begin(db_->connection());
-    // Without a batch (the database is busy) each store call commits on its own, as before.
-    coap_->setDeferResponses(batch.ok());
-    batchOpen_ = batch.ok();
+    // Lazy: most wake-ups of a drain (an answer held for a group commit, the next request sent
+    // unsaved) write nothing, and then cost no locks and no commit.
+    std::optional<db::Transaction> batch = db::Transaction::beginLazy(db_->connection());
+    coap_->setDeferResponses(true);
+    batchOpen_ = true;
     for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
       const auto handled = coap_->process();
       // Idempotent requests the answers freed go out now; the commit below (of the answers, and
@@ -1154,7 +1155,13 @@ class Daemon final : public core::RegistryListener,
 
   void rearmTimers() {
     rearmExpiry();
-    armTimer(queueSource_, downlink_->nextTimer(), &armedQueue_);
+    // The queue's next time moves with every answer (a queue-mode device's awake window starts
+    // again, a group-commit delay begins): a later time keeps the armed one, which then fires
+    // early, finds nothing due and arms the real one - one timerfd_settime per firing instead
+    // of one per answer.
+    auto queueNext = downlink_->nextTimer();
+    if (queueNext && armedQueue_ && *armedQueue_ <= *queueNext) queueNext = armedQueue_;
+    armTimer(queueSource_, queueNext, &armedQueue_);
     if (smsTransport_) armTimer(smsTimerSource_, smsTransport_->nextTimer(), &armedSms_);
     armWakeScan();
     if (bridge_) {

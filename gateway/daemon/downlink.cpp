@@ -2,6 +2,8 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
+
 #include "gateway/core/operation_mapping.h"
 #include "gateway/lwm2m/content_format.h"
 #include "gateway/util/log.h"
@@ -40,7 +42,14 @@ Downlink::Downlink(const core::Clock& clock, db::Connection& connection, coap::S
 std::unique_ptr<core::DownlinkQueue> Downlink::makeQueue() {
   auto q = std::make_unique<core::DownlinkQueue>(clock_, *store_, config_, [this] {
     core::DownlinkQueue::TransmissionIds ids{++nextMessageId_, std::vector<std::uint8_t>(8)};
-    randomBytes(ids.token.data(), ids.token.size());
+    // Tokens come from a buffer filled 64 at a time: one getrandom() per 64 requests.
+    if (tokenBytesUsed_ + ids.token.size() > tokenBytes_.size()) {
+      randomBytes(tokenBytes_.data(), tokenBytes_.size());
+      tokenBytesUsed_ = 0;
+    }
+    std::copy_n(tokenBytes_.begin() + static_cast<std::ptrdiff_t>(tokenBytesUsed_),
+                ids.token.size(), ids.token.begin());
+    tokenBytesUsed_ += ids.token.size();
     return ids;
   });
   q->setListener(this);
@@ -173,10 +182,11 @@ void Downlink::persistHeld() {
 }
 
 void Downlink::tick() {
-  auto tx = db::Transaction::begin(connection_);  // expiries and a held group: one commit
+  // Expiries and a held group: one commit; often nothing (an awake window ended).
+  auto tx = db::Transaction::beginLazy(connection_);
   queue_->tick();
-  if (tx) {
-    if (auto committed = tx->commit(); !committed) {
+  {
+    if (auto committed = tx.commit(); !committed) {
       log::warning("LWG3008 cannot commit the downlink queue's timers: {}",
                    committed.error().message);
     }

@@ -4,6 +4,7 @@
 // queue may send; what the queue sends goes out through coap::Server on the device's session;
 // answers and failures come back to the queue. Also the gateway's own requests: the lifetime
 // sync Read of /1/x/1 for devices that registered without lt=.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -147,6 +148,8 @@ class Downlink final : public core::QueueListener {
   std::map<std::string, std::int64_t> inFlight_;  // exchange key -> request id
   std::map<std::string, std::size_t> peerUsers_;  // peer -> registrations at that address
   std::uint16_t nextMessageId_ = 0;
+  std::array<std::uint8_t, 512> tokenBytes_{};
+  std::size_t tokenBytesUsed_ = tokenBytes_.size();  // empty: filled at the first token
 };
 
 }  // namespace lwgate::daemon
