@@ -1114,8 +1114,11 @@ class Daemon final : public core::RegistryListener,
     for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
       const auto handled = coap_->process();
       // Idempotent requests the answers freed go out now; the commit below (of the answers, and
-      // of other requests before they are sent) overlaps with the devices' work on them.
-      downlink_->sendUnsaved();
+      // of other requests before they are sent) overlaps with the devices' work on them. Not
+      // while responses are held for the commit: a request must not overtake the response to
+      // the device's own request (a Register's 2.01 before the Read it leads to); then they go
+      // out after the commit, with the rest.
+      if (!coap_->holdsResponses()) downlink_->sendUnsaved();
       if (handled == 0) break;
     }
     bool committedOrNoBatch = true;
