@@ -165,7 +165,17 @@ void Downlink::sendUnsaved(const core::DownlinkRequest& request) {
 void Downlink::sendUnsaved() {
   std::vector<std::int64_t> ids;
   ids.swap(unsaved_);
-  for (std::int64_t id : ids) transmit(id);
+  for (std::int64_t id : ids) {
+    // By SMS: the SMS transport logs it in the open transaction, so it waits for the commit.
+    const core::DownlinkRequest* r = smsRoute_ ? queue_->find(id) : nullptr;
+    const core::Registration* reg =
+        r && registry_ ? registry_->findByEndpoint(r->endpoint) : nullptr;
+    if (reg && smsRoute_->smsRouteFor(*reg)) {
+      pending_.push_back(id);
+      continue;
+    }
+    transmit(id);
+  }
 }
 
 void Downlink::persistHeld() {
