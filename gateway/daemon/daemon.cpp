@@ -177,8 +177,8 @@ class Daemon final : public core::RegistryListener,
   }
 
   // DownlinkEvents: after the commit that made them true.
-  void requestSent(const core::DownlinkRequest& r) override {
-    if (bus_) bus_->requestProgress(r.id, r.endpoint, "sent");
+  void requestSent(std::int64_t id, const std::string& endpoint) override {
+    if (bus_) bus_->requestProgress(id, endpoint, "sent");
   }
   void requestWaiting(std::int64_t id, const std::string& endpoint) override {
     if (bus_) {

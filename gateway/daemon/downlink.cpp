@@ -90,6 +90,7 @@ Result<void> Downlink::discardAndReload() {
   unsaved_.clear();
   completed_.clear();
   waiting_.clear();
+  sentUnsaved_.clear();
   reachability_.clear();
   inFlight_.clear();
   peerUsers_.clear();  // rebuilt below from the reloaded registry
@@ -174,7 +175,7 @@ void Downlink::sendUnsaved() {
       pending_.push_back(id);
       continue;
     }
-    transmit(id);
+    transmit(id, /*unsaved=*/true);
   }
 }
 
@@ -211,6 +212,9 @@ void Downlink::flush() {
   waiting.swap(waiting_);
   std::vector<std::pair<std::string, bool>> reachability;
   reachability.swap(reachability_);
+  // "sent" of requests that went out unsaved: with a group of results (before them: a request
+  // is told sent before it is told done), or as soon as no answers are held.
+  if (!completed.empty() || queue_->held() == 0) tellSent();
   if (events_) {
     for (const auto& [endpoint, reachable] : reachability) {
       events_->deviceReachability(endpoint, reachable);
@@ -223,9 +227,17 @@ void Downlink::flush() {
   std::vector<std::int64_t> ids;
   ids.swap(pending_);
   for (std::int64_t id : ids) transmit(id);
+  if (queue_->held() == 0) tellSent();  // nothing held: no group to wait for
 }
 
-void Downlink::transmit(std::int64_t id) {
+void Downlink::tellSent() {
+  std::vector<std::pair<std::int64_t, std::string>> sent;
+  sent.swap(sentUnsaved_);
+  if (!events_) return;
+  for (const auto& [id, endpoint] : sent) events_->requestSent(id, endpoint);
+}
+
+void Downlink::transmit(std::int64_t id, bool unsaved) {
   const core::DownlinkRequest* r = queue_->find(id);
   if (!r || r->state != core::RequestState::kInFlight) return;
   const core::Registration* reg = registry_ ? registry_->findByEndpoint(r->endpoint) : nullptr;
@@ -251,7 +263,11 @@ void Downlink::transmit(std::int64_t id) {
     return;
   }
   inFlight_[exchangeKey(peer, r->token)] = id;
-  if (events_) events_->requestSent(*r);
+  if (unsaved) {
+    sentUnsaved_.emplace_back(id, r->endpoint);
+  } else if (events_) {
+    events_->requestSent(id, r->endpoint);
+  }
   log::debug("LWG3003 sent request {} {} {} to {} at {} (mid {})", id,
              core::operationName(r->operation), r->path, r->endpoint, core::peerKey(peer),
              *r->messageId);

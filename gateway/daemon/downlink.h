@@ -25,7 +25,10 @@ namespace lwgate::daemon {
 class DownlinkEvents {
  public:
   virtual ~DownlinkEvents() = default;
-  virtual void requestSent(const core::DownlinkRequest& request) = 0;
+  // Transmitted. For a request sent unsaved (core::QueueListener::sendUnsaved) told together
+  // with the next group of results, so that a drain does not cost a bus wake-up per request;
+  // always before the request's own result.
+  virtual void requestSent(std::int64_t id, const std::string& endpoint) = 0;
   // Back in the queue after a transmission got no answer: it waits for the device to wake.
   virtual void requestWaiting(std::int64_t id, const std::string& endpoint) = 0;
   virtual void requestFinished(const core::DownlinkRequest& request) = 0;
@@ -123,7 +126,8 @@ class Downlink final : public core::QueueListener {
   // Several registrations can share one peer address (endpoints behind one NAT mapping, or a
   // device re-registering from the same port): its session is let go with the last of them.
   // Sends the request in flight (from flush() or sendUnsaved()).
-  void transmit(std::int64_t id);
+  void transmit(std::int64_t id, bool unsaved = false);
+  void tellSent();
   void usePeer(const core::Peer& peer);
   void releasePeer(const core::Peer& peer);
 
@@ -141,6 +145,7 @@ class Downlink final : public core::QueueListener {
   // the queue after a failed transmission (id, endpoint).
   std::vector<core::DownlinkRequest> completed_;
   std::vector<std::pair<std::int64_t, std::string>> waiting_;
+  std::vector<std::pair<std::int64_t, std::string>> sentUnsaved_;  // not told yet
   std::vector<std::pair<std::string, bool>> reachability_;
   DownlinkEvents* events_ = nullptr;
   SmsRoute* smsRoute_ = nullptr;
