@@ -39,7 +39,8 @@ Statement::Statement(sqlite3_stmt* stmt, std::string label)
     : stmt_(stmt), label_(std::move(label)) {}
 
 Statement::Statement(Statement&& other) noexcept
-    : stmt_(std::exchange(other.stmt_, nullptr)),
+    : lazy_(std::exchange(other.lazy_, nullptr)),
+      stmt_(std::exchange(other.stmt_, nullptr)),
       label_(std::move(other.label_)),
       bindRc_(std::exchange(other.bindRc_, SQLITE_OK)),
       bindIndex_(other.bindIndex_) {}
@@ -47,6 +48,7 @@ Statement::Statement(Statement&& other) noexcept
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
     sqlite3_finalize(stmt_);
+    lazy_ = std::exchange(other.lazy_, nullptr);
     stmt_ = std::exchange(other.stmt_, nullptr);
     label_ = std::move(other.label_);
     bindRc_ = std::exchange(other.bindRc_, SQLITE_OK);
@@ -100,7 +102,18 @@ Statement& Statement::bindOptionalInt(int index, std::optional<std::int64_t> val
   return value ? bindInt(index, *value) : bindNull(index);
 }
 
+Result<void> LazyBegin::start() {
+  pending = false;
+  int rc = sqlite3_step(begin);
+  sqlite3_reset(begin);
+  if (rc != SQLITE_DONE) return storageError(sqlite3_db_handle(begin), rc, "begin transaction");
+  return {};
+}
+
 Result<bool> Statement::step() {
+  if (lazy_ != nullptr && lazy_->pending) {
+    if (auto started = lazy_->start(); !started) return started.error();
+  }
   if (bindRc_ != SQLITE_OK) {
     int rc = std::exchange(bindRc_, SQLITE_OK);
     return makeError(ErrorCode::kStorage, fmt::format("{}: cannot bind parameter {}: {} (SQLite "
@@ -209,6 +222,8 @@ Result<Connection> Connection::open(const std::string& path, OpenMode mode) {
     if (!stmt) return stmt.error();
     *spec.target = std::move(*stmt);
   }
+  connection.begin_.lazy_ = nullptr;  // it is what a lazy begin runs
+  connection.lazy_->begin = connection.begin_.handle();
   return connection;
 }
 
@@ -220,7 +235,8 @@ Connection::Connection(Connection&& other) noexcept
       rollback_(std::move(other.rollback_)),
       savepoint_(std::move(other.savepoint_)),
       release_(std::move(other.release_)),
-      rollbackTo_(std::move(other.rollbackTo_)) {}
+      rollbackTo_(std::move(other.rollbackTo_)),
+      lazy_(std::exchange(other.lazy_, std::make_unique<LazyBegin>())) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
@@ -233,6 +249,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     savepoint_ = std::move(other.savepoint_);
     release_ = std::move(other.release_);
     rollbackTo_ = std::move(other.rollbackTo_);
+    lazy_ = std::exchange(other.lazy_, std::make_unique<LazyBegin>());
   }
   return *this;
 }
@@ -243,6 +260,8 @@ Connection::~Connection() {
 
 void Connection::close() {
   if (db_ == nullptr) return;
+  lazy_->pending = false;
+  lazy_->begin = nullptr;
   begin_ = Statement();
   commit_ = Statement();
   rollback_ = Statement();
@@ -263,6 +282,7 @@ Result<Statement> Connection::prepare(std::string_view sql, std::string label) {
                               SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
   if (rc != SQLITE_OK) return error(rc, fmt::format("{}: cannot prepare statement", label));
   Statement statement(stmt, std::move(label));
+  statement.lazy_ = lazy_.get();
   if (stmt == nullptr || !onlySeparators(tail, sql.data() + sql.size())) {
     // A programming error, not a storage failure: exactly one statement per prepare().
     return makeError(ErrorCode::kInternal,
@@ -272,6 +292,9 @@ Result<Statement> Connection::prepare(std::string_view sql, std::string label) {
 }
 
 Result<void> Connection::exec(const std::string& sql, std::string_view what) {
+  if (lazy_->pending) {
+    if (auto started = lazy_->start(); !started) return started.error();
+  }
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return error(rc, what);
   return {};
@@ -304,7 +327,7 @@ std::int64_t Connection::lastInsertRowid() const {
 }
 
 bool Connection::autocommit() const {
-  return sqlite3_get_autocommit(db_) != 0;
+  return sqlite3_get_autocommit(db_) != 0 && !lazy_->pending;
 }
 
 // ---- Transaction -------------------------------------------------------------------------------
@@ -316,8 +339,22 @@ Result<Transaction> Transaction::begin(Connection& connection) {
   return Transaction(&connection, nested);
 }
 
+Transaction Transaction::beginLazy(Connection& connection) {
+  if (!connection.autocommit()) {
+    // Inside another transaction: a savepoint, at once (its statements would start the outer
+    // one anyway).
+    auto nested = begin(connection);
+    if (nested) return std::move(*nested);
+    return Transaction(nullptr, true, true);  // nothing to end; the statements report it
+  }
+  connection.lazy_->pending = true;
+  return Transaction(&connection, false, true);
+}
+
 Transaction::Transaction(Transaction&& other) noexcept
-    : connection_(std::exchange(other.connection_, nullptr)), nested_(other.nested_) {}
+    : connection_(std::exchange(other.connection_, nullptr)),
+      nested_(other.nested_),
+      lazy_(other.lazy_) {}
 
 Transaction::~Transaction() {
   rollback();
@@ -325,7 +362,17 @@ Transaction::~Transaction() {
 
 Result<void> Transaction::commit() {
   if (connection_ == nullptr) {
+    if (lazy_) return {};  // beginLazy() inside a transaction whose savepoint failed
     return makeError(ErrorCode::kInternal, "commit of a transaction that already ended");
+  }
+  if (lazy_ && connection_->lazy_->pending) {  // no statement ran: nothing to commit
+    connection_->lazy_->pending = false;
+    connection_ = nullptr;
+    return {};
+  }
+  if (lazy_ && connection_->autocommit()) {  // its BEGIN failed; the statements ran alone
+    connection_ = nullptr;
+    return {};
   }
   auto r = nested_ ? connection_->release_.run() : connection_->commit_.run();
   if (!r) {
@@ -341,6 +388,10 @@ Result<void> Transaction::commit() {
 void Transaction::rollback() {
   Connection* connection = std::exchange(connection_, nullptr);
   if (connection == nullptr) return;
+  if (lazy_ && connection->lazy_->pending) {
+    connection->lazy_->pending = false;
+    return;
+  }
   // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, ...) roll the whole transaction back
   // themselves, savepoints included; then there is nothing left to undo.
   if (connection->autocommit()) return;

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,6 +27,15 @@ Error storageError(sqlite3* db, int rc, std::string_view what);
 // Bind calls never fail on their own: the first bind error is remembered and returned by the
 // next step()/run(), so a statement is bound in a straight line and checked once.
 // Text and blobs are copied (SQLITE_TRANSIENT), so temporaries may be bound safely.
+// A transaction begun with Transaction::beginLazy() that has not run a statement yet: BEGIN
+// IMMEDIATE is sent just before the first statement of its connection (statements share it with
+// their connection, on the heap so that a moved Connection keeps it).
+struct LazyBegin {
+  bool pending = false;
+  sqlite3_stmt* begin = nullptr;  // the connection's BEGIN IMMEDIATE
+  Result<void> start();
+};
+
 class Statement {
  public:
   Statement() = default;
@@ -68,8 +78,10 @@ class Statement {
   std::optional<std::int64_t> columnOptionalInt(int column) const;
 
  private:
+  friend class Connection;
   Statement& noteBind(int rc, int index);
 
+  LazyBegin* lazy_ = nullptr;  // the connection's, set by Connection::prepare
   sqlite3_stmt* stmt_ = nullptr;
   std::string label_;  // what this statement does, for error messages
   int bindRc_ = SQLITE_OK;
@@ -127,7 +139,7 @@ class Connection {
   // Rows changed by the last INSERT/UPDATE/DELETE, and the rowid of the last INSERT.
   std::int64_t changes() const;
   std::int64_t lastInsertRowid() const;
-  // False while a transaction is open.
+  // False while a transaction is open (a lazy one too, before its first statement).
   bool autocommit() const;
 
   Error error(int rc, std::string_view what) const { return storageError(db_, rc, what); }
@@ -147,6 +159,7 @@ class Connection {
   Statement savepoint_;
   Statement release_;
   Statement rollbackTo_;
+  std::unique_ptr<LazyBegin> lazy_ = std::make_unique<LazyBegin>();
 };
 
 // BEGIN IMMEDIATE .. COMMIT. Immediate, so the write lock is taken (or busy_timeout waited for)
@@ -162,6 +175,11 @@ class Connection {
 class [[nodiscard]] Transaction {
  public:
   static Result<Transaction> begin(Connection& connection);
+  // The same, except that BEGIN IMMEDIATE waits for the first statement on the connection: a
+  // batch that turns out to change nothing costs no locks and no commit (the daemon opens one
+  // for every wake-up of its CoAP socket). If that BEGIN fails, the statement that needed it
+  // fails with the error and later ones run on their own, as without a transaction.
+  static Transaction beginLazy(Connection& connection);
 
   Transaction(Transaction&& other) noexcept;
   Transaction& operator=(Transaction&&) = delete;
@@ -174,10 +192,12 @@ class [[nodiscard]] Transaction {
   void rollback();
 
  private:
-  Transaction(Connection* connection, bool nested) : connection_(connection), nested_(nested) {}
+  Transaction(Connection* connection, bool nested, bool lazy = false)
+      : connection_(connection), nested_(nested), lazy_(lazy) {}
 
   Connection* connection_ = nullptr;  // null once committed or rolled back
   bool nested_ = false;               // a SAVEPOINT inside an outer transaction
+  bool lazy_ = false;                 // from beginLazy(), outermost
 };
 
 // Copies the whole database behind `source` to a new file at destPath with the online backup

@@ -93,6 +93,8 @@ class Server {
   void setDeferResponses(bool defer) { deferResponses_ = defer; }
   // Sends every held response.
   void flushResponses();
+  // Whether responses are held back now (waiting for the batch's commit).
+  bool holdsResponses() const { return !held_.empty(); }
   // The batch could not be committed: every held response becomes this error instead, and the
   // deduplication cache forgets the answers it remembered for them.
   void failHeldResponses(const Error& error);

@@ -145,7 +145,10 @@ void DownlinkQueue::responded(std::int64_t id, std::uint8_t code, std::vector<st
   d.unreachable = false;
   d.awakeUntil = clock_.steadyNow() + d.awakeWindow.value_or(config_.awakeWindow);
   noteReachability(endpoint, d);
+  // A full group is persisted before the next request goes out, so that one need not wait.
+  if (held_.size() >= config_.maxUnsavedSends) persistHeld();
   dispatch(endpoint);
+  if (groupCommitDue()) persistHeld();
 }
 
 void DownlinkQueue::transportFailed(std::int64_t id, std::string_view why) {
@@ -168,6 +171,8 @@ void DownlinkQueue::transportFailed(std::int64_t id, std::string_view why) {
   }
   r.state = RequestState::kQueued;
   r.reason = std::string(why);
+  persistHeld();  // answers before later changes
+  sentUnsaved_.erase(id);
   (void)store_.saveRequest(r);  // at worst it is found in flight after a restart: same rules
   resumed_.erase(id);
   trackDeadline(r);
@@ -185,6 +190,7 @@ void DownlinkQueue::abort(std::int64_t id, std::string_view why) {
 }
 
 void DownlinkQueue::tick() {
+  if (groupCommitDue()) persistHeld();
   std::vector<DownlinkRequest> retry;
   retry.swap(unsaved_);
   for (auto& r : retry) {
@@ -226,6 +232,10 @@ std::optional<SteadyTime> DownlinkQueue::nextTimer() const {
   if (!deadlines_.empty()) next = steadyFor(deadlines_.begin()->first);
   if (!awakeEnds_.empty() && (!next || awakeEnds_.begin()->first < *next)) {
     next = awakeEnds_.begin()->first;
+  }
+  if (firstHeldAt_) {
+    const SteadyTime due = *firstHeldAt_ + config_.groupCommitDelay;
+    if (!next || due < *next) next = due;
   }
   if (!unsaved_.empty()) {
     const SteadyTime retry = clock_.steadyNow() + Seconds(1);
@@ -318,16 +328,53 @@ void DownlinkQueue::dispatch(std::string_view endpoint) {
       r.sentAt = now;
     }
     r.state = RequestState::kInFlight;
-    // Persisted before it is sent (OMA issue #104).
-    if (!store_.saveRequest(r)) {
-      r = before;  // not sent; the next event tries again
-      return;
+    const bool unsaved = sendsUnsaved(r);
+    if (unsaved) {
+      sentUnsaved_.insert(id);
+    } else {
+      persistHeld();  // answers before the next request, in the order they came
+      // Persisted before it is sent (OMA issue #104).
+      if (!store_.saveRequest(r)) {
+        r = before;  // not sent; the next event tries again
+        return;
+      }
+      sentUnsaved_.erase(id);
     }
     d.queue.pop_front();
     d.inFlight = id;
     resumed_.erase(id);
     untrackDeadline(before);
-    if (listener_) listener_->send(r);
+    if (listener_) unsaved ? listener_->sendUnsaved(r) : listener_->send(r);
+  }
+}
+
+bool DownlinkQueue::sendsUnsaved(const DownlinkRequest& r) const {
+  // An Observe's token is the observation's, and a resumed request keeps the Message ID and
+  // token a device may have seen: both are persisted before they go out.
+  return sentUnsaved_.size() < config_.maxUnsavedSends && isIdempotent(r.operation) &&
+         !takesCallerToken(r.operation) && !resumed_.contains(r.id);
+}
+
+bool DownlinkQueue::groupCommitDue() const {
+  if (held_.empty()) return false;
+  // Nothing sent unsaved is still waiting for its answer: no more answers are coming to join
+  // the group, so waiting would only delay the results.
+  if (sentUnsaved_.size() <= held_.size()) return true;
+  return held_.size() >= config_.maxUnsavedSends ||
+         clock_.steadyNow() >= *firstHeldAt_ + config_.groupCommitDelay;
+}
+
+void DownlinkQueue::persistHeld() {
+  if (held_.empty()) return;
+  std::vector<DownlinkRequest> group;
+  group.swap(held_);
+  firstHeldAt_.reset();
+  for (const auto& r : group) {
+    sentUnsaved_.erase(r.id);
+    if (!store_.saveRequest(r)) unsaved_.push_back(r);
+  }
+  if (listener_) {
+    for (const auto& r : group) listener_->finished(r);
   }
 }
 
@@ -341,6 +388,15 @@ DownlinkRequest DownlinkQueue::finish(std::int64_t id, RequestState state, std::
   r.state = state;
   r.reason = std::move(reason);
   r.finishedAt = clock_.wallNow();
+  if (state == RequestState::kDone && sentUnsaved_.contains(id)) {
+    // Its transmission was not persisted either: a crash before the group commit re-sends it,
+    // which an idempotent request allows. Reported once persisted (persistHeld()).
+    if (held_.empty()) firstHeldAt_ = clock_.steadyNow();
+    held_.push_back(r);
+    return r;
+  }
+  persistHeld();  // answers in the order they came
+  sentUnsaved_.erase(id);
   if (!store_.saveRequest(r)) unsaved_.push_back(r);
   if (listener_) listener_->finished(r);
   return r;

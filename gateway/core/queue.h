@@ -33,6 +33,17 @@ struct QueueConfig {
   std::optional<Seconds> defaultTtl = Seconds(86'400);  // deadline of a request without one
   std::size_t maxPerDevice = 1000;                      // unfinished requests per device
   Seconds exchangeLifetime{247};                        // RFC 7252 4.8.2
+  // Group commit of idempotent requests (Read, Discover, Write, Delete, ...; not Observe, whose
+  // token is the observation's): such a request goes out without its in-flight state being
+  // persisted first (after a crash it is simply sent again; it was committed when submitted),
+  // and its answer is held in memory and persisted together with others. At most this many
+  // such requests are between sends and their persisted answer at a time: the daemon starts its
+  // Message IDs after a restart beyond the last persisted one by a margin that must cover them.
+  // 0: every transmission is persisted before it is sent, every answer at once.
+  std::size_t maxUnsavedSends = 32;
+  // Answers held are persisted (and reported) when no such request is in flight any more, when
+  // maxUnsavedSends answers are held, or this long after the first was held.
+  Millis groupCommitDelay{5};
 };
 
 class QueueListener {
@@ -42,7 +53,12 @@ class QueueListener {
   // registered address. Exactly one of responded()/transportFailed() must follow, unless the
   // gateway stops first.
   virtual void send(const DownlinkRequest& request) = 0;
-  // The request reached its final state (persisted).
+  // Transmit now an idempotent request whose in-flight state, Message ID and token are not
+  // persisted (QueueConfig::maxUnsavedSends): it need not wait for a commit. The same rules as
+  // send() otherwise.
+  virtual void sendUnsaved(const DownlinkRequest& request) { send(request); }
+  // The request reached its final state (persisted; answers held for a group commit are told
+  // when they are persisted).
   virtual void finished(const DownlinkRequest& request) = 0;
   // Whether the device can be sent to changed: a queue-mode device woke or its awake window
   // ended, a transmission failed, a silent device talked again, it registered or went away.
@@ -112,8 +128,14 @@ class DownlinkQueue {
   // device): it ends "failed" and the queue goes on.
   void abort(std::int64_t id, std::string_view why);
 
-  // Ends requests whose deadline passed. Call when nextTimer() is due.
+  // Ends requests whose deadline passed and persists held answers whose group-commit delay
+  // passed. Call when nextTimer() is due.
   void tick();
+  // Persists the answers held for a group commit now and reports them through finished(): before
+  // a caller is told about requests (so what it reads is what a crash would leave) and when the
+  // gateway stops.
+  void persistHeld();
+  std::size_t held() const { return held_.size(); }
   std::optional<SteadyTime> nextTimer() const;
 
   // Introspection.
@@ -160,6 +182,9 @@ class DownlinkQueue {
   // Tells the listener when canSend() changed, and keeps the awake window's end in awakeEnds_
   // so tick() notices it.
   void noteReachability(const std::string& endpoint, Device& d);
+  // Whether the request may go out without its transmission persisted first.
+  bool sendsUnsaved(const DownlinkRequest& r) const;
+  bool groupCommitDue() const;
 
   const Clock& clock_;
   RequestStore& store_;
@@ -174,6 +199,11 @@ class DownlinkQueue {
   // Final states the store refused; tick() tries again, so a request that is done is never
   // found unfinished (and re-sent) after a restart if the disk recovers.
   std::vector<DownlinkRequest> unsaved_;
+  // Sent without their transmission persisted (sendsUnsaved()), until a save of theirs; and the
+  // answers of such requests held for the next group commit, in the order they came.
+  std::set<std::int64_t> sentUnsaved_;
+  std::vector<DownlinkRequest> held_;
+  std::optional<SteadyTime> firstHeldAt_;
   std::set<std::pair<WallTime, std::int64_t>> deadlines_;
   std::set<std::pair<SteadyTime, std::string>> awakeEnds_;  // of reachable queue-mode devices
 };

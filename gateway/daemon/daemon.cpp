@@ -129,6 +129,9 @@ class Daemon final : public core::RegistryListener,
     notifyStatus("READY=1\n");
     int rc = sd_event_loop(event_);
     sd_notify(0, "STOPPING=1");
+    // Answers held for a group commit: persisted, so a clean stop sends none of them again.
+    downlink_->persistHeld();
+    downlink_->flush();
     if (rc < 0) {
       log::error("LWG1092 event loop failed: {}", std::strerror(-rc));
       return 1;
@@ -175,8 +178,8 @@ class Daemon final : public core::RegistryListener,
   }
 
   // DownlinkEvents: after the commit that made them true.
-  void requestSent(const core::DownlinkRequest& r) override {
-    if (bus_) bus_->requestProgress(r.id, r.endpoint, "sent");
+  void requestSent(std::int64_t id, const std::string& endpoint) override {
+    if (bus_) bus_->requestProgress(id, endpoint, "sent");
   }
   void requestWaiting(std::int64_t id, const std::string& endpoint) override {
     if (bus_) {
@@ -273,6 +276,9 @@ class Daemon final : public core::RegistryListener,
   }
 
   Result<core::DownlinkRequest> request(std::int64_t id) override {
+    // A caller reads what a crash would leave: answers held for a group commit are persisted
+    // first (their signals follow at the flush after this call).
+    downlink_->persistHeld();
     if (const auto* r = downlink_->queue().find(id)) return *r;
     auto stored = downlink_->store().findRequest(id);
     if (!stored) return stored.error();
@@ -282,6 +288,7 @@ class Daemon final : public core::RegistryListener,
 
   Result<std::vector<core::DownlinkRequest>> listRequests(
       const core::RequestFilter& filter) override {
+    downlink_->persistHeld();  // as request()
     auto listed = downlink_->store().listRequests(filter);
     if (!listed) return listed.error();
     // The store has what was committed; attempts of requests in flight live in memory too.
@@ -1134,12 +1141,20 @@ class Daemon final : public core::RegistryListener,
   }
 
   void processCoap() {
-    auto batch = db::Transaction::begin(db_->connection());
-    // Without a batch (the database is busy) each store call commits on its own, as before.
-    coap_->setDeferResponses(batch.ok());
-    batchOpen_ = batch.ok();
+    // Lazy: most wake-ups of a drain (an answer held for a group commit, the next request sent
+    // unsaved) write nothing, and then cost no locks and no commit.
+    std::optional<db::Transaction> batch = db::Transaction::beginLazy(db_->connection());
+    coap_->setDeferResponses(true);
+    batchOpen_ = true;
     for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
-      if (coap_->process() == 0) break;
+      const auto handled = coap_->process();
+      // Idempotent requests the answers freed go out now; the commit below (of the answers, and
+      // of other requests before they are sent) overlaps with the devices' work on them. Not
+      // while responses are held for the commit: a request must not overtake the response to
+      // the device's own request (a Register's 2.01 before the Read it leads to); then they go
+      // out after the commit, with the rest.
+      if (!coap_->holdsResponses()) downlink_->sendUnsaved();
+      if (handled == 0) break;
     }
     bool committedOrNoBatch = true;
     if (batch) {
@@ -1178,7 +1193,13 @@ class Daemon final : public core::RegistryListener,
 
   void rearmTimers() {
     rearmExpiry();
-    armTimer(queueSource_, downlink_->nextTimer(), &armedQueue_);
+    // The queue's next time moves with every answer (a queue-mode device's awake window starts
+    // again, a group-commit delay begins): a later time keeps the armed one, which then fires
+    // early, finds nothing due and arms the real one - one timerfd_settime per firing instead
+    // of one per answer.
+    auto queueNext = downlink_->nextTimer();
+    if (queueNext && armedQueue_ && *armedQueue_ <= *queueNext) queueNext = armedQueue_;
+    armTimer(queueSource_, queueNext, &armedQueue_);
     if (smsTransport_) armTimer(smsTimerSource_, smsTransport_->nextTimer(), &armedSms_);
     armWakeScan();
     if (bridge_) {

@@ -2,6 +2,8 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
+
 #include "gateway/core/operation_mapping.h"
 #include "gateway/lwm2m/content_format.h"
 #include "gateway/util/log.h"
@@ -40,7 +42,14 @@ Downlink::Downlink(const core::Clock& clock, db::Connection& connection, coap::S
 std::unique_ptr<core::DownlinkQueue> Downlink::makeQueue() {
   auto q = std::make_unique<core::DownlinkQueue>(clock_, *store_, config_, [this] {
     core::DownlinkQueue::TransmissionIds ids{++nextMessageId_, std::vector<std::uint8_t>(8)};
-    randomBytes(ids.token.data(), ids.token.size());
+    // Tokens come from a buffer filled 64 at a time: one getrandom() per 64 requests.
+    if (tokenBytesUsed_ + ids.token.size() > tokenBytes_.size()) {
+      randomBytes(tokenBytes_.data(), tokenBytes_.size());
+      tokenBytesUsed_ = 0;
+    }
+    std::copy_n(tokenBytes_.begin() + static_cast<std::ptrdiff_t>(tokenBytesUsed_),
+                ids.token.size(), ids.token.begin());
+    tokenBytesUsed_ += ids.token.size();
     return ids;
   });
   q->setListener(this);
@@ -55,12 +64,15 @@ Result<void> Downlink::open() {
   // one): a device remembers the IDs it saw for EXCHANGE_LIFETIME, and a random start after a
   // restart could hit one of them, which the device would take for a repeat and answer with an
   // old response. The margin covers exchanges started within the same millisecond as the last
-  // one; it is small so that even many restarts within EXCHANGE_LIFETIME do not walk through
-  // all 65536 IDs.
-  constexpr std::uint16_t kMessageIdMargin = 32;
+  // one (32), and the requests sent without their Message ID persisted
+  // (QueueConfig::maxUnsavedSends) - twice: those since the last group was persisted, and those
+  // of that group, persisted but perhaps not yet committed. It is small so that even many
+  // restarts within EXCHANGE_LIFETIME do not walk through all 65536 IDs (500 restarts: 48,000
+  // IDs with the default 32).
+  const auto margin = static_cast<std::uint16_t>(32 + 2 * config_.maxUnsavedSends);
   auto last = store_->lastMessageId();
   if (!last) return last.error();
-  if (*last) nextMessageId_ = static_cast<std::uint16_t>(**last + kMessageIdMargin);
+  if (*last) nextMessageId_ = static_cast<std::uint16_t>(**last + margin);
   queue_ = makeQueue();
   auto restored = queue_->restore();
   if (!restored) return restored.error();
@@ -75,8 +87,10 @@ Result<void> Downlink::open() {
 
 Result<void> Downlink::discardAndReload() {
   pending_.clear();
+  unsaved_.clear();
   completed_.clear();
   waiting_.clear();
+  sentUnsaved_.clear();
   reachability_.clear();
   inFlight_.clear();
   peerUsers_.clear();  // rebuilt below from the reloaded registry
@@ -145,6 +159,51 @@ void Downlink::send(const core::DownlinkRequest& request) {
   pending_.push_back(request.id);
 }
 
+void Downlink::sendUnsaved(const core::DownlinkRequest& request) {
+  unsaved_.push_back(request.id);
+}
+
+void Downlink::sendUnsaved() {
+  std::vector<std::int64_t> ids;
+  ids.swap(unsaved_);
+  for (std::int64_t id : ids) {
+    // By SMS: the SMS transport logs it in the open transaction, so it waits for the commit.
+    const core::DownlinkRequest* r = smsRoute_ ? queue_->find(id) : nullptr;
+    const core::Registration* reg =
+        r && registry_ ? registry_->findByEndpoint(r->endpoint) : nullptr;
+    if (reg && smsRoute_->smsRouteFor(*reg)) {
+      pending_.push_back(id);
+      continue;
+    }
+    transmit(id, /*unsaved=*/true);
+  }
+}
+
+void Downlink::persistHeld() {
+  if (queue_->held() == 0) return;
+  // Nested in the daemon's batch when one is open (a savepoint), else a transaction of its own;
+  // without one, each save commits alone.
+  auto tx = db::Transaction::begin(connection_);
+  queue_->persistHeld();
+  if (tx) {
+    if (auto committed = tx->commit(); !committed) {
+      log::warning("LWG3008 cannot commit the answers of a group: {}", committed.error().message);
+    }
+  }
+}
+
+void Downlink::tick() {
+  // Expiries and a held group: one commit; often nothing (an awake window ended).
+  auto tx = db::Transaction::beginLazy(connection_);
+  queue_->tick();
+  {
+    if (auto committed = tx.commit(); !committed) {
+      log::warning("LWG3008 cannot commit the downlink queue's timers: {}",
+                   committed.error().message);
+    }
+  }
+}
+
 void Downlink::flush() {
   // Results first: a request that finished frees its device's queue for the next, sent below.
   std::vector<core::DownlinkRequest> completed;
@@ -153,6 +212,9 @@ void Downlink::flush() {
   waiting.swap(waiting_);
   std::vector<std::pair<std::string, bool>> reachability;
   reachability.swap(reachability_);
+  // "sent" of requests that went out unsaved: with a group of results (before them: a request
+  // is told sent before it is told done), or as soon as no answers are held.
+  if (!completed.empty() || queue_->held() == 0) tellSent();
   if (events_) {
     for (const auto& [endpoint, reachable] : reachability) {
       events_->deviceReachability(endpoint, reachable);
@@ -161,39 +223,54 @@ void Downlink::flush() {
     for (const auto& [id, endpoint] : waiting) events_->requestWaiting(id, endpoint);
   }
   observations_->flush();  // stored notifications, after the commit like the results
+  sendUnsaved();
   std::vector<std::int64_t> ids;
   ids.swap(pending_);
-  for (std::int64_t id : ids) {
-    const core::DownlinkRequest* r = queue_->find(id);
-    if (!r || r->state != core::RequestState::kInFlight) continue;
-    const core::Registration* reg = registry_ ? registry_->findByEndpoint(r->endpoint) : nullptr;
-    if (!reg) {
-      queue_->transportFailed(id, "the device is not registered");
-      continue;
-    }
-    auto coap = core::toCoapRequest(*r, *reg);
-    if (!coap) {
-      log::warning("LWG3002 request {} to {} cannot be sent: {}", id, r->endpoint,
-                   coap.error().message);
-      queue_->abort(id, coap.error().message);
-      continue;
-    }
-    // The SMS binding: some devices get their requests by SMS (sms_transport.h).
-    std::optional<std::string> smsNumber;
-    if (smsRoute_) smsNumber = smsRoute_->smsRouteFor(*reg);
-    const core::Peer peer = smsNumber ? core::Peer{"sms", *smsNumber, 0} : reg->peer;
-    auto sent = smsNumber ? smsRoute_->sendBySms(*smsNumber, *r, *coap)
-                          : server_.sendRequest(reg->peer, *coap, *r->messageId, r->token);
-    if (!sent) {
-      queue_->transportFailed(id, sent.error().message);
-      continue;
-    }
-    inFlight_[exchangeKey(peer, r->token)] = id;
-    if (events_) events_->requestSent(*r);
-    log::debug("LWG3003 sent request {} {} {} to {} at {} (mid {})", id,
-               core::operationName(r->operation), r->path, r->endpoint, core::peerKey(peer),
-               *r->messageId);
+  for (std::int64_t id : ids) transmit(id);
+  if (queue_->held() == 0) tellSent();  // nothing held: no group to wait for
+}
+
+void Downlink::tellSent() {
+  std::vector<std::pair<std::int64_t, std::string>> sent;
+  sent.swap(sentUnsaved_);
+  if (!events_) return;
+  for (const auto& [id, endpoint] : sent) events_->requestSent(id, endpoint);
+}
+
+void Downlink::transmit(std::int64_t id, bool unsaved) {
+  const core::DownlinkRequest* r = queue_->find(id);
+  if (!r || r->state != core::RequestState::kInFlight) return;
+  const core::Registration* reg = registry_ ? registry_->findByEndpoint(r->endpoint) : nullptr;
+  if (!reg) {
+    queue_->transportFailed(id, "the device is not registered");
+    return;
   }
+  auto coap = core::toCoapRequest(*r, *reg);
+  if (!coap) {
+    log::warning("LWG3002 request {} to {} cannot be sent: {}", id, r->endpoint,
+                 coap.error().message);
+    queue_->abort(id, coap.error().message);
+    return;
+  }
+  // The SMS binding: some devices get their requests by SMS (sms_transport.h).
+  std::optional<std::string> smsNumber;
+  if (smsRoute_) smsNumber = smsRoute_->smsRouteFor(*reg);
+  const core::Peer peer = smsNumber ? core::Peer{"sms", *smsNumber, 0} : reg->peer;
+  auto sent = smsNumber ? smsRoute_->sendBySms(*smsNumber, *r, *coap)
+                        : server_.sendRequest(reg->peer, *coap, *r->messageId, r->token);
+  if (!sent) {
+    queue_->transportFailed(id, sent.error().message);
+    return;
+  }
+  inFlight_[exchangeKey(peer, r->token)] = id;
+  if (unsaved) {
+    sentUnsaved_.emplace_back(id, r->endpoint);
+  } else if (events_) {
+    events_->requestSent(id, r->endpoint);
+  }
+  log::debug("LWG3003 sent request {} {} {} to {} at {} (mid {})", id,
+             core::operationName(r->operation), r->path, r->endpoint, core::peerKey(peer),
+             *r->messageId);
 }
 
 bool Downlink::onAnswer(const coap::Server::Answer& a) {

@@ -4,6 +4,7 @@
 // queue may send; what the queue sends goes out through coap::Server on the device's session;
 // answers and failures come back to the queue. Also the gateway's own requests: the lifetime
 // sync Read of /1/x/1 for devices that registered without lt=.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -24,7 +25,10 @@ namespace lwgate::daemon {
 class DownlinkEvents {
  public:
   virtual ~DownlinkEvents() = default;
-  virtual void requestSent(const core::DownlinkRequest& request) = 0;
+  // Transmitted. For a request sent unsaved (core::QueueListener::sendUnsaved) told together
+  // with the next group of results, so that a drain does not cost a bus wake-up per request;
+  // always before the request's own result.
+  virtual void requestSent(std::int64_t id, const std::string& endpoint) = 0;
   // Back in the queue after a transmission got no answer: it waits for the device to wake.
   virtual void requestWaiting(std::int64_t id, const std::string& endpoint) = 0;
   virtual void requestFinished(const core::DownlinkRequest& request) = 0;
@@ -87,7 +91,15 @@ class Downlink final : public core::QueueListener {
   // After a failed commit: nothing decided in the batch goes out and the queue reloads.
   Result<void> discardAndReload();
 
-  void tick() { queue_->tick(); }
+  // Transmissions of idempotent requests that need not wait for a commit
+  // (core::QueueListener::sendUnsaved): the daemon sends them as soon as the CoAP messages that
+  // led to them are handled, before it commits.
+  void sendUnsaved();
+  // Answers held for a group commit (core::QueueConfig::maxUnsavedSends) persisted now, in a
+  // transaction of their own unless one is open; their signals go out at the next flush().
+  void persistHeld();
+
+  void tick();
   std::optional<core::SteadyTime> nextTimer() const { return queue_->nextTimer(); }
   core::DownlinkQueue& queue() { return *queue_; }
   // queue().submit(), except that a Cancel-Observe without a token gets the token of the
@@ -99,6 +111,7 @@ class Downlink final : public core::QueueListener {
 
   // QueueListener
   void send(const core::DownlinkRequest& request) override;
+  void sendUnsaved(const core::DownlinkRequest& request) override;
   void finished(const core::DownlinkRequest& request) override;
   void reachabilityChanged(std::string_view endpoint, bool reachable) override;
 
@@ -112,6 +125,9 @@ class Downlink final : public core::QueueListener {
   static std::string exchangeKey(const core::Peer& peer, const std::vector<std::uint8_t>& token);
   // Several registrations can share one peer address (endpoints behind one NAT mapping, or a
   // device re-registering from the same port): its session is let go with the last of them.
+  // Sends the request in flight (from flush() or sendUnsaved()).
+  void transmit(std::int64_t id, bool unsaved = false);
+  void tellSent();
   void usePeer(const core::Peer& peer);
   void releasePeer(const core::Peer& peer);
 
@@ -124,10 +140,12 @@ class Downlink final : public core::QueueListener {
   std::unique_ptr<core::DownlinkQueue> queue_;
   std::unique_ptr<Observations> observations_;
   std::vector<std::int64_t> pending_;  // decided, not yet transmitted
+  std::vector<std::int64_t> unsaved_;  // the same, not waiting for a commit (sendUnsaved())
   // Told to events_ at the next flush(), after the commit: finished requests, and ids back in
   // the queue after a failed transmission (id, endpoint).
   std::vector<core::DownlinkRequest> completed_;
   std::vector<std::pair<std::int64_t, std::string>> waiting_;
+  std::vector<std::pair<std::int64_t, std::string>> sentUnsaved_;  // not told yet
   std::vector<std::pair<std::string, bool>> reachability_;
   DownlinkEvents* events_ = nullptr;
   SmsRoute* smsRoute_ = nullptr;
@@ -135,6 +153,8 @@ class Downlink final : public core::QueueListener {
   std::map<std::string, std::int64_t> inFlight_;  // exchange key -> request id
   std::map<std::string, std::size_t> peerUsers_;  // peer -> registrations at that address
   std::uint16_t nextMessageId_ = 0;
+  std::array<std::uint8_t, 512> tokenBytes_{};
+  std::size_t tokenBytesUsed_ = tokenBytes_.size();  // empty: filled at the first token
 };
 
 }  // namespace lwgate::daemon

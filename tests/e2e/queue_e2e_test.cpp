@@ -40,6 +40,11 @@ class QueueClient final : public sdbus::ProxyInterfaces<org::lwgate::Gateway1_pr
     std::lock_guard lock(mutex_);
     return completed_.size();
   }
+  // RequestProgress stages and "completed", per request, in the order the signals came.
+  std::vector<std::string> stages(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    return stages_[id];
+  }
 
  private:
   void onRequestCompleted(const uint64_t& id, const std::string&, const std::string& state,
@@ -47,8 +52,13 @@ class QueueClient final : public sdbus::ProxyInterfaces<org::lwgate::Gateway1_pr
                           const std::vector<uint8_t>&, const uint16_t&) override {
     std::lock_guard lock(mutex_);
     completed_.push_back({id, state, code});
+    stages_[id].push_back("completed");
   }
-  void onRequestProgress(const uint64_t&, const std::string&, const std::string&) override {}
+  void onRequestProgress(const uint64_t& id, const std::string&,
+                         const std::string& stage) override {
+    std::lock_guard lock(mutex_);
+    stages_[id].push_back(stage);
+  }
   void onWakeDecision(const std::string&, const bool&, const std::string&, const std::string&,
                       const uint64_t&) override {}
   void onNotification(const uint64_t&, const std::string&, const std::string&, const uint64_t&,
@@ -65,6 +75,7 @@ class QueueClient final : public sdbus::ProxyInterfaces<org::lwgate::Gateway1_pr
 
   std::mutex mutex_;
   std::vector<Completed> completed_;
+  std::map<std::uint64_t, std::vector<std::string>> stages_;
 };
 
 // The gateway's QueuedRequests as PropertiesChanged announces it: every value seen, in order.
@@ -221,6 +232,10 @@ TEST_F(QueueE2E, HundredQueuedRequestsDrainInOrderOneAtATimeAfterAWake) {
     EXPECT_EQ(completed[k].id, ids[k]) << "RequestCompleted #" << k;
     EXPECT_EQ(completed[k].state, "done");
     EXPECT_EQ(completed[k].code, k % 4 == 3 ? "2.04" : "2.05") << "request " << ids[k];
+    // Every request was told waiting (submitted to a sleeping device), then sent - for the
+    // unsaved Reads and Writes together with a group of results, but always before its own.
+    EXPECT_EQ(client->stages(ids[k]), (std::vector<std::string>{"waiting", "sent", "completed"}))
+        << "request " << ids[k];
   }
 
   // The database agrees: sent and finished times show one request in flight at a time.

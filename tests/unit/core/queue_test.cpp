@@ -62,12 +62,29 @@ class Recorder final : public QueueListener {
     EXPECT_EQ(saved.token, r.token);
     sent.push_back(r);
   }
-  void finished(const DownlinkRequest& r) override { done.push_back(r); }
+  // Group commit: only an idempotent request with a token of the queue's own goes out before
+  // its transmission is persisted; the store holds it as it was submitted or last saved.
+  void sendUnsaved(const DownlinkRequest& r) override {
+    EXPECT_TRUE(isIdempotent(r.operation)) << operationName(r.operation);
+    EXPECT_FALSE(takesCallerToken(r.operation)) << operationName(r.operation);
+    EXPECT_TRUE(store_.rows.contains(r.id)) << "committed when it was submitted";
+    EXPECT_NE(store_.rows.at(r.id).state, RequestState::kInFlight);
+    unsaved.push_back(r.id);
+    sent.push_back(r);
+  }
+  void finished(const DownlinkRequest& r) override {
+    // Reported only once persisted in this final state (or refused by a failing store).
+    if (!store_.fail) {
+      EXPECT_EQ(store_.rows.at(r.id).state, r.state);
+    }
+    done.push_back(r);
+  }
   void reachabilityChanged(std::string_view endpoint, bool reachable) override {
     reachability.push_back(std::string(endpoint) + (reachable ? " awake" : " asleep"));
   }
 
   std::vector<DownlinkRequest> sent;
+  std::vector<std::int64_t> unsaved;  // ids of sent that went out unsaved
   std::vector<DownlinkRequest> done;
   std::vector<std::string> reachability;
 
@@ -88,7 +105,11 @@ class QueueTest : public ::testing::Test {
  protected:
   QueueTest() { q->setListener(&rec); }
 
+  // The tests of the strict path (every transmission persisted before it is sent, every
+  // answer at once) run with maxUnsavedSends 0 unless they set unsavedSends; the GroupCommit
+  // tests below cover the rest.
   std::unique_ptr<DownlinkQueue> makeQueue(QueueConfig config = {}) {
+    config.maxUnsavedSends = unsavedSends;
     return std::make_unique<DownlinkQueue>(clock, store, config, [this] {
       ++mid;
       return DownlinkQueue::TransmissionIds{mid, {static_cast<std::uint8_t>(mid & 0xff), 0x7a}};
@@ -103,6 +124,7 @@ class QueueTest : public ::testing::Test {
   testing::ManualClock clock;
   FakeRequestStore store;
   std::uint16_t mid = 100;
+  std::size_t unsavedSends = 0;
   std::unique_ptr<DownlinkQueue> q = makeQueue();
   Recorder rec{store};
 };
@@ -549,6 +571,202 @@ TEST_F(QueueTest, AbortEndsTheRequestInFlightAndGoesOn) {
   EXPECT_EQ(store.rows[a].reason, "cannot encode");
   ASSERT_EQ(rec.sent.size(), 2u);
   EXPECT_EQ(rec.sent[1].path, "/3/0/1");
+}
+
+// Group commit (QueueConfig::maxUnsavedSends): idempotent requests go out without their
+// transmission persisted, answers are held and persisted together.
+class GroupCommitTest : public QueueTest {
+ protected:
+  GroupCommitTest() {
+    unsavedSends = 4;
+    q = makeQueue();
+    q->setListener(&rec);
+  }
+  // Answers the request in flight on "dev" (2.05) and returns its id.
+  std::int64_t answer() {
+    const auto id = q->inFlight("dev");
+    EXPECT_TRUE(id.has_value());
+    if (!id) return -1;
+    q->responded(*id, 0x45, {'1'}, 0);
+    return *id;
+  }
+};
+
+TEST_F(GroupCommitTest, AnswersOfADrainArePersistedAndReportedInGroupsInOrder) {
+  q->deviceRegistered("dev", true, std::nullopt, /*heardNow=*/false);
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(submit("/3/0/" + std::to_string(i)));
+  for (auto id : ids) EXPECT_EQ(store.rows[id].state, RequestState::kQueued);
+  q->deviceMessage("dev");  // wakes: the first goes out unsaved
+  ASSERT_EQ(rec.sent.size(), 1u);
+  EXPECT_EQ(rec.unsaved, std::vector<std::int64_t>{ids[0]});
+  EXPECT_EQ(store.rows[ids[0]].state, RequestState::kQueued) << "not persisted in flight";
+
+  // Three answers are held (the next request is in flight each time): nothing persisted or
+  // reported yet, and each answer lets the next request go out at once.
+  for (int i = 0; i < 3; ++i) answer();
+  EXPECT_TRUE(rec.done.empty());
+  EXPECT_EQ(q->held(), 3u);
+  EXPECT_EQ(rec.sent.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(store.rows[ids[i]].state, RequestState::kQueued);
+  // The group-commit delay is the next timer.
+  ASSERT_TRUE(q->nextTimer().has_value());
+  EXPECT_EQ(*q->nextTimer(), clock.steadyNow() + milliseconds(5));
+
+  // The fourth answer fills the group (maxUnsavedSends): persisted before the fifth goes out.
+  answer();
+  ASSERT_EQ(rec.done.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(rec.done[i].id, ids[i]) << "reported in the order they were answered";
+    EXPECT_EQ(store.rows[ids[i]].state, RequestState::kDone);
+    EXPECT_EQ(store.rows[ids[i]].responseCode, 0x45);
+    EXPECT_EQ(store.rows[ids[i]].messageId, rec.sent[i].messageId) << "the ids it went with";
+    EXPECT_EQ(store.rows[ids[i]].token, rec.sent[i].token);
+  }
+  EXPECT_EQ(q->held(), 0u);
+  ASSERT_EQ(rec.sent.size(), 5u);
+  EXPECT_EQ(rec.unsaved.size(), 5u) << "the group was persisted first, so the fifth goes unsaved";
+
+  // The rest drain; the last answer leaves nothing in flight: persisted at once.
+  for (int i = 4; i < 10; ++i) answer();
+  EXPECT_EQ(q->held(), 0u);
+  ASSERT_EQ(rec.done.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(rec.done[i].id, ids[i]);
+    EXPECT_EQ(store.rows[ids[i]].state, RequestState::kDone);
+  }
+  EXPECT_EQ(rec.sent.size(), 10u);
+}
+
+TEST_F(GroupCommitTest, ASingleAnswerIsPersistedAtOnce) {
+  q->deviceRegistered("dev", false);
+  const auto id = submit("/3/0/0");
+  ASSERT_EQ(rec.unsaved, std::vector<std::int64_t>{id});
+  answer();
+  ASSERT_EQ(rec.done.size(), 1u) << "nothing else in flight: no reason to wait";
+  EXPECT_EQ(store.rows[id].state, RequestState::kDone);
+  EXPECT_FALSE(q->nextTimer().has_value());
+}
+
+TEST_F(GroupCommitTest, HeldAnswersArePersistedWhenTheDelayPasses) {
+  q->deviceRegistered("dev", false);
+  q->deviceRegistered("other", false);
+  const auto a = submit("/3/0/0");
+  const auto b = q->submit(request("/3/0/1", Operation::kRead, "other"));
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(rec.unsaved.size(), 2u);
+  answer();  // "other" still waits for its answer: this one is held
+  EXPECT_EQ(q->held(), 1u);
+  EXPECT_TRUE(rec.done.empty());
+  clock.advance(milliseconds(4));
+  q->tick();
+  EXPECT_TRUE(rec.done.empty()) << "before the delay";
+  clock.advance(milliseconds(1));
+  ASSERT_EQ(q->nextTimer(), clock.steadyNow());
+  q->tick();
+  ASSERT_EQ(rec.done.size(), 1u);
+  EXPECT_EQ(rec.done[0].id, a);
+  EXPECT_EQ(store.rows[a].state, RequestState::kDone);
+  EXPECT_EQ(store.rows[b->id].state, RequestState::kQueued) << "still in flight, unsaved";
+}
+
+TEST_F(GroupCommitTest, PersistHeldReportsAtOnce) {
+  q->deviceRegistered("dev", false);
+  q->deviceRegistered("other", false);
+  submit("/3/0/0");
+  ASSERT_TRUE(q->submit(request("/3/0/1", Operation::kRead, "other")).ok());
+  const auto a = answer();
+  ASSERT_TRUE(rec.done.empty());
+  q->persistHeld();  // e.g. a caller asks for a request
+  ASSERT_EQ(rec.done.size(), 1u);
+  EXPECT_EQ(store.rows[a].state, RequestState::kDone);
+  EXPECT_FALSE(q->nextTimer().has_value());
+}
+
+TEST_F(GroupCommitTest, NonIdempotentAndObserveRequestsArePersistedFirstAndHeldAnswersBeforeThem) {
+  q->deviceRegistered("dev", false);
+  q->deviceRegistered("other", false);
+  ASSERT_TRUE(q->submit(request("/3/0/1", Operation::kRead, "other")).ok());  // keeps a group
+  const auto read = submit("/3/0/0");
+  const auto exec = submit("/3/0/4", Operation::kExecute);
+  const auto observe = submit("/3/0/9", Operation::kObserve);
+  EXPECT_EQ(rec.unsaved.size(), 2u);
+  answer();  // the Read's answer is held ... then the Execute goes out:
+  ASSERT_EQ(rec.sent.back().id, exec);
+  EXPECT_EQ(rec.unsaved.size(), 2u) << "not unsaved";
+  // Recorder::send checked that it was persisted in flight with its ids; the Read's answer
+  // was persisted (and reported) before it.
+  ASSERT_EQ(rec.done.size(), 1u);
+  EXPECT_EQ(rec.done[0].id, read);
+  EXPECT_EQ(store.rows[read].state, RequestState::kDone);
+  answer();  // Execute: persisted at once, not held
+  EXPECT_EQ(store.rows[exec].state, RequestState::kDone);
+  EXPECT_EQ(q->held(), 0u);
+  ASSERT_EQ(rec.sent.back().id, observe);
+  EXPECT_EQ(rec.unsaved.size(), 2u) << "an Observe's token is the observation's: persisted";
+  EXPECT_EQ(store.rows[observe].state, RequestState::kInFlight);
+}
+
+TEST_F(GroupCommitTest, AtMostMaxUnsavedSendsAreOutUnsavedAtATime) {
+  // Five devices, one request each: four go out unsaved, the fifth is persisted first.
+  for (int i = 0; i < 5; ++i) {
+    const std::string ep = "d" + std::to_string(i);
+    q->deviceRegistered(ep, false);
+    ASSERT_TRUE(q->submit(request("/3/0/0", Operation::kRead, ep)).ok());
+  }
+  EXPECT_EQ(rec.sent.size(), 5u);
+  EXPECT_EQ(rec.unsaved.size(), 4u);
+  EXPECT_EQ(store.rows[rec.sent[4].id].state, RequestState::kInFlight);
+  // The unsaved ones stay counted until their answers are persisted.
+  q->responded(rec.sent[0].id, 0x45, {}, std::nullopt);
+  EXPECT_EQ(q->held(), 1u);
+  q->deviceRegistered("d5", false);
+  ASSERT_TRUE(q->submit(request("/3/0/0", Operation::kRead, "d5")).ok());
+  EXPECT_EQ(rec.unsaved.size(), 4u) << "held answers still count";
+  EXPECT_EQ(rec.done.size(), 1u) << "and were persisted before the strict one";
+  q->deviceRegistered("d6", false);
+  ASSERT_TRUE(q->submit(request("/3/0/0", Operation::kRead, "d6")).ok());
+  EXPECT_EQ(rec.unsaved.size(), 5u) << "room again after that";
+}
+
+TEST_F(GroupCommitTest, ATransportFailurePersistsTheRequestBackInTheQueue) {
+  q->deviceRegistered("dev", false);
+  q->deviceRegistered("other", false);
+  ASSERT_TRUE(q->submit(request("/3/0/1", Operation::kRead, "other")).ok());
+  const auto a = submit("/3/0/0");
+  const auto b = submit("/3/0/1");
+  answer();  // held
+  ASSERT_EQ(q->inFlight("dev"), b);
+  q->transportFailed(b, "no answer");
+  EXPECT_EQ(store.rows[a].state, RequestState::kDone) << "held answers persisted first";
+  EXPECT_EQ(store.rows[b].state, RequestState::kQueued);
+  EXPECT_EQ(store.rows[b].messageId, rec.sent.back().messageId)
+      << "persisted with the ids it went with, for a resend within EXCHANGE_LIFETIME";
+  EXPECT_EQ(store.rows[b].attempts, 1u);
+}
+
+TEST_F(GroupCommitTest, ACrashLosesHeldAnswersAndTheRequestsGoOutAgain) {
+  q->deviceRegistered("dev", false);
+  q->deviceRegistered("other", false);
+  ASSERT_TRUE(q->submit(request("/3/0/1", Operation::kRead, "other")).ok());
+  const auto a = submit("/3/0/0");
+  const auto b = submit("/3/0/1");
+  answer();
+  ASSERT_EQ(q->held(), 1u);
+  // "kill -9": a new queue over what the store holds.
+  q = makeQueue();
+  q->setListener(&rec);
+  rec.sent.clear();
+  auto restored = q->restore();
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(restored->queued, 3u) << "never persisted in flight: queued, sent again";
+  EXPECT_EQ(restored->resumed, 0u);
+  EXPECT_TRUE(restored->failed.empty());
+  q->deviceRegistered("dev", false);
+  ASSERT_EQ(rec.sent.size(), 1u);
+  EXPECT_EQ(rec.sent[0].id, a);
+  answer();
+  ASSERT_EQ(rec.sent.back().id, b);
 }
 
 TEST(DownlinkNames, RoundTripAndIdempotence) {

@@ -292,6 +292,63 @@ TEST_F(SqliteTest, BeginFailsWhenAnotherConnectionWrites) {
   EXPECT_TRUE(Transaction::begin(conn).ok());
 }
 
+TEST_F(SqliteTest, LazyTransactionTakesNoLockUntilItsFirstStatement) {
+  Connection other = rawOpen(dir.file("t.db"));
+  {
+    // Nothing ran: no lock was taken (another connection can write meanwhile), and the commit
+    // has nothing to do.
+    auto lazy = Transaction::beginLazy(conn);
+    EXPECT_FALSE(conn.autocommit()) << "logically open";
+    auto held = Transaction::begin(other);
+    ASSERT_TRUE(held.ok()) << held.error().message;
+    held->rollback();
+    EXPECT_TRUE(lazy.commit().ok());
+    EXPECT_TRUE(conn.autocommit());
+  }
+  {
+    // The first statement begins it: its changes and a nested transaction's commit together,
+    // and the lock is held until then.
+    auto lazy = Transaction::beginLazy(conn);
+    execOk(conn, "INSERT INTO t (i) VALUES (1)");
+    EXPECT_FALSE(Transaction::begin(other).ok()) << "the write lock is held";
+    auto nested = Transaction::begin(conn);
+    ASSERT_TRUE(nested.ok());
+    auto insert = conn.prepare("INSERT INTO t (i) VALUES (2)", "insert");
+    ASSERT_TRUE(insert.ok());
+    ASSERT_TRUE(insert->run().ok());
+    ASSERT_TRUE(nested->commit().ok());
+    EXPECT_EQ(queryInt(other, "SELECT count(*) FROM t"), 0) << "not committed yet";
+    ASSERT_TRUE(lazy.commit().ok());
+    EXPECT_EQ(queryInt(other, "SELECT count(*) FROM t"), 2);
+  }
+  {
+    // Not committed: rolled back like any other.
+    auto lazy = Transaction::beginLazy(conn);
+    auto insert = conn.prepare("INSERT INTO t (i) VALUES (3)", "insert");
+    ASSERT_TRUE(insert.ok());
+    ASSERT_TRUE(insert->run().ok());
+  }
+  EXPECT_TRUE(conn.autocommit());
+  EXPECT_EQ(rows(), 2);
+  {
+    // Its BEGIN fails (another connection writes): the statement that needed it fails with
+    // that error, later ones run on their own, and the commit has nothing left to do.
+    auto held = Transaction::begin(other);
+    ASSERT_TRUE(held.ok());
+    auto lazy = Transaction::beginLazy(conn);
+    auto insert = conn.prepare("INSERT INTO t (i) VALUES (4)", "insert");
+    ASSERT_TRUE(insert.ok());
+    auto r = insert->run();
+    ASSERT_FALSE(r.ok());
+    EXPECT_THAT(r.error().message, HasSubstr("begin transaction: database is locked"));
+    held->rollback();
+    ASSERT_TRUE(insert->run().ok());
+    EXPECT_TRUE(lazy.commit().ok());
+    EXPECT_TRUE(conn.autocommit());
+    EXPECT_EQ(queryInt(other, "SELECT count(*) FROM t"), 3);
+  }
+}
+
 TEST_F(SqliteTest, OpenMissingFileReadOnlyFails) {
   auto c = Connection::open(dir.file("missing.db"), OpenMode::kReadWrite);
   ASSERT_FALSE(c.ok());
