@@ -431,7 +431,8 @@ TEST_F(CliE2E, ObserveNotificationsAndObservations) {
   ASSERT_FALSE(later.empty()) << later;
   EXPECT_GT(later[0]["id"].get<std::uint64_t>(), listed[1]["id"].get<std::uint64_t>());
   RunResult table = ctl({"notifications", "sensor", "--limit", "1"});
-  EXPECT_TRUE(std::regex_search(table.out, std::regex(R"(ID\s+KIND\s+PATH\s+RECEIVED\s+SEQ\s+VALUE\n)")))
+  EXPECT_TRUE(
+      std::regex_search(table.out, std::regex(R"(ID\s+KIND\s+PATH\s+RECEIVED\s+SEQ\s+VALUE\n)")))
       << table.out;
 
   // The same notifications came live to monitor.
