@@ -325,8 +325,9 @@ Result<void> Bridge::send(const bridge::Outgoing& m) {
   const auto token = randomToken();
   if (auto sent = server_.sendClientRequest(*id, r, token); !sent) return sent.error();
   pending_[pendingKey(*id, token)] = {m.exchange, m.kind};
-  log::debug("LWG6010 {} of {} to {} from port {}: POST/DELETE {}{}{}", kindName(m.kind), m.device,
-             m.server, server_.clientLocalPort(*id).value_or(0),
+  log::debug("LWG6010 {} of {} to {} from port {}: {} {}{}{}", kindName(m.kind), m.device, m.server,
+             server_.clientLocalPort(*id).value_or(0),
+             m.kind == bridge::Outgoing::Kind::kDeregister ? "DELETE" : "POST",
              m.location.empty() ? "/rd" : joined(m.location), m.query.empty() ? "" : "?",
              fmt::join(m.query, "&"));
   return {};
