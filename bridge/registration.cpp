@@ -78,6 +78,11 @@ const UpstreamConfig* UpstreamRegistrations::server(std::string_view uri) const 
   return s && !s->removed ? &s->config : nullptr;
 }
 
+const UpstreamConfig* UpstreamRegistrations::serverConfig(std::string_view uri) const {
+  const Server* s = findServer(uri);
+  return s ? &s->config : nullptr;
+}
+
 void UpstreamRegistrations::addServer(UpstreamConfig config) {
   const core::SteadyTime now = clock_.steadyNow();
   const auto holdOff =
@@ -587,6 +592,25 @@ void UpstreamRegistrations::transportFailed(std::string_view server, std::string
   if (l.state == LinkState::kRetrying) return;  // already backing off
   l.updateNow = true;  // after the back-off, an Update tells whether the server is back
   fail(it->first, l, std::string(why), false);
+}
+
+void UpstreamRegistrations::retryNow(std::string_view server, std::string_view device,
+                                     bool registeredToo) {
+  std::vector<Key> keys;
+  for (auto& [key, l] : links_) {
+    if (key.first != server || (!device.empty() && key.second != device) || l.exchange) continue;
+    const bool registered = !l.location.empty();
+    if (l.retryAt) {
+      l.retryAt.reset();
+      if (registered) l.updateNow = true;  // the probe the back-off was waiting to send
+    } else if (registeredToo && registered && !l.restartUpdate) {
+      l.updateNow = true;
+    } else {
+      continue;
+    }
+    keys.push_back(key);
+  }
+  for (const auto& key : keys) advance(key);
 }
 
 void UpstreamRegistrations::tick() {

@@ -179,6 +179,13 @@ class UpstreamRegistrations {
   // response): the link counts as down and is probed with an Update after the back-off.
   void transportFailed(std::string_view server, std::string_view device, std::string_view why);
 
+  // What the links of `server` (only `device`'s when not empty) depend on changed, e.g. their
+  // DTLS pre-shared key was added or replaced: links backing off after a failure try again now
+  // (a Register through the rate limit, or an Update) instead of at the end of their back-off.
+  // With `registeredToo`, registered links send an Update now as well (their session was
+  // replaced). Links with an exchange in flight wait for its outcome.
+  void retryNow(std::string_view server, std::string_view device, bool registeredToo);
+
   // Sends what is due (hold-offs that ended, Register slots, Updates, retries, exchanges that
   // timed out). Call when nextTimer() is due.
   void tick();
@@ -190,6 +197,8 @@ class UpstreamRegistrations {
   bool up(std::string_view server, std::string_view device) const;
   const std::vector<UpstreamConfig>& servers() const { return servers_; }
   const UpstreamConfig* server(std::string_view uri) const;
+  // Also a server being removed (its links still De-register).
+  const UpstreamConfig* serverConfig(std::string_view uri) const;
   // Registers waiting for the hold-off or a slot, per server.
   std::size_t waiting(std::string_view server) const;
   std::optional<core::SteadyTime> holdOffUntil(std::string_view server) const;

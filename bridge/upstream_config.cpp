@@ -22,20 +22,28 @@ std::string_view queueModeName(QueueMode mode) {
   return mode == QueueMode::kMirror ? "mirror" : "gateway";
 }
 
+std::string_view pskModeName(PskMode mode) {
+  return mode == PskMode::kGateway ? "gateway" : "device";
+}
+
 Result<UpstreamUri> parseUpstreamUri(std::string_view uri) {
   const std::string quoted = "\"" + std::string(uri.substr(0, 200)) + "\"";
+  UpstreamUri out;
+  std::string_view rest;
   if (uri.starts_with("coaps://")) {
-    return bad(quoted +
-               ": coaps:// (DTLS-PSK) upstream servers are not available in this version yet; "
-               "use coap://");
+    out.dtls = true;
+    out.port = 5684;  // RFC 7252 6.2
+    rest = uri.substr(8);
+  } else if (uri.starts_with("coap://")) {
+    rest = uri.substr(7);
+  } else {
+    return bad(quoted + ": expected coap://HOST[:PORT] or coaps://HOST[:PORT]");
   }
-  if (!uri.starts_with("coap://")) return bad(quoted + ": expected coap://HOST[:PORT]");
-  std::string_view rest = uri.substr(7);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);  // "coap://h:5683/" is usual
   if (rest.find_first_of("/?#@") != std::string_view::npos) {
-    return bad(quoted + ": only coap://HOST[:PORT] (no path, query or user)");
+    return bad(quoted + ": only coap://HOST[:PORT] or coaps://HOST[:PORT] (no path, query or " +
+               "user)");
   }
-  UpstreamUri out;
   std::string_view host = rest, port;
   if (!rest.empty() && rest.front() == '[') {
     const auto close = rest.find(']');

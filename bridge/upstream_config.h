@@ -26,11 +26,24 @@ std::string_view queueModeName(QueueMode mode);  // "gateway", "mirror"
 struct UpstreamUri {
   std::string host;  // a name or a numeric address, without brackets
   std::uint16_t port = 5683;
+  bool dtls = false;  // coaps://: DTLS with a pre-shared key (RFC 7252 9.1.3.1)
   bool operator==(const UpstreamUri&) const = default;
 };
-// "coap://HOST[:PORT]" (IPv6 in brackets); no path, query, user info or fragment. coaps:// is
-// refused with a "not available in this version yet" message (DTLS-PSK is a later issue).
+// "coap://HOST[:PORT]" (default port 5683) or "coaps://HOST[:PORT]" (DTLS-PSK, default port
+// 5684, RFC 7252 6.2); IPv6 in brackets; no path, query, user info or fragment.
 Result<UpstreamUri> parseUpstreamUri(std::string_view uri);
+
+// Which pre-shared key a coaps:// server gets (the credential store holds them, never the
+// configuration file).
+enum class PskMode : std::uint8_t {
+  // One PSK per bridged device: each device's DTLS session uses its own identity and key, so
+  // the server can tell devices apart by identity (LwM2M servers bind an identity to one
+  // endpoint name). The identity defaults to the device's upstream endpoint name.
+  kDevice,
+  // One PSK for the whole gateway: every device's session uses the same identity and key.
+  kGateway,
+};
+std::string_view pskModeName(PskMode mode);  // "device", "gateway"
 
 // Endpoint-name patterns: '*' matches any run of characters (also none), '?' one character
 // (byte); everything else matches itself. "*" matches every endpoint.
@@ -54,9 +67,17 @@ struct UpstreamConfig {
   // answered, at most: what the server and the backhaul must buffer at once.
   std::uint32_t registrationsInFlight = 32;
   QueueMode queueMode = QueueMode::kGateway;
-  double answerTimeout = 60;  // gateway mode: seconds until 5.04 Gateway Timeout
-  double backoffMin = 5;      // seconds before the first retry after a failure
-  double backoffMax = 900;    // the retry interval doubles up to this
+  double answerTimeout = 60;           // gateway mode: seconds until 5.04 Gateway Timeout
+  double backoffMin = 5;               // seconds before the first retry after a failure
+  double backoffMax = 900;             // the retry interval doubles up to this
+  PskMode pskMode = PskMode::kDevice;  // coaps:// only
+
+  bool dtls() const { return address.dtls; }
+  // The endpoint under which the link's PSK is in the credential store: the device's own
+  // endpoint in device mode, "" (the gateway-wide credential) in gateway mode.
+  std::string credentialEndpoint(std::string_view endpoint) const {
+    return pskMode == PskMode::kGateway ? std::string() : std::string(endpoint);
+  }
 
   bool bridges(std::string_view endpoint) const;
   std::string upstreamEndpoint(std::string_view endpoint) const {

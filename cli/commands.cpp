@@ -518,6 +518,30 @@ int pskAddCommand(const Globals& g, const std::string& identity, bool identityHe
   return kExitOk;
 }
 
+// The bridge's keys towards a coaps:// upstream server (--upstream): the device is --endpoint
+// (none: the gateway-wide key), the identity optional for a device (its upstream endpoint name).
+int pskAddUpstreamCommand(const Globals& g, const std::string& server, const std::string& endpoint,
+                          const std::string& identity, bool identityHex,
+                          const std::optional<std::string>& keyHex) {
+  if (endpoint.empty() && identity.empty()) {
+    throw UsageError(
+        "the gateway-wide upstream PSK needs an IDENTITY (give --endpoint EP for a device's key, "
+        "whose identity defaults to its upstream endpoint name)");
+  }
+  const Bytes id = identity.empty() ? Bytes() : identityBytes(identity, identityHex);
+  Bytes key = readKey(keyHex);
+  Client client(g.bus);
+  client.gateway().AddUpstreamPsk(server, endpoint, id, key);
+  std::fill(key.begin(), key.end(), 0);
+  if (g.json) {
+    printJson(Json{{"server", server},
+                   {"endpoint", endpoint},
+                   {"identity", identity.empty() ? Json(nullptr) : Json(identity)},
+                   {"key_set", true}});
+  }
+  return kExitOk;
+}
+
 int pskRemoveCommand(const Globals& g, const std::string& identity, bool identityHex) {
   const Bytes id = identityBytes(identity, identityHex);
   Client client(g.bus);
@@ -525,8 +549,15 @@ int pskRemoveCommand(const Globals& g, const std::string& identity, bool identit
   return kExitOk;
 }
 
-int pskListCommand(const Globals& g, const std::string& endpoint) {
+int pskListCommand(const Globals& g, const std::string& endpoint, bool upstream) {
   Client client(g.bus);
+  if (upstream) {
+    std::vector<Dict> psks;
+    for (const auto& p : client.gateway().ListUpstreamPsks(endpoint)) psks.push_back(toDict(p));
+    return printListing(
+        g, psks.size(), [&] { return jsonArray(psks, upstreamPskJson); }, upstreamPskTable(psks),
+        "upstream PSK", "upstream PSKs");
+  }
   std::vector<Dict> psks;
   for (const auto& p : client.gateway().ListPsks(endpoint)) psks.push_back(toDict(p));
   return printListing(
@@ -973,36 +1004,92 @@ int run(int argc, char** argv) {
   std::string identity;
   bool identityHex = false;
   std::optional<std::string> keyHex;
-  auto* psk = verb("psk",
-                   "Manage the DTLS pre-shared keys of devices that use coaps: add, remove, list "
-                   "(keys are never shown)",
-                   examples({"lwgatectl psk add sensor-17 sensor-17 --key-hex "
-                             "000102030405060708090a0b0c0d0e0f",
-                             "lwgatectl psk add id-17 sensor-17 < key.hex   # key from stdin",
-                             "lwgatectl psk list", "lwgatectl psk remove id-17"}));
+  std::optional<std::string> upstreamServer;
+  std::string upstreamEndpoint;
+  bool upstreamList = false;
+  auto* psk = verb(
+      "psk",
+      "Manage DTLS pre-shared keys: of devices that use coaps, and (--upstream) the bridge's "
+      "towards coaps:// upstream servers: add, remove, list (keys are never shown)",
+      examples({"lwgatectl psk add sensor-17 sensor-17 --key-hex "
+                "000102030405060708090a0b0c0d0e0f",
+                "lwgatectl psk add id-17 sensor-17 < key.hex   # key from stdin",
+                "lwgatectl psk list", "lwgatectl psk remove id-17",
+                "lwgatectl psk add --upstream coaps://lwm2m.example.net --endpoint sensor-17 "
+                "< key.hex   # identity: its upstream endpoint name",
+                "lwgatectl psk add --upstream coaps://lwm2m.example.net site-7 < key.hex   # "
+                "psk = \"gateway\"",
+                "lwgatectl psk list --upstream",
+                "lwgatectl psk remove --upstream coaps://lwm2m.example.net --endpoint sensor-17"}));
   psk->require_subcommand(1);
-  auto* pskAdd =
-      psk->add_subcommand("add",
-                          "Store a PSK identity, its key and the one endpoint name it may register "
-                          "as (replaces the key and endpoint of an identity that exists)");
-  pskAdd->add_option("identity", identity, "PSK identity (text; hex with --identity-hex)")
-      ->required();
-  pskAdd->add_option("endpoint", endpoint, "The endpoint name the identity may register as")
-      ->required();
+  auto* pskAdd = psk->add_subcommand(
+      "add",
+      "Store a PSK identity, its key and the one endpoint name it may register as (replaces the "
+      "key and endpoint of an identity that exists); with --upstream, the key the bridge uses "
+      "towards that coaps:// server for --endpoint's device, or for the whole gateway");
+  pskAdd->add_option("identity", identity,
+                     "PSK identity (text; hex with --identity-hex); with --upstream and "
+                     "--endpoint it defaults to the device's upstream endpoint name");
+  pskAdd->add_option("endpoint", endpoint, "The endpoint name the identity may register as");
   pskAdd->add_option("--key-hex", keyHex,
                      "The key in hex (else the first line of standard input, not echoed on a "
                      "terminal)");
   pskAdd->add_flag("--identity-hex", identityHex, "IDENTITY is hex (a binary identity)");
-  pskAdd->callback(
-      [&] { action = [&] { return pskAddCommand(g, identity, identityHex, endpoint, keyHex); }; });
-  auto* pskRemove = psk->add_subcommand("remove", "Remove a PSK identity");
-  pskRemove->add_option("identity", identity, "PSK identity (text; hex with --identity-hex)")
-      ->required();
+  pskAdd->add_option("--upstream", upstreamServer,
+                     "A key for this coaps:// [[upstream]] server (its uri as configured)");
+  pskAdd->add_option("--endpoint", upstreamEndpoint,
+                     "With --upstream: the bridged device the key is for (psk = \"device\"); "
+                     "without it, the gateway-wide key (psk = \"gateway\")");
+  pskAdd->callback([&] {
+    if (upstreamServer) {
+      if (!endpoint.empty()) {
+        throw UsageError("with --upstream, name the device with --endpoint EP");
+      }
+      action = [&] {
+        return pskAddUpstreamCommand(g, *upstreamServer, upstreamEndpoint, identity, identityHex,
+                                     keyHex);
+      };
+      return;
+    }
+    if (!upstreamEndpoint.empty()) throw UsageError("--endpoint goes with --upstream");
+    if (identity.empty() || endpoint.empty()) {
+      throw UsageError("psk add needs IDENTITY and ENDPOINT (or --upstream SERVER)");
+    }
+    action = [&] { return pskAddCommand(g, identity, identityHex, endpoint, keyHex); };
+  });
+  auto* pskRemove = psk->add_subcommand(
+      "remove", "Remove a PSK identity; with --upstream, the bridge's key for a server");
+  pskRemove->add_option("identity", identity, "PSK identity (text; hex with --identity-hex)");
   pskRemove->add_flag("--identity-hex", identityHex, "IDENTITY is hex (a binary identity)");
-  pskRemove->callback([&] { action = [&] { return pskRemoveCommand(g, identity, identityHex); }; });
-  auto* pskList = psk->add_subcommand("list", "List PSK identities: IDENTITY ENDPOINT KEY UPDATED");
-  pskList->add_option("endpoint", endpoint, "Only this endpoint's");
-  pskList->callback([&] { action = [&] { return pskListCommand(g, endpoint); }; });
+  pskRemove->add_option("--upstream", upstreamServer, "The upstream server's key");
+  pskRemove->add_option("--endpoint", upstreamEndpoint,
+                        "With --upstream: the device's key (none: the gateway-wide one)");
+  pskRemove->callback([&] {
+    if (upstreamServer) {
+      if (!identity.empty()) {
+        throw UsageError(
+            "with --upstream, give --endpoint EP (or nothing for the gateway-wide "
+            "key), not an identity");
+      }
+      action = [&] {
+        Client client(g.bus);
+        client.gateway().RemoveUpstreamPsk(*upstreamServer, upstreamEndpoint);
+        return kExitOk;
+      };
+      return;
+    }
+    if (!upstreamEndpoint.empty()) throw UsageError("--endpoint goes with --upstream");
+    if (identity.empty()) throw UsageError("psk remove needs IDENTITY (or --upstream SERVER)");
+    action = [&] { return pskRemoveCommand(g, identity, identityHex); };
+  });
+  auto* pskList = psk->add_subcommand(
+      "list",
+      "List PSK identities: IDENTITY ENDPOINT KEY UPDATED; with --upstream the bridge's keys: "
+      "SERVER ENDPOINT IDENTITY KEY UPDATED");
+  pskList->add_option("endpoint", endpoint,
+                      "Only this endpoint's (with --upstream: this server's)");
+  pskList->add_flag("--upstream", upstreamList, "The bridge's keys for coaps:// upstream servers");
+  pskList->callback([&] { action = [&] { return pskListCommand(g, endpoint, upstreamList); }; });
 
   auto* modem =
       verb("modem", "Show the modem's health: state, SIM, network, signal, model, last error",

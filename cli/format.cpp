@@ -478,7 +478,9 @@ std::vector<Pair> settingsBlock(const std::string& endpoint, const Dict& s) {
           {"Server instance", instance ? std::to_string(*instance) : "- (from the object links)"}};
 }
 
-Json pskJson(const Dict& p) {
+namespace {
+
+Json identityHex(const Dict& p) {
   Json hex = nullptr;
   if (auto id = bytesField(p, "identity")) {
     static constexpr char kDigits[] = "0123456789abcdef";
@@ -489,6 +491,37 @@ Json pskJson(const Dict& p) {
     }
     hex = text;
   }
+  return hex;
+}
+
+}  // namespace
+
+Json upstreamPskJson(const Dict& p) {
+  const std::string identity = stringField(p, "identity_text").value_or("");
+  return Json{{"server", stringOrNull(p, "server")},
+              {"endpoint", stringOrNull(p, "endpoint")},
+              {"identity", identity.empty() ? Json(nullptr) : Json(identity)},
+              {"identity_hex", identity.empty() ? Json(nullptr) : identityHex(p)},
+              {"key_set", boolOrNull(p, "key_set")},
+              {"created", unsignedOrNull(p, "created")},
+              {"updated", unsignedOrNull(p, "updated")}};
+}
+
+Table upstreamPskTable(const std::vector<Dict>& psks) {
+  Table table({"SERVER", "ENDPOINT", "IDENTITY", "KEY", "UPDATED"});
+  for (const auto& p : psks) {
+    const std::string endpoint = stringField(p, "endpoint").value_or("");
+    const std::string identity = stringField(p, "identity_text").value_or("");
+    table.addRow({orDash(stringField(p, "server")), endpoint.empty() ? "(gateway)" : endpoint,
+                  identity.empty() ? "(endpoint name)" : identity,
+                  boolField(p, "key_set").value_or(false) ? "set" : "-",
+                  timestampOrDash(p, "updated")});
+  }
+  return table;
+}
+
+Json pskJson(const Dict& p) {
+  const Json hex = identityHex(p);
   return Json{
       {"identity", stringOrNull(p, "identity_text")}, {"identity_hex", hex},
       {"endpoint", stringOrNull(p, "endpoint")},      {"key_set", boolOrNull(p, "key_set")},
@@ -779,6 +812,7 @@ Json upstreamServerJson(const Dict& u) {
   return Json{{"uri", stringOrNull(u, "uri")},
               {"devices", stringsField(u, "devices")},
               {"queue_mode", stringOrNull(u, "queue_mode")},
+              {"psk", stringOrNull(u, "psk")},
               {"lifetime", unsignedOrNull(u, "lifetime")},
               {"hold_off", numberOrNull(u, "hold_off")},
               {"links", unsignedOrNull(u, "links")},

@@ -108,6 +108,13 @@ std::vector<Pair> settingsBlock(const std::string& endpoint, const Dict& setting
 nlohmann::json pskJson(const Dict& psk);
 // IDENTITY ENDPOINT KEY UPDATED; KEY is "set" or "-".
 Table pskTable(const std::vector<Dict>& psks);
+// ListUpstreamPsks dictionaries. JSON keys: server s, endpoint s ("" for the gateway-wide key),
+// identity s (null when it is the device's upstream endpoint name), identity_hex s, key_set b,
+// created n, updated n.
+nlohmann::json upstreamPskJson(const Dict& psk);
+// SERVER ENDPOINT IDENTITY KEY UPDATED; ENDPOINT "(gateway)" for the gateway-wide key, IDENTITY
+// "(endpoint name)" when it is the upstream endpoint name.
+Table upstreamPskTable(const std::vector<Dict>& psks);
 
 // --- The bridge (ListUpstreamServers / ListUpstreamLinks dictionaries) ---
 // JSON keys as the D-Bus dictionaries: uri s, devices [s], queue_mode s, lifetime n, hold_off n,

@@ -242,6 +242,24 @@ CREATE TABLE upstream_sends (
 ) WITHOUT ROWID;
 )sql";
 
+// Pre-shared keys the bridge uses towards coaps:// upstream servers (issue 8), kept here rather
+// than in the world-readable configuration file. `server` is the [[upstream]] uri as configured;
+// `endpoint` the local device whose link uses the key ([[upstream]] psk = "device"), or '' for
+// the one key the whole gateway uses with that server (psk = "gateway"). A NULL identity means
+// the device's upstream endpoint name (prefix + endpoint); the gateway-wide one needs its own.
+constexpr std::string_view kSchema7 = R"sql(
+CREATE TABLE upstream_psk_credentials (
+  server TEXT NOT NULL CHECK (length(server) BETWEEN 1 AND 1024),
+  endpoint TEXT NOT NULL CHECK (length(endpoint) <= 255),
+  identity BLOB CHECK (identity IS NULL OR length(identity) BETWEEN 1 AND 128),
+  psk BLOB NOT NULL CHECK (length(psk) BETWEEN 1 AND 64),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  CHECK (endpoint <> '' OR identity IS NOT NULL),
+  PRIMARY KEY (server, endpoint)
+) WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "devices, registrations, requests, observations, notifications, sms_log",
               kSchema1},
@@ -250,6 +268,7 @@ constexpr std::array kMigrations = {
     Migration{4, "psk_credentials (DTLS pre-shared keys)", kSchema4},
     Migration{5, "upstream_registrations, upstream_exchanges, upstream_observations", kSchema5},
     Migration{6, "upstream_sends (LwM2M Send forwarded by the bridge)", kSchema6},
+    Migration{7, "upstream_psk_credentials (PSKs for coaps:// upstream servers)", kSchema7},
 };
 
 }  // namespace

@@ -64,7 +64,7 @@ Result<Server::SocketAddress> Server::resolveUdp(const std::string& host, std::u
   return out;
 }
 
-Result<Server::ClientId> Server::openClient(const SocketAddress& server) {
+Result<Server::ClientId> Server::openClient(const SocketAddress& server, const ClientPsk* psk) {
   coap_address_t remote;
   coap_address_init(&remote);
   std::memcpy(&remote.addr, &server.storage, server.length);
@@ -79,13 +79,31 @@ Result<Server::ClientId> Server::openClient(const SocketAddress& server) {
   // a duplicate ("already exists"; its sockets have SO_REUSEADDR, which lets Linux give a new
   // socket an ephemeral port another one has). Each such device then waited out a back-off of
   // seconds; another try gets another port.
+  std::unique_ptr<ClientPsk> kept;
+  coap_dtls_cpsk_t setup{};
+  if (psk) {
+    if (!coap_dtls_is_supported()) {
+      return makeError(ErrorCode::kInternal, "this libcoap has no DTLS support");
+    }
+    kept = std::make_unique<ClientPsk>(*psk);
+    setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
+    setup.psk_info.identity = {kept->identity.size(),
+                               reinterpret_cast<const uint8_t*>(kept->identity.data())};
+    setup.psk_info.key = {kept->key.size(), kept->key.data()};
+  }
   coap_session_t* session = nullptr;
   for (int attempt = 0; attempt < 4 && !session; ++attempt) {
-    session = coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
+    // With a PSK this sends the ClientHello now; the first request waits in the session until
+    // the handshake is done.
+    session = psk ? coap_new_client_session_psk2(ctx_, &local, &remote, COAP_PROTO_DTLS, &setup)
+                  : coap_new_client_session(ctx_, &local, &remote, COAP_PROTO_UDP);
   }
   if (!session) {
-    return makeError(ErrorCode::kLimitReached,
-                     "cannot open a UDP socket to " + server.text() + ": " + std::strerror(errno));
+    const int error = errno;
+    if (kept) wipe(kept->key);
+    return makeError(ErrorCode::kLimitReached, std::string("cannot open a ") +
+                                                   (psk ? "DTLS" : "UDP") + " session to " +
+                                                   server.text() + ": " + std::strerror(error));
   }
   const double t = options_.ackTimeout;
   coap_fixed_point_t fp{static_cast<uint16_t>(t),
@@ -96,6 +114,7 @@ Result<Server::ClientId> Server::openClient(const SocketAddress& server) {
   const ClientId id = ++nextClient_;
   coap_session_set_app_data(session, tagOf(id));
   clients_[id] = session;  // the reference coap_new_client_session returned
+  if (kept) clientPsks_[id] = std::move(kept);
   return id;
 }
 
@@ -108,6 +127,10 @@ void Server::closeClient(ClientId id) {
   // handler for each, which must not reach the bridge any more.
   coap_session_set_app_data(session, nullptr);
   coap_session_release(session);
+  if (auto psk = clientPsks_.find(id); psk != clientPsks_.end()) {
+    wipe(psk->second->key);
+    clientPsks_.erase(psk);
+  }
 }
 
 std::optional<std::uint16_t> Server::clientLocalPort(ClientId id) const {
@@ -327,6 +350,14 @@ void ClientCallbacks::nack(Server* self, Server::ClientId id, const coap_pdu_t* 
       break;
     case COAP_NACK_NOT_DELIVERABLE:
       f.why = "not deliverable";
+      break;
+    case COAP_NACK_TLS_FAILED:
+      // libcoap does not say why; with a server that answers, a wrong identity or key is the
+      // usual cause (libcoap's own log line, at debug level, has GnuTLS's reason).
+      f.dtls = true;
+      f.why =
+          "the DTLS handshake failed or the DTLS session ended (wrong PSK identity or key, or "
+          "no DTLS server there?)";
       break;
     default:
       f.why = "transmission failed";

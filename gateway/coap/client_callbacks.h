@@ -22,6 +22,9 @@ struct ClientCallbacks {
                    coap_nack_reason_t reason);
 };
 
+// Overwrites a key before its memory goes back (explicit_bzero) and empties it.
+void wipe(std::vector<std::uint8_t>& secret);
+
 // Puts a request's payload into pdu; libcoap sends one larger than a datagram with Block1
 // (RFC 7959) and needs the data until the transfer is done, so it gets a copy it frees.
 bool addRequestPayload(coap_session_t* session, coap_pdu_t* pdu,

@@ -56,11 +56,6 @@ std::string negotiated(const coap_session_t* session) {
   return std::string(suite ? suite : "?") + " (" + (version ? version : "?") + ")";
 }
 
-void wipe(std::vector<std::uint8_t>& secret) {
-  if (!secret.empty()) explicit_bzero(secret.data(), secret.size());
-  secret.clear();
-}
-
 log::Level levelFromCoap(coap_log_t level) {
   if (level <= LOG_ERR) return log::Level::kError;
   if (level == LOG_WARNING) return log::Level::kWarning;
@@ -90,6 +85,11 @@ void coapLogHandler(coap_log_t level, const char* message) {
 }
 
 }  // namespace
+
+void wipe(std::vector<std::uint8_t>& secret) {
+  if (!secret.empty()) explicit_bzero(secret.data(), secret.size());
+  secret.clear();
+}
 
 // A response held back until the batch it belongs to is committed.
 struct Server::Held {

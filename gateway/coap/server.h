@@ -164,7 +164,16 @@ class Server {
   // getaddrinfo for UDP (blocking: call it once per server, not per device).
   static Result<SocketAddress> resolveUdp(const std::string& host, std::uint16_t port);
 
-  Result<ClientId> openClient(const SocketAddress& server);
+  // A pre-shared key for a coaps:// server (RFC 7252 9.1.3.1): the session makes a DTLS
+  // handshake with this identity and key before its first message goes out; a failed handshake
+  // reaches the client failure handler as a failure of what was waiting (`dtls` set).
+  struct ClientPsk {
+    std::string identity;  // bytes, 1..128 (core::checkPskIdentity)
+    std::vector<std::uint8_t> key;
+  };
+  // Opens a session: NoSec UDP, or DTLS-PSK when `psk` is given (the key is kept, for libcoap,
+  // until the session closes, then wiped). kInternal when this libcoap has no DTLS.
+  Result<ClientId> openClient(const SocketAddress& server, const ClientPsk* psk = nullptr);
   // Closes the socket; what was still pending on it is dropped without handler calls.
   void closeClient(ClientId id);
   std::optional<std::uint16_t> clientLocalPort(ClientId id) const;
@@ -231,6 +240,7 @@ class Server {
     bool request = false;  // it was one of our requests (else a response or a ping)
     bool pong = false;     // the RST that answers our ping: the server is there
     bool reset = false;    // answered RST (else no acknowledgement, or not sent)
+    bool dtls = false;     // the DTLS handshake failed or the DTLS session ended
     std::string why;
   };
   // A confirmable message got no acknowledgement after all retransmissions, or a RST. ICMP
@@ -291,6 +301,9 @@ class Server {
   LogThrottle uploadRefusals_;
   LogThrottle answerFailures_;
   std::map<ClientId, coap_session_t*> clients_;  // open client sessions, referenced
+  // The identity and key of DTLS client sessions: libcoap keeps pointers to them (the
+  // coap_dtls_cpsk_t it copies), so they live as long as the session and are wiped after it.
+  std::map<ClientId, std::unique_ptr<ClientPsk>> clientPsks_;
   ClientId nextClient_ = 0;
   ClientRequestHandler onClientRequest_;
   ClientAnswerHandler onClientAnswer_;

@@ -51,6 +51,16 @@ struct PskInfo {
   std::int64_t updatedAtMs = 0;
 };
 
+// A PSK the bridge uses towards a coaps:// upstream server, without its key.
+struct UpstreamPskInfo {
+  std::string server;                   // the [[upstream]] uri
+  std::string endpoint;                 // the local device; "" for the gateway-wide one
+  std::optional<std::string> identity;  // bytes; nullopt: the device's upstream endpoint name
+  bool keySet = false;
+  std::int64_t createdAtMs = 0;  // Unix ms
+  std::int64_t updatedAtMs = 0;
+};
+
 // The credential store as the registration interface needs it (db::SqliteCredentialStore).
 class CredentialLookup {
  public:

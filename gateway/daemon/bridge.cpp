@@ -1,5 +1,6 @@
 #include "gateway/daemon/bridge.h"
 
+#include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 
@@ -7,7 +8,9 @@
 #include <random>
 
 #include "db/sqlite.h"
+#include "gateway/core/credentials.h"
 #include "gateway/daemon/downlink.h"
+#include "gateway/lwm2m/diagnostic.h"
 #include "gateway/lwm2m/link_format.h"
 #include "gateway/util/log.h"
 
@@ -204,15 +207,95 @@ Result<coap::Server::SocketAddress> Bridge::resolve(const std::string& uri) {
   return *address;
 }
 
+Result<coap::Server::ClientPsk> Bridge::pskFor(const bridge::UpstreamConfig& config,
+                                               const Key& key) {
+  const std::string credential = config.credentialEndpoint(key.second);
+  if (!pskSource_) return makeError(ErrorCode::kInternal, "no credential store");
+  auto found = pskSource_(key.first, credential);
+  if (!found) return found.error();
+  if (!*found) {
+    if (credential.empty()) {
+      return makeError(ErrorCode::kNotFound,
+                       "no upstream PSK for this gateway (psk = \"gateway\"): add one with "
+                       "lwgatectl psk add --upstream " +
+                           key.first + " IDENTITY");
+    }
+    return makeError(ErrorCode::kNotFound,
+                     "no upstream PSK for this device: add one with lwgatectl psk add --upstream " +
+                         key.first + " --endpoint " + key.second);
+  }
+  coap::Server::ClientPsk psk;
+  psk.identity = (*found)->identity.value_or(config.upstreamEndpoint(key.second));
+  psk.key = std::move((*found)->key);
+  if (auto ok = core::checkPskIdentity(psk.identity); !ok) {
+    explicit_bzero(psk.key.data(), psk.key.size());
+    return makeError(ErrorCode::kBadRequest, "the upstream endpoint name cannot be the PSK " +
+                                                 std::string("identity (") + ok.error().message +
+                                                 "): give the identity in lwgatectl psk add");
+  }
+  return psk;
+}
+
 Result<coap::Server::ClientId> Bridge::session(const Key& key) {
   if (auto it = sessions_.find(key); it != sessions_.end()) return it->second;
   auto address = resolve(key.first);
   if (!address) return address.error();
-  auto id = server_.openClient(*address);
+  const bridge::UpstreamConfig* config = registrations_->serverConfig(key.first);
+  std::optional<coap::Server::ClientPsk> psk;
+  if (config && config->dtls()) {
+    auto found = pskFor(*config, key);
+    if (!found) {
+      reportOnce(key, found.error().message);
+      return found.error();
+    }
+    psk = std::move(*found);
+  }
+  auto id = server_.openClient(*address, psk ? &*psk : nullptr);
+  if (psk) explicit_bzero(psk->key.data(), psk->key.size());
   if (!id) return id.error();
   sessions_[key] = *id;
   keys_[*id] = key;
+  if (psk) {
+    log::debug("LWG6014 DTLS session to {} for {} with PSK identity {}", key.first, key.second,
+               lwm2m::quoteForMessage(core::pskIdentityText(psk->identity), 80));
+  }
   return *id;
+}
+
+void Bridge::reportOnce(const Key& key, const std::string& what) {
+  auto& last = reported_[key];
+  if (last == what) return;
+  last = what;
+  log::warning("LWG6006 {} cannot reach {} over DTLS: {}; retrying with back-off", key.second,
+               key.first, what);
+}
+
+void Bridge::dropSession(const Key& key) {
+  if (auto it = sessions_.find(key); it != sessions_.end()) {
+    toClose_.push_back(it->second);
+    sessions_.erase(it);
+  }
+}
+
+void Bridge::credentialsChanged(const std::string& server, const std::string& endpoint) {
+  const bridge::UpstreamConfig* config = registrations_->server(server);
+  if (!config || !config->dtls()) return;
+  // A device's key matters only in device mode, the gateway-wide one only in gateway mode.
+  if (endpoint.empty() != (config->pskMode == bridge::PskMode::kGateway)) return;
+  for (auto it = reported_.begin(); it != reported_.end();) {
+    if (it->first.first == server && (endpoint.empty() || it->first.second == endpoint)) {
+      it = reported_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  registrations_->retryNow(server, endpoint, false);
+}
+
+void Bridge::retryCoaps() {
+  for (const auto& c : registrations_->servers()) {
+    if (c.dtls()) registrations_->retryNow(c.uri, "", false);
+  }
 }
 
 Result<void> Bridge::send(const bridge::Outgoing& m) {
@@ -242,8 +325,9 @@ Result<void> Bridge::send(const bridge::Outgoing& m) {
   const auto token = randomToken();
   if (auto sent = server_.sendClientRequest(*id, r, token); !sent) return sent.error();
   pending_[pendingKey(*id, token)] = {m.exchange, m.kind};
-  log::debug("LWG6010 {} of {} to {} from port {}: POST/DELETE {}{}{}", kindName(m.kind), m.device,
-             m.server, server_.clientLocalPort(*id).value_or(0),
+  log::debug("LWG6010 {} of {} to {} from port {}: {} {}{}{}", kindName(m.kind), m.device, m.server,
+             server_.clientLocalPort(*id).value_or(0),
+             m.kind == bridge::Outgoing::Kind::kDeregister ? "DELETE" : "POST",
              m.location.empty() ? "/rd" : joined(m.location), m.query.empty() ? "" : "?",
              fmt::join(m.query, "&"));
   return {};
@@ -327,6 +411,12 @@ void Bridge::onFailure(const coap::Server::ClientFailure& f) {
         break;
       }
     }
+  }
+  if (f.dtls) {
+    // The session cannot be used again: the next attempt makes a new handshake. Its other
+    // messages' failures still find their link (keys_ stays until flush()).
+    reportOnce(k->second, f.why);
+    dropSession(k->second);
   }
   if (f.request) {
     if (auto s = pendingSends_.find(pendingKey(f.client, f.token)); s != pendingSends_.end()) {
@@ -767,6 +857,7 @@ void Bridge::linkChanged(const std::string& server, const std::string& device, b
     }
   }
   if (up) {
+    reported_.erase({server, device});
     if (st && st->failures == 0) log::debug("LWG6005 {} reachable through {}", device, server);
     return;
   }
@@ -788,11 +879,8 @@ void Bridge::linkRemoved(const std::string& server, const std::string& device) {
     std::erase_if(pendingSends_, [&](const auto& p) { return p.second == fw->first; });
     fw->second.client.reset();
   }
-  if (auto it = sessions_.find({server, device}); it != sessions_.end()) {
-    toClose_.push_back(it->second);
-    keys_.erase(it->second);
-    sessions_.erase(it);
-  }
+  reported_.erase({server, device});
+  dropSession({server, device});
 }
 
 void Bridge::flush() {
@@ -801,6 +889,7 @@ void Bridge::flush() {
   for (auto id : ids) {
     std::erase_if(pending_,
                   [&](const auto& p) { return p.first.starts_with(std::to_string(id) + "|"); });
+    keys_.erase(id);
     server_.closeClient(id);
   }
 }

@@ -5,6 +5,7 @@
 // which its Register/Update/De-register go out and the server's requests come in; SQLite keeps
 // the upstream registrations across restarts.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -72,6 +73,22 @@ class Bridge final : public bridge::UpstreamListener {
 
   bridge::UpstreamRegistrations& registrations() { return *registrations_; }
 
+  // Where the pre-shared keys for coaps:// servers come from (the credential store): the
+  // identity (nullopt: the upstream endpoint name) and key stored for (server, endpoint or "").
+  struct StoredPsk {
+    std::optional<std::string> identity;
+    std::vector<std::uint8_t> key;
+  };
+  using PskSource = std::function<Result<std::optional<StoredPsk>>(std::string_view server,
+                                                                   std::string_view endpoint)>;
+  void setPskSource(PskSource source) { pskSource_ = std::move(source); }
+  // A PSK was added, replaced or removed (endpoint "": the gateway-wide one, every device of
+  // the server): failing links try again now; registered ones keep their DTLS session (the new
+  // key applies at its next handshake).
+  void credentialsChanged(const std::string& server, const std::string& endpoint);
+  // SIGHUP: every failing link of a coaps:// server tries again now.
+  void retryCoaps();
+
   // bridge::UpstreamListener
   Result<void> send(const bridge::Outgoing& message) override;
   void registeredFresh(const std::string& server, const std::string& device) override;
@@ -90,6 +107,13 @@ class Bridge final : public bridge::UpstreamListener {
   };
 
   Result<coap::Server::ClientId> session(const Key& key);
+  // The identity and key of a link to a coaps:// server; kNotFound with what to do when none is
+  // stored.
+  Result<coap::Server::ClientPsk> pskFor(const bridge::UpstreamConfig& config, const Key& key);
+  // Closes a link's session after this callback (a failed DTLS session cannot be used again).
+  void dropSession(const Key& key);
+  // Logs a link's failure to set up its DTLS session once, until it works again.
+  void reportOnce(const Key& key, const std::string& what);
   Result<coap::Server::SocketAddress> resolve(const std::string& uri);
   std::optional<coap::Server::ImmediateResponse> onRequest(
       const coap::Server::ClientRequest& request);
@@ -156,6 +180,8 @@ class Bridge final : public bridge::UpstreamListener {
   std::map<std::int64_t, Relayed> relayed_;  // by upstream observation id
   std::map<Key, Forward> forwards_;
   std::map<std::string, Key> pendingSends_;  // client id + token of a forwarded Send in flight
+  PskSource pskSource_;
+  std::map<Key, std::string> reported_;  // the DTLS / PSK problem logged for a link
 };
 
 }  // namespace lwgate::daemon

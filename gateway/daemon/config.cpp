@@ -159,15 +159,16 @@ class Checker {
 void parseUpstream(Checker& ck, const toml::table& t, std::size_t n,
                    std::vector<bridge::UpstreamConfig>* out) {
   const std::string section = fmt::format("upstream {}", n);
-  ck.onlyKeys(
-      t, "[" + section + "] ",
-      {"uri", "devices", "endpoint_prefix", "lifetime", "hold_off", "registrations_per_second",
-       "registrations_in_flight", "queue_mode", "answer_timeout", "backoff_min", "backoff_max"});
+  ck.onlyKeys(t, "[" + section + "] ",
+              {"uri", "devices", "endpoint_prefix", "lifetime", "hold_off",
+               "registrations_per_second", "registrations_in_flight", "queue_mode",
+               "answer_timeout", "backoff_min", "backoff_max", "psk"});
   bridge::UpstreamConfig u;
   const toml::node* uri = t.get("uri");
   ck.string(&t, section, "uri", &u.uri);
   if (!uri) {
-    ck.problem(&t, "[" + section + "] uri", "missing: the upstream server, coap://HOST[:PORT]");
+    ck.problem(&t, "[" + section + "] uri",
+               "missing: the upstream server, coap://HOST[:PORT] or coaps://HOST[:PORT]");
   } else if (uri->is_string()) {
     if (auto parsed = bridge::parseUpstreamUri(u.uri); !parsed) {
       ck.problem(uri, "[" + section + "] uri", parsed.error().message);
@@ -217,6 +218,19 @@ void parseUpstream(Checker& ck, const toml::table& t, std::size_t n,
   if (u.backoffMax < u.backoffMin) {
     ck.problem(t.get("backoff_max"), "[" + section + "] backoff_max",
                "must not be below backoff_min");
+  }
+  // The keys themselves live in the credential store (lwgatectl psk add --upstream), never here.
+  if (const toml::node* psk = t.get("psk")) {
+    std::string pskMode;
+    ck.string(&t, section, "psk", &pskMode);
+    if (pskMode == "gateway") u.pskMode = bridge::PskMode::kGateway;
+    if (pskMode != "gateway" && pskMode != "device" && psk->is_string()) {
+      ck.problem(psk, "[" + section + "] psk",
+                 "expected \"device\" (one PSK per bridged device) or \"gateway\" (one for "
+                 "the whole gateway)");
+    } else if (psk->is_string() && !u.address.dtls && !u.address.host.empty()) {
+      ck.problem(psk, "[" + section + "] psk", "only for coaps:// servers (DTLS-PSK)");
+    }
   }
   out->push_back(std::move(u));
 }

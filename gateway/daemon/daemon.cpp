@@ -388,6 +388,39 @@ class Daemon final : public core::RegistryListener,
                                               std::size_t limit) override {
     return security_->listPsks(endpoint, limit);
   }
+  Result<void> addUpstreamPsk(std::string_view server, std::string_view endpoint,
+                              const std::optional<std::string>& identity,
+                              std::span<const std::uint8_t> key) override {
+    // A typo in the server would store a key nobody uses: only configured coaps:// servers.
+    const bridge::UpstreamConfig* c = bridge_ ? bridge_->registrations().server(server) : nullptr;
+    if (!c || !c->dtls()) {
+      std::vector<std::string> coaps;
+      if (bridge_) {
+        for (const auto& u : bridge_->registrations().servers()) {
+          if (u.dtls()) coaps.push_back(u.uri);
+        }
+      }
+      return makeError(
+          ErrorCode::kBadRequest,
+          lwm2m::quoteForMessage(server, 120) +
+              " is not a coaps:// [[upstream]] server of this gateway (configured: " +
+              (coaps.empty() ? std::string("none") : fmt::format("{}", fmt::join(coaps, ", "))) +
+              ")");
+    }
+    if (auto added = security_->addUpstreamPsk(server, endpoint, identity, key); !added) {
+      return added;
+    }
+    bridge_->credentialsChanged(std::string(server), std::string(endpoint));
+    rearmTimers();
+    return {};
+  }
+  Result<void> removeUpstreamPsk(std::string_view server, std::string_view endpoint) override {
+    return security_->removeUpstreamPsk(server, endpoint);
+  }
+  Result<std::vector<core::UpstreamPskInfo>> listUpstreamPsks(std::string_view server,
+                                                              std::size_t limit) override {
+    return security_->listUpstreamPsks(server, limit);
+  }
   Result<Wake> wake(std::string_view endpoint, bool force) override {
     if (!registry_->findByEndpoint(endpoint)) {
       if (auto known = requireKnownDevice(endpoint); !known) return known.error();
@@ -406,6 +439,7 @@ class Daemon final : public core::RegistryListener,
       u.uri = c.uri;
       u.devices = c.devices;
       u.queueMode = std::string(bridge::queueModeName(c.queueMode));
+      if (c.dtls()) u.psk = std::string(bridge::pskModeName(c.pskMode));
       u.lifetime = c.lifetime;
       u.holdOff = c.holdOff;
       for (const auto& l : links) {
@@ -554,6 +588,15 @@ class Daemon final : public core::RegistryListener,
     if (auto opened = bridge_->open(config_.upstreams); !opened) return opened.error();
     bridge_->setDownlink(downlink_.get());
     bridge_->setRegistry(registry_.get());
+    bridge_->setPskSource(
+        [this](std::string_view server,
+               std::string_view endpoint) -> Result<std::optional<Bridge::StoredPsk>> {
+          auto found = security_->upstreamPsk(server, endpoint);
+          if (!found) return found.error();
+          if (!*found) return std::optional<Bridge::StoredPsk>();
+          return std::optional<Bridge::StoredPsk>(
+              Bridge::StoredPsk{std::move((*found)->identity), std::move((*found)->key)});
+        });
     registry_->forEach([this](const core::Registration& r) { bridge_->restored(r); });
     log::notice("LWG1005 restored {} registrations from the database ({} expired while stopped)",
                 restored->active, restored->expired.size());
@@ -1097,7 +1140,8 @@ class Daemon final : public core::RegistryListener,
     sms_->setConfig(smsConfig());
     smsTransport_->setConfig(smsTransportConfig());
     bridge_->setServers(config_.upstreams);
-    rearmTimers();  // the wake scan's and the bridge's
+    bridge_->retryCoaps();  // keys added meanwhile, a server that was fixed
+    rearmTimers();          // the wake scan's and the bridge's
     log::notice("LWG1008 configuration reloaded from {}",
                 source.empty() ? "built-in defaults" : source);
   }

@@ -1,5 +1,7 @@
 #include "gateway/daemon/security.h"
 
+#include <string.h>
+
 #include "gateway/lwm2m/diagnostic.h"
 #include "gateway/util/log.h"
 
@@ -86,6 +88,66 @@ Result<void> Security::removePsk(std::string_view identity) {
   }
   log::notice("LWG7031 PSK identity {} removed", quotedIdentity(identity));
   return {};
+}
+
+namespace {
+
+std::string upstreamKeyText(std::string_view server, std::string_view endpoint) {
+  return "for " + lwm2m::quoteForMessage(server, 120) +
+         (endpoint.empty() ? std::string(" (the whole gateway)")
+                           : " and endpoint " + lwm2m::quoteForMessage(endpoint, 80));
+}
+
+}  // namespace
+
+Result<void> Security::addUpstreamPsk(std::string_view server, std::string_view endpoint,
+                                      const std::optional<std::string>& identity,
+                                      std::span<const std::uint8_t> key) {
+  auto tx = db::Transaction::begin(connection_);
+  if (!tx) return tx.error();
+  auto known = store_->findUpstream(server, endpoint);
+  if (!known) return known.error();
+  if (!*known) {
+    auto count = store_->countUpstream(server);
+    if (!count) return count.error();
+    if (static_cast<std::size_t>(*count) >= config_.maxPsks + 1) {
+      return makeError(ErrorCode::kLimitReached,
+                       "the credential store is full for this server: " + std::to_string(*count) +
+                           " upstream PSKs, one per device of [server] max_devices and the "
+                           "gateway-wide one; remove one first");
+    }
+  } else {
+    explicit_bzero((*known)->key.data(), (*known)->key.size());
+  }
+  auto put =
+      store_->putUpstream(server, endpoint, identity, key, core::toUnixMillis(clock_.wallNow()));
+  if (!put) return put.error();
+  if (auto committed = tx->commit(); !committed) return committed;
+  // The key itself is never logged, not even its length.
+  log::notice("LWG7032 upstream PSK {} {}, identity {}", upstreamKeyText(server, endpoint),
+              *put ? "replaced" : "added",
+              identity ? quotedIdentity(*identity) : std::string("(the upstream endpoint name)"));
+  return {};
+}
+
+Result<void> Security::removeUpstreamPsk(std::string_view server, std::string_view endpoint) {
+  auto removed = store_->removeUpstream(server, endpoint);
+  if (!removed) return removed.error();
+  if (!*removed) {
+    return makeError(ErrorCode::kNotFound, "no upstream PSK " + upstreamKeyText(server, endpoint));
+  }
+  log::notice("LWG7033 upstream PSK {} removed", upstreamKeyText(server, endpoint));
+  return {};
+}
+
+Result<std::vector<core::UpstreamPskInfo>> Security::listUpstreamPsks(std::string_view server,
+                                                                      std::size_t limit) {
+  return store_->listUpstream(server, limit);
+}
+
+Result<std::optional<db::SqliteCredentialStore::FoundUpstream>> Security::upstreamPsk(
+    std::string_view server, std::string_view endpoint) {
+  return store_->findUpstream(server, endpoint);
 }
 
 Result<std::vector<core::PskInfo>> Security::listPsks(std::string_view endpoint,

@@ -49,6 +49,21 @@ class Security {
   Result<void> removePsk(std::string_view identity);
   Result<std::vector<core::PskInfo>> listPsks(std::string_view endpoint, std::size_t limit);
 
+  // D-Bus AddUpstreamPsk / RemoveUpstreamPsk / ListUpstreamPsks: the bridge's keys towards
+  // coaps:// upstream servers (db::SqliteCredentialStore::putUpstream). The caller checks that
+  // the server is configured. kLimitReached past maxPsks + 1 per server (one per device and the
+  // gateway-wide one).
+  Result<void> addUpstreamPsk(std::string_view server, std::string_view endpoint,
+                              const std::optional<std::string>& identity,
+                              std::span<const std::uint8_t> key);
+  Result<void> removeUpstreamPsk(std::string_view server, std::string_view endpoint);
+  Result<std::vector<core::UpstreamPskInfo>> listUpstreamPsks(std::string_view server,
+                                                              std::size_t limit);
+  // For the bridge opening a DTLS session: the stored identity (nullopt: use the upstream
+  // endpoint name) and key, nullopt when there is none; kStorage when the store failed.
+  Result<std::optional<db::SqliteCredentialStore::FoundUpstream>> upstreamPsk(
+      std::string_view server, std::string_view endpoint);
+
  private:
   const core::Clock& clock_;
   db::Connection& connection_;

@@ -751,6 +751,47 @@ class Service::Root final
     });
   }
 
+  void AddUpstreamPsk(const std::string& server, const std::string& endpoint,
+                      const std::vector<uint8_t>& identity,
+                      const std::vector<uint8_t>& key) override {
+    guarded("AddUpstreamPsk", [&] {
+      std::optional<std::string> id;
+      if (!identity.empty()) id = std::string(identity.begin(), identity.end());
+      if (auto added = backend_.addUpstreamPsk(server, endpoint, id, key); !added) {
+        if (added.error().code == ErrorCode::kLimitReached) {
+          fail("LimitReached", added.error().message);
+        }
+        fail(added.error());
+      }
+    });
+  }
+  void RemoveUpstreamPsk(const std::string& server, const std::string& endpoint) override {
+    guarded("RemoveUpstreamPsk", [&] {
+      if (auto removed = backend_.removeUpstreamPsk(server, endpoint); !removed) {
+        fail(removed.error());
+      }
+    });
+  }
+  std::vector<Options> ListUpstreamPsks(const std::string& server) override {
+    return guarded("ListUpstreamPsks", [&] {
+      std::vector<Options> out;
+      for (const core::UpstreamPskInfo& p : unwrap(backend_.listUpstreamPsks(server, kMaxList))) {
+        Options o;
+        const std::string identity = p.identity.value_or("");
+        o["server"] = sdbus::Variant(p.server);
+        o["endpoint"] = sdbus::Variant(p.endpoint);
+        o["identity"] = sdbus::Variant(std::vector<uint8_t>(identity.begin(), identity.end()));
+        o["identity_text"] =
+            sdbus::Variant(p.identity ? core::pskIdentityText(*p.identity) : std::string());
+        o["key_set"] = sdbus::Variant(p.keySet);
+        o["created"] = sdbus::Variant(static_cast<std::uint64_t>(p.createdAtMs));
+        o["updated"] = sdbus::Variant(static_cast<std::uint64_t>(p.updatedAtMs));
+        out.push_back(std::move(o));
+      }
+      return out;
+    });
+  }
+
   std::vector<Options> ListUpstreamServers() override {
     return guarded("ListUpstreamServers", [&] {
       std::vector<Options> out;
@@ -759,6 +800,7 @@ class Service::Root final
         o["uri"] = sdbus::Variant(u.uri);
         o["devices"] = sdbus::Variant(u.devices);
         o["queue_mode"] = sdbus::Variant(u.queueMode);
+        o["psk"] = sdbus::Variant(u.psk);
         o["lifetime"] = sdbus::Variant(u.lifetime);
         o["hold_off"] = sdbus::Variant(u.holdOff);
         o["links"] = sdbus::Variant(u.links);

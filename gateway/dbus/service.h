@@ -66,6 +66,22 @@ class Backend {
   virtual Result<void> removePsk(std::string_view identity) = 0;
   virtual Result<std::vector<core::PskInfo>> listPsks(std::string_view endpoint,
                                                       std::size_t limit) = 0;
+  // The bridge's PSKs towards coaps:// upstream servers (AddUpstreamPsk, RemoveUpstreamPsk,
+  // ListUpstreamPsks): the same errors; kBadRequest for a server that is not a configured
+  // coaps:// one. Backends without a bridge need nothing.
+  virtual Result<void> addUpstreamPsk(std::string_view /*server*/, std::string_view /*endpoint*/,
+                                      const std::optional<std::string>& /*identity*/,
+                                      std::span<const std::uint8_t> /*key*/) {
+    return makeError(ErrorCode::kBadRequest, "this gateway has no bridge");
+  }
+  virtual Result<void> removeUpstreamPsk(std::string_view /*server*/,
+                                         std::string_view /*endpoint*/) {
+    return makeError(ErrorCode::kNotFound, "this gateway has no bridge");
+  }
+  virtual Result<std::vector<core::UpstreamPskInfo>> listUpstreamPsks(std::string_view /*server*/,
+                                                                      std::size_t /*limit*/) {
+    return std::vector<core::UpstreamPskInfo>{};
+  }
 
   // Wake: a Registration Update Trigger SMS now. A refusal is not an error: smsId is 0 and
   // refusal/budget/message say why (each refusal is a named D-Bus error). Errors: kNotFound
@@ -85,6 +101,7 @@ class Backend {
     std::string uri;
     std::vector<std::string> devices;
     std::string queueMode;
+    std::string psk;  // "" (coap://), "device", "gateway"
     std::uint32_t lifetime = 0;
     double holdOff = 0;
     std::uint32_t links = 0;

@@ -8,6 +8,7 @@
 
 #include <regex>
 
+#include "tests/e2e/bridge_harness.h"
 #include "tests/e2e/harness.h"
 
 namespace lwgate::e2e {
@@ -290,4 +291,225 @@ TEST_F(DtlsE2E, RateLimitAnswers429WithMaxAgeAndSparesTheDevicesOwnUpdates) {
 }
 
 }  // namespace dtls_test
+
+namespace bridge_dtls_test {
+
+using bridge_e2e::freeUdpPort;
+using bridge_e2e::Interactive;
+using dtls_test::keyHex;
+using dtls_test::kKeyText;
+using dtls_test::kOnlyCcm8;
+
+// The bridge towards a coaps:// upstream server: gateway A bridges its devices to B, a second
+// lwgated with only a DTLS listener and the devices' upstream identities in its credential
+// store. A's DTLS client may only offer TLS_PSK_WITH_AES_128_CCM_8 (GnuTLS's system priority
+// file), so the LwM2M mandatory suite is what the upstream sessions use.
+class BridgeDtlsE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    upstreamPort = freeUdpPort();
+    uri = "coaps://127.0.0.1:" + std::to_string(upstreamPort);
+  }
+  void startUpstream() {
+    writeFile(dirB.file("lwgated.toml"), "[server]\nlisten = []\nlisten_dtls = [\"127.0.0.1:" +
+                                             std::to_string(upstreamPort) + "\"]\n");
+    up.setNoSec(false);
+    auto args = busB.lwgatedArgs();
+    args.insert(args.end(), {"--config", dirB.file("lwgated.toml")});
+    ASSERT_TRUE(up.start(args)) << up.log();
+  }
+  // A long back-off (60 s or more): a link that gets going within the tests' 20 s waits was
+  // started again by the key's arrival, not by its back-off running out.
+  void startGateway(const std::string& pskMode,
+                    const std::string& timing = "backoff_min = 60\nbackoff_max = 120\n") {
+    writeFile(dirA.file("lwgated.toml"),
+              "[server]\nmax_devices = 2\n[coap]\nack_timeout = 0.5\nmax_retransmit = 1\n"
+              "[[upstream]]\nuri = \"" +
+                  uri + "\"\nendpoint_prefix = \"gw-\"\npsk = \"" + pskMode + "\"\n" + timing);
+    writeFile(dirA.file("only-ccm8.conf"), kOnlyCcm8);
+    gw.setEnvironment({"GNUTLS_SYSTEM_PRIORITY_FILE=" + dirA.file("only-ccm8.conf"),
+                       "GNUTLS_SYSTEM_PRIORITY_FAIL_ON_INVALID=1"});
+    auto args = busA.lwgatedArgs();
+    args.insert(args.end(), {"--config", dirA.file("lwgated.toml"), "--log-level", "debug"});
+    ASSERT_TRUE(gw.start(args)) << gw.log();
+  }
+  RunResult ctl(const PrivateBus& bus, std::vector<std::string> args) {
+    args.insert(args.begin(), {LWGATECTL_PATH, "--bus", bus.address()});
+    return run(args);
+  }
+  std::unique_ptr<Interactive> startSim(const std::string& ep) {
+    auto sim = std::make_unique<Interactive>(
+        dirA.path(), "sim-" + ep,
+        std::vector<std::string>{LWGATE_SIM_PATH, "--server", gw.url(), "--ep", ep, "--sensor",
+                                 "--lt", "300", "register", "stdin"});
+    EXPECT_TRUE(sim->waitFor("register 2.01")) << sim->out() << sim->err() << gw.log();
+    return sim;
+  }
+  // B's registrations of `endpoint` made over DTLS.
+  std::int64_t upstreamRegistrations(const std::string& endpoint) {
+    return queryInt(up.database(),
+                    "SELECT count(*) FROM registrations r JOIN devices d ON d.id = r.device_id "
+                    "WHERE r.transport = 'dtls' AND d.endpoint = '" +
+                        endpoint + "'");
+  }
+  bool registeredUpstream(const std::string& endpoint) {
+    return waitUntil([&] { return upstreamRegistrations(endpoint) == 1; }, 20s);
+  }
+  // A's `lwgatectl upstream` says the link is failing with `why`.
+  bool failingWith(const std::string& why) {
+    return waitUntil(
+        [&] {
+          RunResult r = ctl(busA, {"upstream", "--json"});
+          return r.exitCode == 0 && r.out.find(why) != std::string::npos;
+        },
+        20s);
+  }
+
+  TempDir dirA;
+  TempDir dirB;
+  PrivateBus busA{dirA.path()};
+  PrivateBus busB{dirB.path()};
+  Lwgated gw{dirA.path()};  // A
+  Lwgated up{dirB.path()};  // B
+  std::uint16_t upstreamPort = 0;
+  std::string uri;
+};
+
+TEST_F(BridgeDtlsE2E, DeviceKeysRegisterUpstreamOverDtlsAndTheServerReachesTheDevice) {
+  const std::string hex = keyHex(kKeyText);
+  startUpstream();
+  ASSERT_EQ(ctl(busB, {"psk", "add", "gw-meter-1", "gw-meter-1", "--key-hex", hex}).exitCode, 0);
+  startGateway("device");
+  auto sim = startSim("meter-1");
+  // No key for the device yet: the link fails and says what to do.
+  ASSERT_TRUE(failingWith("no upstream PSK for this device")) << gw.log();
+  EXPECT_EQ(upstreamRegistrations("gw-meter-1"), 0);
+
+  // Its identity is its upstream endpoint name; the link tries again at once.
+  RunResult add =
+      ctl(busA, {"psk", "add", "--upstream", uri, "--endpoint", "meter-1", "--key-hex", hex});
+  ASSERT_EQ(add.exitCode, 0) << add.err;
+  ASSERT_TRUE(registeredUpstream("gw-meter-1")) << gw.log() << up.log();
+  EXPECT_TRUE(up.waitForLog("TLS_PSK_WITH_AES_128_CCM_8")) << up.log();
+
+  // B's Read goes through A's DTLS session to the device and back.
+  RunResult read =
+      ctl(busB, {"read", "gw-meter-1", "/3/0/9", "--wait", "--timeout", "20", "--json"});
+  ASSERT_EQ(read.exitCode, 0) << read.out << read.err << gw.log();
+  EXPECT_NE(read.out.find("\"state\":\"done\""), std::string::npos) << read.out;
+  EXPECT_NE(read.out.find("\"code\":\"2.05\""), std::string::npos) << read.out;
+
+  // Listed without the key; the key is nowhere in what an operator reads.
+  RunResult list = ctl(busA, {"psk", "list", "--upstream", "--json"});
+  ASSERT_EQ(list.exitCode, 0) << list.err;
+  EXPECT_NE(list.out.find("\"endpoint\":\"meter-1\""), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("\"identity\":null"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("\"key_set\":true"), std::string::npos) << list.out;
+  RunResult table = ctl(busA, {"psk", "list", "--upstream"});
+  EXPECT_NE(table.out.find("(endpoint name)"), std::string::npos) << table.out;
+  for (const RunResult& r : {add, list, table}) {
+    EXPECT_EQ((r.out + r.err).find(hex), std::string::npos) << r.out << r.err;
+  }
+  EXPECT_EQ(gw.log().find(hex), std::string::npos);
+  EXPECT_EQ(gw.log().find(kKeyText), std::string::npos);
+  EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM upstream_psk_credentials"), 1);
+}
+
+TEST_F(BridgeDtlsE2E, AWrongKeyFailsTheHandshakeAndTheRightOneRecovers) {
+  startUpstream();
+  ASSERT_EQ(
+      ctl(busB, {"psk", "add", "gw-meter-1", "gw-meter-1", "--key-hex", keyHex(kKeyText)}).exitCode,
+      0);
+  startGateway("device");
+  ASSERT_EQ(ctl(busA, {"psk", "add", "--upstream", uri, "--endpoint", "meter-1", "--key-hex",
+                       keyHex("WrongWrongWrong!")})
+                .exitCode,
+            0);
+  auto sim = startSim("meter-1");
+  ASSERT_TRUE(failingWith("DTLS handshake failed")) << gw.log();
+  EXPECT_EQ(upstreamRegistrations("gw-meter-1"), 0);
+  // Key rotation: the replaced key is used at once.
+  ASSERT_EQ(ctl(busA, {"psk", "add", "--upstream", uri, "--endpoint", "meter-1", "--key-hex",
+                       keyHex(kKeyText)})
+                .exitCode,
+            0);
+  ASSERT_TRUE(registeredUpstream("gw-meter-1")) << gw.log() << up.log();
+  RunResult servers = ctl(busA, {"upstream", "--json"});
+  EXPECT_NE(servers.out.find("\"psk\":\"device\""), std::string::npos) << servers.out;
+}
+
+// The server restarts at once and has forgotten the DTLS session: the Update on the old session
+// goes unanswered, and the link registers again from a new socket with a new handshake instead
+// of sending on the dead session for ever. The server then reaches the device through it.
+TEST_F(BridgeDtlsE2E, AnUpstreamRestartIsFollowedByANewHandshake) {
+  startUpstream();
+  ASSERT_EQ(
+      ctl(busB, {"psk", "add", "gw-meter-1", "gw-meter-1", "--key-hex", keyHex(kKeyText)}).exitCode,
+      0);
+  startGateway("device", "lifetime = 6\nbackoff_min = 0.5\nbackoff_max = 2\n");
+  ASSERT_EQ(ctl(busA, {"psk", "add", "--upstream", uri, "--endpoint", "meter-1", "--key-hex",
+                       keyHex(kKeyText)})
+                .exitCode,
+            0);
+  auto sim = startSim("meter-1");
+  ASSERT_TRUE(registeredUpstream("gw-meter-1")) << gw.log() << up.log();
+  up.kill9();
+  auto args = busB.lwgatedArgs();
+  args.insert(args.end(), {"--config", dirB.file("lwgated.toml")});
+  ASSERT_TRUE(up.start(args)) << up.log();
+  ASSERT_TRUE(up.waitForLog("LWG7001 DTLS session with 127.0.0.1", 20s)) << gw.log() << up.log();
+  RunResult read =
+      ctl(busB, {"read", "gw-meter-1", "/3/0/9", "--wait", "--timeout", "20", "--json"});
+  ASSERT_EQ(read.exitCode, 0) << read.out << read.err << gw.log() << up.log();
+  EXPECT_NE(read.out.find("\"code\":\"2.05\""), std::string::npos) << read.out;
+}
+
+TEST_F(BridgeDtlsE2E, OneGatewayKeyServesTheDevicesOfAServer) {
+  startUpstream();
+  ASSERT_EQ(
+      ctl(busB, {"psk", "add", "site-7", "gw-meter-1", "--key-hex", keyHex(kKeyText)}).exitCode, 0);
+  startGateway("gateway");
+  // The gateway-wide key needs its identity; a server that is not a configured coaps:// one is
+  // refused; nothing stored either time.
+  RunResult noIdentity = ctl(busA, {"psk", "add", "--upstream", uri, "--key-hex", "01"});
+  EXPECT_EQ(noIdentity.exitCode, 2) << noIdentity.err;
+  RunResult unknown = ctl(
+      busA, {"psk", "add", "--upstream", "coaps://elsewhere:5684", "site-7", "--key-hex", "01"});
+  EXPECT_EQ(unknown.exitCode, 7) << unknown.err;
+  EXPECT_NE(unknown.err.find("not a coaps:// [[upstream]] server"), std::string::npos)
+      << unknown.err;
+  EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM upstream_psk_credentials"), 0);
+
+  auto sim = startSim("meter-1");
+  ASSERT_TRUE(failingWith("no upstream PSK for this gateway")) << gw.log();
+  ASSERT_EQ(ctl(busA, {"psk", "add", "--upstream", uri, "site-7", "--key-hex", keyHex(kKeyText)})
+                .exitCode,
+            0);
+  ASSERT_TRUE(registeredUpstream("gw-meter-1")) << gw.log() << up.log();
+  RunResult list = ctl(busA, {"psk", "list", "--upstream", "--json"});
+  EXPECT_NE(list.out.find("\"endpoint\":\"\""), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("\"identity\":\"site-7\""), std::string::npos) << list.out;
+
+  // At most [server] max_devices (2) + 1 keys per server; past it nothing is stored.
+  for (const char* ep : {"meter-2", "meter-3"}) {
+    ASSERT_EQ(
+        ctl(busA, {"psk", "add", "--upstream", uri, "--endpoint", ep, "--key-hex", "01"}).exitCode,
+        0);
+  }
+  RunResult full =
+      ctl(busA, {"psk", "add", "--upstream", uri, "--endpoint", "meter-4", "--key-hex", "01"});
+  EXPECT_EQ(full.exitCode, 7) << full.err;
+  EXPECT_NE(full.err.find("full"), std::string::npos) << full.err;
+  EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM upstream_psk_credentials"), 3);
+  for (const char* ep : {"meter-2", "meter-3"}) {
+    EXPECT_EQ(ctl(busA, {"psk", "remove", "--upstream", uri, "--endpoint", ep}).exitCode, 0);
+  }
+
+  // Removed: the session up keeps going; a new handshake would need a key again.
+  EXPECT_EQ(ctl(busA, {"psk", "remove", "--upstream", uri}).exitCode, 0);
+  EXPECT_EQ(ctl(busA, {"psk", "remove", "--upstream", uri}).exitCode, 4);
+  EXPECT_EQ(queryInt(gw.database(), "SELECT count(*) FROM upstream_psk_credentials"), 0);
+}
+
+}  // namespace bridge_dtls_test
 }  // namespace lwgate::e2e

@@ -484,6 +484,59 @@ TEST_F(UpstreamRegistrationTest, UnresolvableServerCountsAsAFailure) {
   EXPECT_EQ(rec.take().size(), 1u);
 }
 
+// A coaps server whose PSK is missing or wrong: the link backs off like after any failure, and
+// when the key is added (retryNow) it tries again at once, not at the end of its back-off.
+TEST_F(UpstreamRegistrationTest, RetryNowEndsTheBackOffOfFailingLinksOnly) {
+  auto c = server("coaps://up:5684");
+  c.backoffMin = 60;
+  c.backoffMax = 600;
+  make({c});
+  regs->start();
+  rec.refuse = true;  // no PSK for d1: its session cannot be opened
+  regs->deviceRegistered(device("d1"));
+  EXPECT_EQ(regs->status(c.uri, "d1")->state, LinkState::kRetrying);
+  rec.refuse = false;
+  run(200ms);  // d1's try took the rate's slot
+  registered("d2", "b");
+  run(1s);
+  EXPECT_TRUE(rec.take().empty());  // d1 waits for its back-off (30 s or more)
+
+  // Another server's or another device's change does not touch d1.
+  regs->retryNow("coap://other:5683", "", false);
+  regs->retryNow(c.uri, "d3", false);
+  run(1s);
+  EXPECT_TRUE(rec.take().empty());
+
+  regs->retryNow(c.uri, "d1", false);
+  run(200ms);
+  auto sent = rec.take();
+  ASSERT_EQ(sent.size(), 1u);  // d2 is registered and not asked to Update
+  EXPECT_EQ(sent[0].device, "d1");
+  EXPECT_EQ(sent[0].kind, Kind::kRegister);
+  // A handshake failure is a failure like any other: back-off again.
+  regs->failed(sent[0].exchange, "the DTLS handshake failed");
+  EXPECT_EQ(regs->status(c.uri, "d1")->state, LinkState::kRetrying);
+  EXPECT_EQ(regs->status(c.uri, "d1")->lastError, "Register: the DTLS handshake failed");
+  EXPECT_EQ(regs->status(c.uri, "d1")->failures, 2u);
+  // The whole server (a gateway-wide key): d1 again; with registeredToo d2 Updates as well.
+  regs->retryNow(c.uri, "", true);
+  run(200ms);
+  sent = rec.take();
+  ASSERT_EQ(sent.size(), 2u);
+  std::map<std::string, Kind> kinds;
+  for (const auto& m : sent) kinds[m.device] = m.kind;
+  EXPECT_EQ(kinds["d1"], Kind::kRegister);
+  EXPECT_EQ(kinds["d2"], Kind::kUpdate);
+  for (const auto& m : sent)
+    answer(m, m.kind == Kind::kRegister ? kCreated : kChanged, {"rd", "a"});
+  EXPECT_TRUE(regs->up(c.uri, "d1"));
+  EXPECT_EQ(regs->status(c.uri, "d1")->lastError, "");
+  // Nothing is failing now: retryNow sends nothing.
+  regs->retryNow(c.uri, "", false);
+  run(200ms);
+  EXPECT_TRUE(rec.take().empty());
+}
+
 TEST_F(UpstreamRegistrationTest, UpdateFailureRetriesTheUpdateAndRegistersOnceTheServerForgot) {
   auto c = server();
   c.lifetime = 60;

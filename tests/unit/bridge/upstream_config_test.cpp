@@ -10,18 +10,25 @@ TEST(ParseUpstreamUri, HostAndPort) {
     const char* uri;
     const char* host;
     std::uint16_t port;
+    bool dtls = false;
   };
   for (const Case& c :
        {Case{"coap://example.net", "example.net", 5683},
         Case{"coap://example.net:5783", "example.net", 5783},
         Case{"coap://example.net:5783/", "example.net", 5783},
         Case{"coap://127.0.0.1:1", "127.0.0.1", 1}, Case{"coap://[::1]", "::1", 5683},
-        Case{"coap://[::1]:65535", "::1", 65535}}) {
+        Case{"coap://[::1]:65535", "::1", 65535},
+        // coaps: DTLS, default port 5684 (RFC 7252 6.2).
+        Case{"coaps://example.net", "example.net", 5684, true},
+        Case{"coaps://example.net/", "example.net", 5684, true},
+        Case{"coaps://127.0.0.1:5783", "127.0.0.1", 5783, true},
+        Case{"coaps://[::1]", "::1", 5684, true}, Case{"coaps://[::1]:1", "::1", 1, true}}) {
     SCOPED_TRACE(c.uri);
     auto u = parseUpstreamUri(c.uri);
     ASSERT_TRUE(u.ok()) << u.error().message;
     EXPECT_EQ(u->host, c.host);
     EXPECT_EQ(u->port, c.port);
+    EXPECT_EQ(u->dtls, c.dtls);
   }
 }
 
@@ -31,9 +38,13 @@ TEST(ParseUpstreamUri, RefusedWithAReason) {
     const char* why;
   };
   for (const Case& c : {
-           Case{"coaps://example.net", "not available in this version yet"},
-           Case{"coap+tcp://example.net", "expected coap://HOST[:PORT]"},
+           Case{"coap+tcp://example.net", "expected coap://HOST[:PORT] or coaps://HOST[:PORT]"},
+           Case{"coaps+tcp://example.net", "expected coap://HOST[:PORT]"},
            Case{"example.net:5683", "expected coap://HOST[:PORT]"},
+           Case{"coaps://", "empty host"},
+           Case{"coaps://h:0", "the port must be a number from 1 to 65535"},
+           Case{"coaps://h/rd", "no path"},
+           Case{"coaps://id@h", "no path"},
            Case{"coap://", "empty host"},
            Case{"coap://:5683", "empty host"},
            Case{"coap://h:", "empty port"},
@@ -54,6 +65,17 @@ TEST(ParseUpstreamUri, RefusedWithAReason) {
     EXPECT_EQ(u.error().code, ErrorCode::kBadRequest);
     EXPECT_NE(u.error().message.find(c.why), std::string::npos) << u.error().message;
   }
+}
+
+TEST(UpstreamConfig, CredentialEndpointFollowsThePskMode) {
+  UpstreamConfig c;
+  c.endpointPrefix = "gw-";
+  EXPECT_EQ(c.pskMode, PskMode::kDevice);  // the default
+  EXPECT_EQ(c.credentialEndpoint("meter-1"), "meter-1");
+  c.pskMode = PskMode::kGateway;
+  EXPECT_EQ(c.credentialEndpoint("meter-1"), "");
+  EXPECT_EQ(pskModeName(PskMode::kGateway), "gateway");
+  EXPECT_EQ(pskModeName(PskMode::kDevice), "device");
 }
 
 TEST(MatchesPattern, GlobWithStarAndQuestionMark) {

@@ -286,6 +286,30 @@ backoff_max = 60
   EXPECT_FALSE(b.bridges("sensor-1"));
 }
 
+TEST(ParseConfig, CoapsUpstreamWithItsPskMode) {
+  Config c = parsedOk(R"(
+[[upstream]]
+uri = "coaps://lwm2m.example.net"
+
+[[upstream]]
+uri = "coaps://127.0.0.1:15684"
+psk = "gateway"
+
+[[upstream]]
+uri = "coaps://[::1]"
+psk = "device"
+)");
+  ASSERT_EQ(c.upstreams.size(), 3u);
+  EXPECT_TRUE(c.upstreams[0].dtls());
+  EXPECT_EQ(c.upstreams[0].address.port, 5684);
+  EXPECT_EQ(c.upstreams[0].pskMode, bridge::PskMode::kDevice);  // the default
+  EXPECT_EQ(c.upstreams[1].address.port, 15684);
+  EXPECT_EQ(c.upstreams[1].pskMode, bridge::PskMode::kGateway);
+  EXPECT_EQ(c.upstreams[2].address.host, "::1");
+  EXPECT_EQ(c.upstreams[2].pskMode, bridge::PskMode::kDevice);
+  EXPECT_FALSE(parsedOk("[[upstream]]\nuri = \"coap://h\"\n").upstreams[0].dtls());
+}
+
 TEST(ParseConfig, UpstreamDevicesMayBeOnePattern) {
   EXPECT_EQ(parsedOk("[[upstream]]\nuri = \"coap://h\"\ndevices = \"a*\"\n").upstreams[0].devices,
             (std::vector<std::string>{"a*"}));
@@ -294,15 +318,22 @@ TEST(ParseConfig, UpstreamDevicesMayBeOnePattern) {
 // Every bad [[upstream]] value names the file, the line, the server (by position) and the key.
 TEST(ParseConfig, BadUpstreamValuesNameFileLineAndKey) {
   const std::vector<BadValue> cases = {
-      {"[[upstream]]\nuri = \"coaps://h:5684\"", "[upstream 1] uri",
-       "\"coaps://h:5684\": coaps:// (DTLS-PSK) upstream servers are not available in this "
-       "version yet; use coap://"},
+      {"[[upstream]]\nuri = \"coaps+tcp://h:5684\"", "[upstream 1] uri",
+       "\"coaps+tcp://h:5684\": expected coap://HOST[:PORT] or coaps://HOST[:PORT]"},
       {"[[upstream]]\nuri = \"http://h\"", "[upstream 1] uri",
-       "\"http://h\": expected coap://HOST[:PORT]"},
+       "\"http://h\": expected coap://HOST[:PORT] or coaps://HOST[:PORT]"},
       {"[[upstream]]\nuri = \"coap://h:0\"", "[upstream 1] uri",
        "\"coap://h:0\": the port must be a number from 1 to 65535"},
       {"[[upstream]]\nuri = \"coap://h/rd\"", "[upstream 1] uri",
-       "\"coap://h/rd\": only coap://HOST[:PORT] (no path, query or user)"},
+       "\"coap://h/rd\": only coap://HOST[:PORT] or coaps://HOST[:PORT] (no path, query or "
+       "user)"},
+      {"[[upstream]]\npsk = \"each\"", "[upstream 1] psk",
+       "expected \"device\" (one PSK per bridged device) or \"gateway\" (one for the whole "
+       "gateway)"},
+      {"[[upstream]]\npsk = 1", "[upstream 1] psk", "expected a string"},
+      // A NoSec server has no use for a key (the uri, coap://h, comes after the bad line).
+      {"[[upstream]]\npsk = \"gateway\"", "[upstream 1] psk",
+       "only for coaps:// servers (DTLS-PSK)"},
       {"[[upstream]]\nuri = 5", "[upstream 1] uri", "expected a string"},
       {"[[upstream]]\ndevices = []", "[upstream 1] devices",
        "empty list (\"*\" bridges every device)"},
@@ -332,7 +363,7 @@ TEST(ParseConfig, BadUpstreamValuesNameFileLineAndKey) {
        "unknown key (known: uri, devices, endpoint_prefix, lifetime, hold_off, "
        "registrations_per_second, registrations_in_flight, queue_mode, answer_timeout, "
        "backoff_min, "
-       "backoff_max)"},
+       "backoff_max, psk)"},
   };
   for (const auto& c : cases) {
     // The uri goes after the bad line, so the bad value is on line 3 either way.
@@ -345,7 +376,8 @@ TEST(ParseConfig, BadUpstreamValuesNameFileLineAndKey) {
 
 TEST(ParseConfig, UpstreamNeedsAUriAndEachUriOnce) {
   EXPECT_EQ(errorOf("[[upstream]]\nlifetime = 60\n"),
-            "t.toml:1: [upstream 1] uri: missing: the upstream server, coap://HOST[:PORT]");
+            "t.toml:1: [upstream 1] uri: missing: the upstream server, coap://HOST[:PORT] or "
+            "coaps://HOST[:PORT]");
   EXPECT_EQ(errorOf("[[upstream]]\nuri = \"coap://h\"\n[[upstream]]\nuri = \"coap://h\"\n"),
             "t.toml:4: [upstream 2] uri: listed twice");
   EXPECT_EQ(errorOf("[upstream]\nuri = \"coap://h\"\n"),

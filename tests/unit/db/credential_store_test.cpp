@@ -113,5 +113,81 @@ TEST_F(CredentialStoreTest, TheKeyDoesNotLingerInTheStatementOrTheWrongPlaces) {
   EXPECT_EQ(testing::fileMode(dir.file("c.db")), 0600u);
 }
 
+TEST_F(CredentialStoreTest, UpstreamPsksPerDeviceAndGatewayWide) {
+  const std::string up = "coaps://up.example.net";
+  // A device's key without an identity: the upstream endpoint name is used.
+  auto added = store->putUpstream(up, "meter-1", std::nullopt, key({1, 2, 3}), 1000);
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  EXPECT_FALSE(*added);
+  ASSERT_TRUE(store->putUpstream(up, "meter-2", std::string("id-2"), key({4}), 2000).ok());
+  ASSERT_TRUE(store->putUpstream(up, "", std::string("site-7"), key({5, 6}), 3000).ok());
+  ASSERT_TRUE(store->putUpstream("coaps://other", "meter-1", std::nullopt, key({7}), 4000).ok());
+
+  auto found = store->findUpstream(up, "meter-1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_FALSE((*found)->identity.has_value());
+  EXPECT_EQ((*found)->key, key({1, 2, 3}));
+  EXPECT_EQ(*(*store->findUpstream(up, ""))->identity, "site-7");
+  EXPECT_EQ((*store->findUpstream("coaps://other", "meter-1"))->key, key({7}));
+  EXPECT_FALSE(store->findUpstream(up, "meter-9")->has_value());
+  EXPECT_FALSE(store->findUpstream("coaps://nobody", "")->has_value());
+  EXPECT_EQ(*store->countUpstream(up), 3);
+  EXPECT_EQ(*store->countUpstream(""), 4);
+  // Separate from the devices' own PSKs.
+  EXPECT_EQ(*store->count(), 0);
+
+  auto listed = store->listUpstream(up, 100);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].endpoint, "");  // the gateway-wide one sorts first
+  EXPECT_EQ(*(*listed)[0].identity, "site-7");
+  EXPECT_EQ((*listed)[1].endpoint, "meter-1");
+  EXPECT_FALSE((*listed)[1].identity.has_value());
+  EXPECT_TRUE((*listed)[1].keySet);
+  EXPECT_EQ((*listed)[1].createdAtMs, 1000);
+  EXPECT_EQ(store->listUpstream("", 100)->size(), 4u);
+  EXPECT_EQ(store->listUpstream("", 2)->size(), 2u);
+
+  // Replacing keeps the creation time; the identity may go back to the default.
+  auto replaced = store->putUpstream(up, "meter-2", std::nullopt, key({9}), 9000);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_TRUE(*replaced);
+  auto info = (*store->listUpstream(up, 100))[2];
+  EXPECT_EQ(info.endpoint, "meter-2");
+  EXPECT_FALSE(info.identity.has_value());
+  EXPECT_EQ(info.createdAtMs, 2000);
+  EXPECT_EQ(info.updatedAtMs, 9000);
+
+  EXPECT_TRUE(*store->removeUpstream(up, "meter-2"));
+  EXPECT_FALSE(*store->removeUpstream(up, "meter-2"));
+  EXPECT_EQ(*store->countUpstream(up), 2);
+}
+
+TEST_F(CredentialStoreTest, BadUpstreamPsksAreRefusedAndNothingIsStored) {
+  const std::vector<std::uint8_t> longKey(core::kMaxPskKey + 1, 1);
+  struct Case {
+    std::string server;
+    std::string endpoint;
+    std::optional<std::string> identity;
+    std::vector<std::uint8_t> key;
+    const char* why;
+  };
+  for (const Case& c : {
+           Case{"", "ep", std::nullopt, key({1}), "[[upstream]] uri"},
+           Case{"coaps://h", "", std::nullopt, key({1}), "needs an identity"},
+           Case{"coaps://h", "bad\x01name", std::nullopt, key({1}), "control character"},
+           Case{"coaps://h", "ep", std::string(), key({1}), "1 to 128 bytes"},
+           Case{"coaps://h", "ep", std::string("a\0b", 3), key({1}), "zero byte"},
+           Case{"coaps://h", "ep", std::nullopt, {}, "a PSK key has 1 to 64 bytes"},
+           Case{"coaps://h", "ep", std::nullopt, longKey, "a PSK key has 1 to 64 bytes"},
+       }) {
+    auto r = store->putUpstream(c.server, c.endpoint, c.identity, c.key, 1);
+    ASSERT_FALSE(r.ok()) << c.why;
+    EXPECT_EQ(r.error().code, ErrorCode::kBadRequest);
+    EXPECT_NE(r.error().message.find(c.why), std::string::npos) << r.error().message;
+  }
+  EXPECT_EQ(*store->countUpstream(""), 0);
+}
+
 }  // namespace credential_store_test
 }  // namespace lwgate::db

@@ -193,6 +193,16 @@ const std::array kFixtures = {
                    "  (SELECT count(*) FROM notifications WHERE kind = 'send') + "
                    "  (SELECT count(*) FROM upstream_sends) * 100",
                    11},
+    // Version 7 added upstream_psk_credentials: there and empty after the upgrade; the
+    // devices' own PSKs and the upstream registration are kept.
+    VersionFixture{"INSERT INTO devices (id, endpoint, created_at) VALUES (1, 'dev', 0);"
+                   "INSERT INTO psk_credentials VALUES (x'01', x'02', 'dev', 0, 0);"
+                   "INSERT INTO upstream_registrations VALUES ('coap://h', 1, 'gw-dev', 'rd/1', "
+                   "  60, '1.1', 0, '</3/0>', 0);",
+                   "SELECT (SELECT count(*) FROM psk_credentials) * 100 + "
+                   "  (SELECT count(*) FROM upstream_registrations) * 10 + "
+                   "  (SELECT count(*) FROM upstream_psk_credentials)",
+                   110},
 };
 
 TEST(DatabaseTest, FixturesCoverEveryEarlierVersion) {
@@ -409,7 +419,7 @@ TEST(DatabaseTest, RefusesANewerSchemaAndLeavesTheFileByteForByte) {
     reg.location = "a";
     reg.endpoint = "ep";
     ASSERT_TRUE((*store)->insertRegistration(reg).ok());
-    execOk(db.connection(), "PRAGMA user_version = 7");
+    execOk(db.connection(), "PRAGMA user_version = 8");
     // Leave the last change in the WAL, as a newer lwgated killed with -9 would.
     execOk(db.connection(), "INSERT INTO devices (endpoint, created_at) VALUES ('in wal', 1)");
     sqlite3_db_config(db.connection().handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
@@ -422,7 +432,7 @@ TEST(DatabaseTest, RefusesANewerSchemaAndLeavesTheFileByteForByte) {
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.error().code, ErrorCode::kStorage);
   EXPECT_EQ(db.error().message,
-            path + ": database schema version 7 is newer than this lwgated supports (" +
+            path + ": database schema version 8 is newer than this lwgated supports (" +
                 std::to_string(latestSchemaVersion()) +
                 "); refusing to open it — restore the backup taken before the upgrade or run a "
                 "newer lwgated");
