@@ -1,7 +1,26 @@
 #include "db/upstream_store.h"
 
 namespace lwgate::db {
+
 namespace {
+
+// The rows of a bound statement selecting (id, content_format, payload) of notifications.
+Result<std::vector<bridge::StoredNotification>> storedNotifications(Statement& statement) {
+  std::vector<bridge::StoredNotification> out;
+  for (;;) {
+    auto row = statement.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    bridge::StoredNotification n;
+    n.id = statement.columnInt(0);
+    if (!statement.columnIsNull(1)) {
+      n.contentFormat = static_cast<std::uint16_t>(statement.columnInt(1));
+    }
+    n.payload = statement.columnBlob(2);
+    out.push_back(std::move(n));
+  }
+  return out;
+}
 
 std::string joinLocation(const std::vector<std::string>& segments) {
   std::string out;
@@ -266,23 +285,11 @@ Result<std::optional<std::pair<std::int64_t, std::int64_t>>> SqliteUpstreamStore
 
 Result<std::vector<bridge::StoredNotification>> SqliteUpstreamStore::notificationsAfter(
     std::int64_t observationId, std::int64_t afterId, std::size_t limit) {
-  std::vector<bridge::StoredNotification> out;
   ScopedReset reset(notificationsAfter_);
   notificationsAfter_.bindInt(1, observationId)
       .bindInt(2, afterId)
       .bindInt(3, static_cast<std::int64_t>(limit));
-  for (;;) {
-    auto row = notificationsAfter_.step();
-    if (!row) return row.error();
-    if (!*row) break;
-    const Statement& s = notificationsAfter_;
-    bridge::StoredNotification n;
-    n.id = s.columnInt(0);
-    if (!s.columnIsNull(1)) n.contentFormat = static_cast<std::uint16_t>(s.columnInt(1));
-    n.payload = s.columnBlob(2);
-    out.push_back(std::move(n));
-  }
-  return out;
+  return storedNotifications(notificationsAfter_);
 }
 
 Result<void> SqliteUpstreamStore::startSends(std::string_view server, std::string_view device,
@@ -320,21 +327,9 @@ Result<std::vector<bridge::SendCursor>> SqliteUpstreamStore::loadSendCursors() {
 
 Result<std::vector<bridge::StoredNotification>> SqliteUpstreamStore::sendsAfter(
     std::string_view device, std::int64_t afterId, std::size_t limit) {
-  std::vector<bridge::StoredNotification> out;
   ScopedReset reset(sendsAfter_);
   sendsAfter_.bindText(1, device).bindInt(2, afterId).bindInt(3, static_cast<std::int64_t>(limit));
-  for (;;) {
-    auto row = sendsAfter_.step();
-    if (!row) return row.error();
-    if (!*row) break;
-    const Statement& s = sendsAfter_;
-    bridge::StoredNotification n;
-    n.id = s.columnInt(0);
-    if (!s.columnIsNull(1)) n.contentFormat = static_cast<std::uint16_t>(s.columnInt(1));
-    n.payload = s.columnBlob(2);
-    out.push_back(std::move(n));
-  }
-  return out;
+  return storedNotifications(sendsAfter_);
 }
 
 }  // namespace lwgate::db
